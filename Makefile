@@ -1,0 +1,43 @@
+# FlowCron developer commands. `make test` is the test command the README names.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+CONFIGS := $(wildcard flows/*.toml)
+
+.PHONY: install test lint format flows check-flows bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Rebuild the committed flow JSON from every instance config in flows/.
+flows: install
+	@for c in $(CONFIGS); do $(VENV)/bin/flowgen build $$c || exit 1; done
+
+# Rebuild into a temporary directory and fail with a readable diff when the
+# committed JSON no longer matches what the code produces.
+check-flows: install
+	$(PY) -m flowgen.checkflows $(CONFIGS)
+
+bench: install
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,36 @@
+"""Every exit code flowgen uses, documented in one place.
+
+Commands never pick numbers themselves: they return or raise, and
+:mod:`flowgen.cli.errors` maps the outcome to one of these.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of the ``flowgen`` command."""
+
+    OK = 0
+    """Success; for ``diff``: identical; for ``simulate``: the run SUCCEEDED."""
+    DIFFERENT = 1
+    """``diff``/``deploy --dry-run``: differences found; ``simulate``: the run FAILED."""
+    USAGE = 2
+    """Bad command line, unreadable or malformed input file, bad config."""
+    INVALID = 3
+    """``validate``/``build``: the flow has error-level findings (or warnings with --strict)."""
+    AUTH = 4
+    """Not logged in, or the credentials were refused (401)."""
+    FORBIDDEN = 5
+    """The service refused the caller (403): not an administrator or starter."""
+    NOT_FOUND = 6
+    """The service has no such flow or run (404)."""
+    CONFLICT = 7
+    """The service reported a conflict (409)."""
+    SERVICE = 8
+    """The service rejected the request (422, other 4xx/5xx) or could not be reached."""
+
+
+RUN_FAILED = ExitCode.DIFFERENT
+"""A run that ended FAILED exits like a diff that found differences: 1."""

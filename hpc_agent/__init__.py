@@ -1,0 +1,9 @@
+"""FlowCron's HPC-side agent.
+
+Runs from cron on an HPC login node: admits Units of Work uploaded by the
+FlowCron Globus flow, submits them to Slurm, detects their outcome and hands
+them back. Standard library only (plus ``tomli`` on Python 3.10), because HPC
+login nodes often have nothing but the system Python.
+"""
+
+__version__ = "0.1.0"
