@@ -1,0 +1,505 @@
+"""Unit of Work admission: is an uploaded UoW fit to submit, and what exactly is submitted.
+
+Pure functions over the file system: they read the UoW (names, link targets,
+sizes and the job script) and never change it, never run a subprocess, so the
+tick can admit hundreds of UoWs per run and flowgen can reuse them for a
+local pre-flight. Every rejection is a sentence that says what is wrong and
+what to do about it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from hpc_agent import protocol
+from hpc_agent.config import InstanceConfig
+
+UploadState = Literal["uploading", "ready", "bad-sentinels"]
+
+MAX_SCRIPT_BYTES = 4 * 1024 * 1024
+"""Slurm's default ``max_script_size``: sbatch refuses bigger scripts."""
+CANDIDATE_SCAN_BYTES = 1024 * 1024
+"""How much of a non-preferred file in scripts/ is read to decide if it is a job script."""
+
+_BASH_SHEBANG = re.compile(r"^#!\s*(?:/usr)?/bin/(?:env\s+)?bash(?:\s.*)?$")
+_ANY_SHEBANG = re.compile(r"^#!\s*/\S+")
+_HOME_USER = re.compile(r"\$(HOME|USER)(?![A-Za-z0-9_])|\$\{(HOME|USER)(?![A-Za-z0-9_])")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+# sbatch options the agent sets itself; keyed by every spelling sbatch accepts.
+_OVERRIDDEN = {
+    "--output": "output",
+    "-o": "output",
+    "--error": "error",
+    "-e": "error",
+    "--chdir": "chdir",
+    "--workdir": "chdir",
+    "-D": "chdir",
+}
+_ACCOUNT_QOS = {"--account": "account", "-A": "account", "--qos": "qos", "-q": "qos"}
+
+
+@dataclass(frozen=True)
+class Directive:
+    """One ``#SBATCH`` option the agent cares about: where it is and what it asks for."""
+
+    line: int
+    option: str
+    canonical: str
+    value: str | None
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The verdict on one UoW.
+
+    ``ok`` means submit ``script_text`` (the prepared copy: CRLF normalised,
+    byte-order mark dropped; the user's ``script`` file is never edited).
+    ``problems`` are rejection reasons (the UoW goes to FailedJobs with them);
+    ``notes`` are things handled that the report should mention. ``pending``
+    is True when the upload is still in progress and not timed out: leave the
+    UoW alone, it is neither admitted nor rejected. ``script_sha256`` is the
+    hash of the user's file as uploaded (``sha256sum scripts/<file>``).
+    """
+
+    ok: bool
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    script: Path | None = None
+    script_text: str | None = None
+    script_sha256: str | None = None
+    pending: bool = False
+    directives: tuple[Directive, ...] = field(default=())
+
+
+def upload_state(uow: Path) -> UploadState:
+    """Where the upload of ``uow`` stands, by the sentinel rule of :mod:`hpc_agent.protocol`.
+
+    ``ready``: ``sentinels/`` is a real directory (the flow made it after the
+    transfer succeeded). ``uploading``: no ``sentinels``. ``bad-sentinels``:
+    something that is not a directory (a file, a symlink) has that name.
+    """
+    try:
+        mode = os.lstat(uow / protocol.SENTINELS_DIR).st_mode
+    except FileNotFoundError:
+        return "uploading"
+    return "ready" if stat.S_ISDIR(mode) else "bad-sentinels"
+
+
+def admit(uow: Path, cfg: InstanceConfig, *, now: float | None = None) -> Admission:
+    """Decide whether ``uow`` may be submitted, and prepare the script text to submit."""
+    now = time.time() if now is None else now
+    try:
+        top = os.lstat(uow)
+    except FileNotFoundError:
+        return Admission(ok=False, problems=(f"{uow} does not exist.",))
+    if not stat.S_ISDIR(top.st_mode):
+        kind = "a symlink" if stat.S_ISLNK(top.st_mode) else "a file"
+        return Admission(
+            ok=False,
+            problems=(
+                f"'{uow.name}' is {kind}, not a folder. Upload a folder holding "
+                f"'{protocol.DATA_DIR}/' and '{protocol.SCRIPTS_DIR}/'.",
+            ),
+        )
+
+    state = upload_state(uow)
+    walk = _walk(uow, cfg.max_uow_bytes)
+    problems: list[str] = []
+
+    if state == "uploading":
+        timeout = cfg.upload_timeout_days * 86400
+        if timeout and now - walk.newest_mtime > timeout:
+            age_days = (now - walk.newest_mtime) / 86400
+            return Admission(
+                ok=False,
+                problems=(
+                    f"The upload never completed: there is no '{protocol.SENTINELS_DIR}/' "
+                    f"folder and nothing in the Unit of Work changed for {age_days:.0f} days "
+                    f"(the limit is {cfg.upload_timeout_days}). Start the flow again to "
+                    "upload it anew.",
+                ),
+            )
+        return Admission(ok=False, pending=True)
+    if state == "bad-sentinels":
+        problems.append(
+            f"'{protocol.SENTINELS_DIR}' is a file or a link, but it must be a folder: FlowCron "
+            "creates it to mark a finished upload. Rename or remove that file in your "
+            "Unit of Work and start the flow again."
+        )
+
+    if walk.over_limit:
+        problems.append(
+            f"The Unit of Work is over the size limit of {_human_bytes(cfg.max_uow_bytes)} "
+            f"(counted {_human_bytes(walk.total_bytes)} before stopping). Split the data "
+            "into smaller Units of Work, or ask the instance's owner to raise max_uow_bytes."
+        )
+    problems.extend(walk.problems)
+
+    for sub in (protocol.DATA_DIR, protocol.SCRIPTS_DIR):
+        if not (uow / sub).is_dir() or (uow / sub).is_symlink():
+            problems.append(
+                f"The folder '{sub}/' is missing. A Unit of Work holds your files in "
+                f"'{protocol.DATA_DIR}/' and exactly one Slurm job script in "
+                f"'{protocol.SCRIPTS_DIR}/'; add it and start the flow again."
+            )
+    if problems and not (uow / protocol.SCRIPTS_DIR).is_dir():
+        return Admission(ok=False, problems=tuple(problems))
+
+    script, choose_problems = choose_script(uow / protocol.SCRIPTS_DIR)
+    problems.extend(choose_problems)
+    if script is None:
+        return Admission(ok=False, problems=tuple(problems))
+
+    checked = check_script(script, cfg, relative=f"{protocol.SCRIPTS_DIR}/{script.name}")
+    problems.extend(checked.problems)
+    return Admission(
+        ok=not problems,
+        problems=tuple(problems),
+        notes=checked.notes,
+        script=script,
+        script_text=checked.script_text if not problems else None,
+        script_sha256=checked.script_sha256,
+        directives=checked.directives,
+    )
+
+
+# -- walking the UoW ---------------------------------------------------------
+
+
+@dataclass
+class _Walk:
+    total_bytes: int = 0
+    newest_mtime: float = 0.0
+    over_limit: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def _walk(uow: Path, limit: int) -> _Walk:
+    """One pass over the UoW, never following symlinks, stopping once over ``limit`` bytes."""
+    result = _Walk()
+    root = os.path.realpath(uow)
+    top = os.lstat(uow)
+    result.newest_mtime = top.st_mtime
+    name_problem = _unsafe_name_problem(uow.name, uow.name)
+    if name_problem:
+        result.problems.append(name_problem)
+    stack = [str(uow)]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError as exc:
+            rel = os.path.relpath(current, uow)
+            result.problems.append(
+                f"The folder '{rel}' cannot be read ({exc.strerror}); fix its permissions."
+            )
+            continue
+        for entry in entries:
+            rel = os.path.relpath(entry.path, uow)
+            name_problem = _unsafe_name_problem(entry.name, rel)
+            if name_problem:
+                result.problems.append(name_problem)
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue  # vanished while we looked: the next tick sees the new state
+            result.newest_mtime = max(result.newest_mtime, info.st_mtime)
+            if stat.S_ISLNK(info.st_mode):
+                target = os.path.realpath(entry.path)
+                if target != root and not target.startswith(root + os.sep):
+                    result.problems.append(
+                        f"'{_show(rel)}' is a symlink to '{_show(str(Path(entry.path).readlink()))}', which is "
+                        "outside the Unit of Work, so the job would read or write files "
+                        "FlowCron does not manage. Replace it with the file itself, or use "
+                        "the absolute path in your script."
+                    )
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                stack.append(entry.path)
+            elif stat.S_ISREG(info.st_mode):
+                result.total_bytes += info.st_size
+                if result.total_bytes > limit:
+                    result.over_limit = True
+                    return result
+    return result
+
+
+def _unsafe_name_problem(name: str, rel: str) -> str | None:
+    reason = None
+    if "\n" in name:
+        reason = "contains a newline"
+    elif _UNSAFE_CHARS.search(name):
+        reason = "contains a control character"
+    elif name.startswith("-"):
+        reason = "starts with '-' (commands would take it for an option)"
+    elif any("\udc80" <= ch <= "\udcff" for ch in name):
+        reason = "is not valid UTF-8"
+    if reason is None:
+        return None
+    return f"The name {_show(rel)!r} {reason}; rename it and start the flow again."
+
+
+def _show(text: str) -> str:
+    """A name made printable for a message (control characters escaped)."""
+    return text.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+
+
+# -- choosing the job script -------------------------------------------------
+
+
+def choose_script(scripts_dir: Path) -> tuple[Path | None, list[str]]:
+    """The job script in ``scripts_dir``, or None with the reason none could be chosen.
+
+    ``submission_script.sh`` wins when present. Otherwise exactly one regular
+    file must start with a bash shebang and contain an ``#SBATCH`` line.
+    """
+    preferred = scripts_dir / protocol.SUBMISSION_SCRIPT
+    if preferred.is_file() and not preferred.is_symlink():
+        return preferred, []
+    try:
+        files = sorted(p for p in scripts_dir.iterdir() if p.is_file() and not p.is_symlink())
+    except OSError as exc:
+        return None, [f"The folder 'scripts/' cannot be read ({exc.strerror})."]
+    candidates = [p for p in files if _looks_like_job_script(p)]
+    if len(candidates) == 1:
+        return candidates[0], []
+    if not candidates:
+        seen = ", ".join(p.name for p in files) if files else "nothing"
+        return None, [
+            "No job script found in 'scripts/' (it holds: "
+            f"{seen}). Name your Slurm script '{protocol.SUBMISSION_SCRIPT}', or make sure "
+            "it starts with '#!/bin/bash' and has at least one '#SBATCH' line."
+        ]
+    names = ", ".join(p.name for p in candidates)
+    return None, [
+        f"Several possible job scripts in 'scripts/': {names}. Rename the one to run to "
+        f"'{protocol.SUBMISSION_SCRIPT}' (the others are then left alone)."
+    ]
+
+
+def _looks_like_job_script(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(CANDIDATE_SCAN_BYTES)
+    except OSError:
+        return False
+    text = head.decode("utf-8", "replace").removeprefix("\ufeff")
+    first, _, rest = text.partition("\n")
+    if not _BASH_SHEBANG.match(first.rstrip()):
+        return False
+    return any(line.startswith("#SBATCH") for line in rest.splitlines())
+
+
+# -- checking the chosen script ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScriptCheck:
+    """What :func:`check_script` found in one job script."""
+
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+    script_text: str | None
+    script_sha256: str | None
+    directives: tuple[Directive, ...]
+
+
+def check_script(path: Path, cfg: InstanceConfig, *, relative: str) -> ScriptCheck:
+    """Check one job script and prepare the text to submit (the file itself is untouched)."""
+    problems: list[str] = []
+    notes: list[str] = []
+    try:
+        size = path.stat().st_size
+        if size > MAX_SCRIPT_BYTES:
+            return ScriptCheck(
+                problems=(
+                    f"'{relative}' is {_human_bytes(size)}; Slurm accepts job scripts up to "
+                    f"{_human_bytes(MAX_SCRIPT_BYTES)}. Keep data in 'data/' and read it "
+                    "from the script.",
+                ),
+                notes=(),
+                script_text=None,
+                script_sha256=None,
+                directives=(),
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        return ScriptCheck((f"'{relative}' cannot be read ({exc.strerror}).",), (), None, None, ())
+    digest = hashlib.sha256(raw).hexdigest()
+
+    if b"\x00" in raw:
+        return ScriptCheck(
+            (
+                f"'{relative}' is a binary file, not a text job script. Put a bash script "
+                "with '#SBATCH' lines there.",
+            ),
+            (),
+            None,
+            digest,
+            (),
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return ScriptCheck(
+            (
+                f"'{relative}' is not valid UTF-8 text (line {line}). Save it as UTF-8 "
+                "(most editors offer this under 'Save as' or 'Encoding').",
+            ),
+            (),
+            None,
+            digest,
+            (),
+        )
+
+    if text.startswith("\ufeff"):
+        text = text[1:]
+        notes.append(
+            f"'{relative}' starts with a byte-order mark; it was left out of the submitted "
+            "copy (your file is unchanged)."
+        )
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+        notes.append(
+            f"'{relative}' has Windows (CRLF) line endings; the submitted copy uses Unix "
+            "line endings (your file is unchanged)."
+        )
+
+    lines = text.split("\n")
+    if not _ANY_SHEBANG.match(lines[0]):
+        problems.append(
+            f"'{relative}' does not start with a '#!' line; Slurm needs one. Make its first "
+            "line '#!/bin/bash'."
+        )
+
+    home_lines = [
+        str(number)
+        for number, line in enumerate(lines, start=1)
+        if _HOME_USER.search(line) and not _is_plain_comment(line)
+    ]
+    if home_lines:
+        problems.append(
+            f"'{relative}' uses $HOME or $USER (line {', '.join(home_lines)}). The job runs "
+            "as the account that set up FlowCron, not as you, so these point somewhere "
+            "else. Use paths relative to the Unit of Work (e.g. data/input.txt) or "
+            "absolute project paths instead."
+        )
+
+    directives = parse_directives(text)
+    for d in directives:
+        shown = f"#SBATCH {d.option}" + (f" {d.value}" if d.value is not None else "")
+        if d.canonical in ("output", "error"):
+            notes.append(
+                f"Line {d.line} ({shown}) is overridden: Slurm's output goes to "
+                f"{protocol.SLURM_STDOUT.replace('%j', '<job id>')} and "
+                f"{protocol.SLURM_STDERR.replace('%j', '<job id>')} in the Unit of Work."
+            )
+        elif d.canonical == "chdir":
+            notes.append(
+                f"Line {d.line} ({shown}) is overridden: the job always runs in the Unit of "
+                "Work's folder, so use paths relative to it."
+            )
+        else:
+            own = cfg.account if d.canonical == "account" else cfg.qos
+            if cfg.account_qos_policy == "reject":
+                problems.append(
+                    f"Line {d.line} ({shown}) chooses the Slurm {d.canonical}, but this "
+                    f"FlowCron instance runs every job under its own {d.canonical}"
+                    + (f" ({own})" if own else "")
+                    + ". Remove that line and start the flow again."
+                )
+            elif own:
+                notes.append(
+                    f"Line {d.line} ({shown}) is overridden: this instance's {d.canonical} "
+                    f"'{own}' is used."
+                )
+            else:
+                notes.append(
+                    f"Line {d.line} ({shown}) applies: this instance sets no {d.canonical}."
+                )
+
+    return ScriptCheck(
+        problems=tuple(problems),
+        notes=tuple(notes),
+        script_text=text,
+        script_sha256=digest,
+        directives=tuple(directives),
+    )
+
+
+def _is_plain_comment(line: str) -> bool:
+    stripped = line.lstrip()
+    return stripped.startswith("#") and not stripped.startswith("#SBATCH")
+
+
+def directive_block(text: str) -> list[tuple[int, str]]:
+    """The ``#SBATCH`` lines sbatch reads: (line number, text after ``#SBATCH``).
+
+    Like sbatch, only the leading block counts: after the shebang, directives
+    are read until the first line that is neither blank nor a comment.
+    """
+    found: list[tuple[int, str]] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if number == 1 and line.startswith("#!"):
+            continue
+        if line.startswith("#SBATCH"):
+            found.append((number, line[len("#SBATCH") :]))
+            continue
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            break
+    return found
+
+
+def parse_directives(text: str) -> list[Directive]:
+    """The ``#SBATCH`` options the agent overrides, with their line numbers and values.
+
+    Understands ``--opt=value``, ``--opt value``, ``-o value`` and
+    ``-ovalue``; a ``#`` after the options starts a comment, as in sbatch.
+    """
+    found: list[Directive] = []
+    for number, rest in directive_block(text):
+        if rest and not rest[0].isspace():
+            continue  # e.g. "#SBATCHX": not a directive
+        try:
+            tokens = shlex.split(rest, comments=True)
+        except ValueError:
+            tokens = rest.split("#", 1)[0].split()
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            index += 1
+            option, value = token, None
+            if token.startswith("--"):
+                option, eq, inline = token.partition("=")
+                if eq:
+                    value = inline
+            elif token.startswith("-") and len(token) > 2:
+                option, value = token[:2], token[2:]
+            canonical = _OVERRIDDEN.get(option) or _ACCOUNT_QOS.get(option)
+            if canonical is None:
+                continue
+            if value is None and index < len(tokens):
+                value = tokens[index]
+                index += 1
+            found.append(Directive(number, option, canonical, value))
+    return found
+
+
+def _human_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{count} bytes"  # pragma: no cover - loop always returns

@@ -1,0 +1,317 @@
+"""An agent instance's configuration: one TOML file in the base directory, plus a registry.
+
+Each instance lives in its own base directory (normally a project directory)
+and keeps its settings in ``<base>/flowcron.toml``. The registry
+(``~/.config/flowcron/<name>.toml``, honouring ``XDG_CONFIG_HOME``) maps an
+instance name to its base directory, so commands accept either. The base
+directory's file is the single source of truth; a registry entry only points
+at it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from hpc_agent.atomicio import write_text_atomic
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+CONFIG_FILE = "flowcron.toml"
+"""The instance's configuration file, in its base directory."""
+
+REGISTRY_SUFFIX = ".toml"
+TIB = 1024**4
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+"""Instance names: safe in file names, cron markers and Slurm job names."""
+
+SLURM_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+"""Account and QoS names as Slurm accepts them (no spaces, no shell characters)."""
+
+EXECUTORS = ("slurm", "local")
+SCHEDULES = ("cron", "scrontab", "none")
+ACCOUNT_QOS_POLICIES = ("force", "reject")
+
+
+class ConfigError(Exception):
+    """A configuration is missing or invalid; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    """The resolved, validated settings of one agent instance.
+
+    ``base_dir`` is absolute and free of symlinks (the path the Globus flow
+    must use). Durations are in whole days, minutes or seconds as named; 0
+    disables soft/hard deletion and the upload time-out.
+    """
+
+    name: str
+    base_dir: Path
+    account: str | None = None
+    qos: str | None = None
+    every_minutes: int = 5
+    soft_delete_days: int = 30
+    hard_delete_days: int = 30
+    timestamp: bool = False
+    executor: str = "slurm"
+    schedule: str = "cron"
+    max_uow_bytes: int = 2 * TIB
+    upload_timeout_days: int = 7
+    account_qos_policy: str = "force"
+    log_retention_days: int = 7
+    finalize_by_dependency: bool = False
+    unknown_job_grace_seconds: int = 600
+    lease_timeout_seconds: int = 900
+    slurm_timeout_seconds: int = 30
+
+    def __post_init__(self) -> None:
+        problems = validate(self)
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def path(self, protocol_dir: str) -> Path:
+        """The absolute path of one of the instance's directories (a ``protocol`` name)."""
+        return self.base_dir / protocol_dir
+
+    @property
+    def config_path(self) -> Path:
+        """Where this instance's configuration file lives."""
+        return self.base_dir / CONFIG_FILE
+
+
+_INT_LIMITS: dict[str, tuple[int, int]] = {
+    "every_minutes": (1, 1440),
+    "soft_delete_days": (0, 36500),
+    "hard_delete_days": (0, 36500),
+    "max_uow_bytes": (1, 2**62),
+    "upload_timeout_days": (0, 36500),
+    "log_retention_days": (0, 36500),
+    "unknown_job_grace_seconds": (0, 86400 * 30),
+    "lease_timeout_seconds": (10, 86400),
+    "slurm_timeout_seconds": (1, 3600),
+}
+_BOOL_FIELDS = ("timestamp", "finalize_by_dependency")
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "executor": EXECUTORS,
+    "schedule": SCHEDULES,
+    "account_qos_policy": ACCOUNT_QOS_POLICIES,
+}
+
+
+def validate(cfg: InstanceConfig) -> list[str]:
+    """Every problem with ``cfg``, each naming the field and what is allowed."""
+    problems: list[str] = []
+    if not isinstance(cfg.name, str) or not NAME_RE.match(cfg.name):
+        problems.append(
+            f"name: {cfg.name!r} is not a valid instance name; use 1-64 letters, digits, "
+            "'.', '_' or '-', starting with a letter or digit"
+        )
+    if not isinstance(cfg.base_dir, Path) or not cfg.base_dir.is_absolute():
+        problems.append(f"base_dir: {cfg.base_dir!r} must be an absolute path")
+    for key in ("account", "qos"):
+        value = getattr(cfg, key)
+        if value is not None and (not isinstance(value, str) or not SLURM_NAME_RE.match(value)):
+            problems.append(
+                f"{key}: {value!r} is not a valid Slurm {key} name (letters, digits, "
+                "'.', '_' or '-'; no spaces)"
+            )
+    for key, (low, high) in _INT_LIMITS.items():
+        value = getattr(cfg, key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{key}: expected a whole number, got {value!r}")
+        elif not low <= value <= high:
+            problems.append(f"{key}: {value} is out of range ({low}..{high})")
+    for key in _BOOL_FIELDS:
+        if not isinstance(getattr(cfg, key), bool):
+            problems.append(f"{key}: expected true or false, got {getattr(cfg, key)!r}")
+    for key, choices in _CHOICES.items():
+        if getattr(cfg, key) not in choices:
+            problems.append(f"{key}: {getattr(cfg, key)!r} is not one of {', '.join(choices)}")
+    return problems
+
+
+def from_mapping(data: dict[str, Any], *, base_dir: Path, source: str) -> InstanceConfig:
+    """Build a config from parsed TOML; errors name ``source`` and the field."""
+    known = {f.name for f in fields(InstanceConfig)} - {"base_dir"}
+    unknown = sorted(set(data) - known - {"base_dir"})
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown setting(s) {', '.join(unknown)}; "
+            f"known settings are {', '.join(sorted(known))}"
+        )
+    if "name" not in data:
+        raise ConfigError(f"{source}: the setting 'name' is missing")
+    values = {key: data[key] for key in known if key in data}
+    try:
+        return InstanceConfig(base_dir=base_dir, **values)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def to_toml(cfg: InstanceConfig) -> str:
+    """The TOML text of ``cfg`` (the base directory is implied by where the file is)."""
+    lines = [
+        "# FlowCron agent instance settings, written by `hpc-agent setup`.",
+        "# Re-run setup to change them, or edit this file and run `hpc-agent doctor`.",
+    ]
+    for key, value in asdict(cfg).items():
+        if key == "base_dir" or value is None:
+            continue
+        lines.append(f"{key} = {toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def toml_value(value: object) -> str:
+    """One TOML value: strings, booleans, integers, floats and paths (the types we write)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot write non-finite number {value!r} as TOML")
+        return repr(value)
+    if isinstance(value, (str, Path)):
+        return toml_string(str(value))
+    raise TypeError(f"cannot write {type(value).__name__} as a TOML value")
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string, escaping what TOML requires."""
+    out = ['"']
+    for char in text:
+        if char == '"':
+            out.append('\\"')
+        elif char == "\\":
+            out.append("\\\\")
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif char == "\r":
+            out.append("\\r")
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def registry_dir() -> Path:
+    """``$XDG_CONFIG_HOME/flowcron`` (default ``$HOME/.config/flowcron``)."""
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "flowcron"
+    return Path(os.environ.get("HOME") or Path.home()) / ".config" / "flowcron"
+
+
+def registry_path(name: str) -> Path:
+    """The registry entry for instance ``name``."""
+    return registry_dir() / f"{name}{REGISTRY_SUFFIX}"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error names the file and where."""
+    try:
+        with path.open("rb") as handle:
+            data: dict[str, Any] = tomllib.load(handle)
+            return data
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def load_base(base_dir: Path) -> InstanceConfig:
+    """Load the instance whose base directory is ``base_dir``."""
+    base = base_dir.expanduser().resolve()
+    path = base / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"{base} is not a FlowCron instance (no {CONFIG_FILE}); "
+            "run `hpc-agent setup --base-dir DIR` there first"
+        )
+    return from_mapping(read_toml(path), base_dir=base, source=str(path))
+
+
+def registered_base(name: str) -> Path | None:
+    """The base directory the registry records for ``name``, or None when not registered."""
+    entry = registry_path(name)
+    if not entry.is_file():
+        return None
+    data = read_toml(entry)
+    base = data.get("base_dir")
+    if not isinstance(base, str) or not Path(base).is_absolute():
+        raise ConfigError(f"{entry}: 'base_dir' must be an absolute path string")
+    return Path(base)
+
+
+def registered_names() -> list[str]:
+    """Names of every registered instance, sorted."""
+    directory = registry_dir()
+    if not directory.is_dir():
+        return []
+    return sorted(
+        p.name[: -len(REGISTRY_SUFFIX)]
+        for p in directory.iterdir()
+        if p.name.endswith(REGISTRY_SUFFIX) and NAME_RE.match(p.name[: -len(REGISTRY_SUFFIX)])
+    )
+
+
+def load_instance(ref: str | Path) -> InstanceConfig:
+    """Load an instance from its base directory or its registered name.
+
+    A ``Path``, or a string that contains a ``/`` or names an existing
+    directory, is a base directory; anything else is looked up in the registry.
+    """
+    text = str(ref)
+    if isinstance(ref, Path) or "/" in text or text in (".", "..") or Path(text).is_dir():
+        return load_base(Path(text))
+    if not NAME_RE.match(text):
+        raise ConfigError(f"{text!r} is neither a directory nor a valid instance name")
+    base = registered_base(text)
+    if base is None:
+        known = registered_names()
+        hint = f" Registered instances: {', '.join(known)}." if known else ""
+        raise ConfigError(
+            f"no instance named {text!r} in {registry_dir()} and no directory of that name."
+            f"{hint} Pass the instance's base directory, or run `hpc-agent setup`."
+        )
+    cfg = load_base(base)
+    if cfg.name != text:
+        raise ConfigError(
+            f"{registry_path(text)} points at {base}, but the instance there is named "
+            f"{cfg.name!r}; re-run `hpc-agent setup --base-dir {base}` to repair the registry"
+        )
+    return cfg
+
+
+def save_instance(cfg: InstanceConfig) -> Path:
+    """Write ``cfg`` to its base directory atomically; returns the file's path."""
+    path = cfg.config_path
+    write_text_atomic(path, to_toml(cfg))
+    return path
+
+
+def write_registry_entry(cfg: InstanceConfig) -> Path:
+    """Record ``cfg.name -> cfg.base_dir`` in the registry; returns the entry's path."""
+    entry = registry_path(cfg.name)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    text = (
+        "# FlowCron instance registry entry, written by `hpc-agent setup`.\n"
+        f"name = {toml_string(cfg.name)}\n"
+        f"base_dir = {toml_string(str(cfg.base_dir))}\n"
+    )
+    write_text_atomic(entry, text)
+    return entry
