@@ -1,0 +1,189 @@
+"""State graph export: golden files, escaping, condition labels."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowgen import jsonio
+from flowgen.errors import InvalidFlowError
+from flowgen.graph import EdgeKind, build_graph, describe_rule, to_dot, to_mermaid
+
+HERE = Path(__file__).parent
+SMALL_FLOW = HERE / "data" / "flows" / "small_flow.json"
+GOLDEN = HERE / "golden"
+UPDATE_ENV = "FLOWGEN_UPDATE_GOLDEN"
+
+
+def _check_golden(name: str, actual: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get(UPDATE_ENV) == "1":
+        path.write_text(actual, encoding="utf-8")
+    expected = path.read_text(encoding="utf-8") if path.exists() else "<missing>"
+    assert actual == expected, (
+        f"{path} differs from the generated graph; if the change is intended, regenerate with "
+        f"{UPDATE_ENV}=1 .venv/bin/python -m pytest tests/test_graph.py and review the diff"
+    )
+
+
+def _small() -> dict[str, Any]:
+    flow: dict[str, Any] = jsonio.load(SMALL_FLOW)
+    return flow
+
+
+def test_mermaid_golden() -> None:
+    _check_golden("small_flow.mmd", to_mermaid(_small()))
+
+
+def test_dot_golden() -> None:
+    _check_golden("small_flow.dot", to_dot(_small()))
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def test_dot_output_is_drawn_by_graphviz_with_the_real_names() -> None:
+    flow = _small()
+    flow["States"]["Odd \\ name\nwith | # ` chars"] = {"Type": "Pass", "Next": "Done"}
+    result = subprocess.run(
+        ["dot", "-Tsvg"],
+        input=to_dot(flow),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    texts = {html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", result.stdout)}
+    assert {'Report "upload" failure', "Wait <60 s>", "Odd \\ name with | # ` chars"} <= texts
+    assert {"code == NotFound", "default", "States.ALL"} <= texts
+
+
+def test_node_order_ignores_key_order() -> None:
+    flow = _small()
+    reordered = {**flow, "States": dict(reversed(list(flow["States"].items())))}
+    assert to_mermaid(reordered) == to_mermaid(flow)
+    assert to_dot(reordered) == to_dot(flow)
+
+
+def test_edges_kinds_and_labels() -> None:
+    graph = build_graph(_small())
+    names = {n.id: n.name for n in graph.nodes}
+    edges = {(names[e.source], names[e.target], e.kind, e.label) for e in graph.edges}
+    assert ("Is it done?", "Wait <60 s>", EdgeKind.CHOICE, "code == NotFound") in edges
+    assert ("Is it done?", "Done", EdgeKind.DEFAULT, "default") in edges
+    assert (
+        "Upload data",
+        'Report "upload" failure',
+        EdgeKind.CATCH,
+        "ActionFailedException, ActionTimeout",
+    ) in edges
+    assert ("Done", "End", EdgeKind.END, "") in edges
+    assert ("Start", "Upload data", EdgeKind.START, "") in edges
+
+
+def test_special_characters_are_escaped() -> None:
+    flow = {
+        "StartAt": 'Say "hi" #1 <b>|`x`',
+        "States": {
+            'Say "hi" #1 <b>|`x`': {"Type": "Pass", "Next": "back\\slash"},
+            "back\\slash": {"Type": "Pass", "End": True},
+        },
+    }
+    mermaid = to_mermaid(flow)
+    assert 's0("Say #quot;hi#quot; #35;1 #lt;b#gt;#124;#96;x#96;")' in mermaid
+    assert 's1("back\\slash")' in mermaid
+    dot = to_dot(flow)
+    assert 'label="Say \\"hi\\" #1 <b>|`x`"' in dot
+    assert 'label="back\\\\slash"' in dot
+
+
+def test_missing_targets_are_drawn_not_refused() -> None:
+    flow = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}
+    graph = build_graph(flow)
+    assert [(n.name, n.kind) for n in graph.nodes][1:3] == [("A", "Pass"), ("Nowhere", "missing")]
+    assert "Nowhere (missing)" in to_mermaid(flow)
+    assert 'label="Nowhere (missing)", shape=box, style="dashed"' in to_dot(flow)
+
+
+def test_unreachable_states_come_last_by_name() -> None:
+    flow = {
+        "StartAt": "A",
+        "States": {
+            "Z": {"Type": "Pass", "End": True},
+            "A": {"Type": "Pass", "End": True},
+            "M": {"Type": "Wait", "Seconds": 1, "Next": "Z"},
+        },
+    }
+    assert [n.name for n in build_graph(flow).nodes] == ["Start", "A", "M", "Z", "End"]
+
+
+@pytest.mark.parametrize("definition", [{}, {"States": []}, [], {"StartAt": "A"}])
+def test_not_a_flow_is_a_clear_error(definition: Any) -> None:
+    with pytest.raises(InvalidFlowError, match=r"\$\.States is missing or not an object"):
+        build_graph(definition)
+
+
+@pytest.mark.parametrize(
+    ("rule", "text"),
+    [
+        ({"Variable": "$.a.code", "StringEquals": "NotFound"}, "code == NotFound"),
+        ({"Variable": "$.n", "NumericGreaterThanEquals": 3}, "n >= 3"),
+        ({"Variable": "$.t", "TimestampLessThanPath": "$.deadline"}, "t < deadline"),
+        ({"Variable": "$.ok", "BooleanEquals": False}, "ok == false"),
+        ({"Variable": "$.x", "IsPresent": False}, "x is not present"),
+        ({"Variable": "$.x", "IsNull": True}, "x is null"),
+        ({"Variable": "$.name", "StringMatches": "*.log"}, "name matches *.log"),
+        ({"Variable": "$.items[0]", "IsString": True}, "items[0] is a string"),
+        (
+            {
+                "Not": {
+                    "Or": [
+                        {"Variable": "$.a", "IsNull": True},
+                        {"Variable": "$.b", "NumericEquals": 1},
+                    ]
+                }
+            },
+            "not (a is null or b == 1)",
+        ),
+        (
+            {
+                "And": [
+                    {"Variable": "$.r.code", "IsPresent": True},
+                    {"Variable": "$.r.code", "StringEquals": "NotFound"},
+                ]
+            },
+            "code == NotFound",
+        ),
+        (
+            # A presence test that guards nothing is part of the decision.
+            {
+                "And": [
+                    {"Variable": "$.a", "IsPresent": True},
+                    {"Variable": "$.b", "StringEquals": "x"},
+                ]
+            },
+            "a is present and b == x",
+        ),
+    ],
+)
+def test_describe_rule(rule: dict[str, Any], text: str) -> None:
+    assert describe_rule(rule) == text
+
+
+def test_long_conditions_are_shortened() -> None:
+    rule = {
+        "Or": [{"Variable": f"$.v{i}", "StringEquals": "x" * 10} for i in range(5)],
+        "Next": "B",
+    }
+    flow = {
+        "StartAt": "A",
+        "States": {"A": {"Type": "Choice", "Choices": [rule]}, "B": {"Type": "Pass", "End": True}},
+    }
+    label = build_graph(flow).edges[1].label
+    assert len(label) == 60 and label.endswith("…")
