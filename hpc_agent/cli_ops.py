@@ -1,0 +1,206 @@
+"""The agent's operating commands: tick, run, status, retry, cancel, finalize.
+
+``hpc_agent.cli`` builds the parser and calls :func:`add_commands`; each
+command here is thin (parse, call one library function, print) and returns
+its exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, Final
+
+from hpc_agent.config import ConfigError, InstanceConfig, load_instance
+from hpc_agent.executor import Executor
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add tick, run, status, retry, cancel and finalize to ``subparsers``."""
+    p = subparsers.add_parser(
+        "tick",
+        help="Run one pass over an instance.",
+        description="Admit, submit, check, finalize and clean up once, then exit. "
+        "Cron runs this. Example: hpc-agent tick myproject",
+    )
+    _instance(p)
+    p.set_defaults(func=cmd_tick)
+
+    p = subparsers.add_parser(
+        "run",
+        help="Tick every N seconds in the foreground.",
+        description="Tick every SECONDS until interrupted (Ctrl-C or SIGTERM), for sites "
+        "with neither cron nor scrontab. Example: hpc-agent run myproject --every 60",
+    )
+    _instance(p)
+    p.add_argument("--every", type=float, required=True, metavar="SECONDS")
+    p.add_argument("--max-ticks", type=int, default=0, help="stop after N ticks (0: never)")
+    p.set_defaults(func=cmd_run)
+
+    p = subparsers.add_parser(
+        "status",
+        help="Show UoWs by state, with job ids, Slurm states and ages.",
+        description="Show every UoW of an instance by state. "
+        "Example: hpc-agent status myproject --format json",
+    )
+    _instance(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_status)
+
+    for name, func, text in (
+        ("retry", cmd_retry, "Send a failed UoW back for resubmission."),
+        ("cancel", cmd_cancel, "Cancel a UoW's job and hand it back as cancelled."),
+        ("finalize", cmd_finalize, "Hand a UoW back now if its job has ended."),
+    ):
+        p = subparsers.add_parser(
+            name,
+            help=text,
+            description=f"{text} Example: hpc-agent {name} myproject sample_<run id>",
+        )
+        _instance(p)
+        p.add_argument("uow", help="the UoW's folder name")
+        p.set_defaults(func=func)
+
+
+def _instance(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("instance", help="the instance's base directory or registered name")
+
+
+def _load(args: argparse.Namespace) -> InstanceConfig:
+    return load_instance(args.instance)
+
+
+def _executor(cfg: InstanceConfig) -> Executor:
+    from hpc_agent.executors import make_executor
+    from hpc_agent.state import StateStore
+
+    return make_executor(cfg.executor, StateStore(cfg.base_dir).root / "executor")
+
+
+def _guard(func: Handler) -> Handler:
+    """Turn the library's expected errors into a message and an exit code."""
+
+    def run(args: argparse.Namespace) -> int:
+        from hpc_agent.operations import OperationError
+
+        try:
+            return func(args)
+        except ConfigError as exc:
+            print(f"hpc-agent: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except OperationError as exc:
+            print(f"hpc-agent {args.command}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+
+    run.__doc__ = func.__doc__
+    return run
+
+
+@_guard
+def cmd_tick(args: argparse.Namespace) -> int:
+    """One tick; exit 0 (also when another agent is busy), non-zero when the scheduler is down."""
+    from hpc_agent.tick import tick
+
+    result = tick(_load(args))
+    if result.message:
+        print(result.message, file=sys.stderr if result.exit_code else sys.stdout)
+    return result.exit_code
+
+
+@_guard
+def cmd_run(args: argparse.Namespace) -> int:
+    """Tick every ``--every`` seconds until SIGINT/SIGTERM (or ``--max-ticks``)."""
+    from hpc_agent.tick import tick
+
+    if args.every < 1:
+        print("hpc-agent run: --every must be at least 1 second", file=sys.stderr)
+        return EXIT_USAGE
+    cfg = _load(args)
+    executor = _executor(cfg)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        count = 0
+        while not stop.is_set():
+            started = time.monotonic()
+            result = tick(cfg, executor)
+            count += 1
+            if result.exit_code:
+                print(f"tick: {result.message}", file=sys.stderr)
+            if args.max_ticks and count >= args.max_ticks:
+                break
+            stop.wait(max(0.0, args.every - (time.monotonic() - started)))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_OK
+
+
+@_guard
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the instance's UoWs by state."""
+    from hpc_agent.status import collect_status, format_status
+
+    cfg = _load(args)
+    try:
+        executor: Executor | None = _executor(cfg)
+    except Exception as exc:  # status must work even when the executor cannot start
+        print(f"hpc-agent status: scheduler not queried ({exc})", file=sys.stderr)
+        executor = None
+    status = collect_status(cfg, executor)
+    if args.format == "json":
+        print(json.dumps(status, indent=2, sort_keys=True))
+    else:
+        sys.stdout.write(format_status(status))
+    return EXIT_OK
+
+
+@_guard
+def cmd_retry(args: argparse.Namespace) -> int:
+    """Move a failed UoW back to UploadedFiles/ for resubmission by the next tick."""
+    from hpc_agent.operations import retry
+
+    target = retry(_load(args), args.uow)
+    print(f"{args.uow} will be submitted again by the next tick (now in {target.parent}/)")
+    return EXIT_OK
+
+
+@_guard
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """scancel a UoW's job and finalize it into FailedJobs/ as cancelled."""
+    from hpc_agent.operations import cancel
+
+    cfg = _load(args)
+    destination = cancel(cfg, args.uow, _executor(cfg))
+    if destination is None:
+        print(f"{args.uow}: cancelled, but it could not be moved yet; see the log", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{args.uow} cancelled: now in {destination}")
+    return EXIT_OK
+
+
+@_guard
+def cmd_finalize(args: argparse.Namespace) -> int:
+    """Finalize a UoW whose job has ended (run by the finalize-by-dependency job)."""
+    from hpc_agent.operations import finalize_uow
+
+    cfg = _load(args)
+    destination = finalize_uow(cfg, args.uow, _executor(cfg))
+    print(f"{args.uow}: " + (f"now in {destination}" if destination else "nothing to do"))
+    return EXIT_OK

@@ -1,0 +1,178 @@
+"""What a person (or the finalize job) does to one UoW: finalize, retry, cancel.
+
+Each takes the instance lock, waiting a little (a tick holds it for seconds
+at most), so it never races a tick; each logs what it did.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Final
+
+from hpc_agent import protocol
+from hpc_agent.config import InstanceConfig
+from hpc_agent.executor import Executor, ExecutorError
+from hpc_agent.finalize import Agent, decide, finalize, free_name
+from hpc_agent.lock import InstanceLock
+from hpc_agent.state import FAILED, FINALIZING, SUBMITTED, SUCCEEDED, ledger_key
+
+LOCK_WAIT_SECONDS: Final = 60.0
+OUTCOME_WAIT_SECONDS: Final = 30.0
+"""How long the finalize job waits for the scheduler to report the ended job."""
+
+
+class OperationError(Exception):
+    """An operation cannot be done; the message says why and what to do."""
+
+
+def _locked(cfg: InstanceConfig, agent: Agent, wait: float) -> InstanceLock:
+    lock = InstanceLock(cfg.base_dir, cfg.lease_timeout_seconds)
+    if not lock.acquire(wait_seconds=wait):
+        holder = lock.holder.describe(time.time()) if lock.holder else "another agent"
+        raise OperationError(f"the instance is busy ({holder}); try again in a minute")
+    return lock
+
+
+def finalize_uow(
+    cfg: InstanceConfig,
+    uow: str,
+    executor: Executor,
+    *,
+    wait_seconds: float = OUTCOME_WAIT_SECONDS,
+) -> str | None:
+    """Finalize ``uow`` now if its job has ended (the finalize-by-dependency job).
+
+    Returns where the UoW went, or None when there was nothing to do yet
+    (already finalized, or the job has not ended: the tick takes over).
+    """
+    agent = Agent.open(cfg)
+    lock = _locked(cfg, agent, LOCK_WAIT_SECONDS)
+    try:
+        record = agent.store.load(uow)
+        if record is None or not os.path.lexists(cfg.path(protocol.RUNNING) / uow):
+            agent.log.write("finalize-skipped", f"{uow} is already finalized", uow=uow)
+            return None
+        deadline = time.monotonic() + wait_seconds
+        while record.phase == SUBMITTED and record.job_id:
+            # The job's end can reach the scheduler's records a moment after
+            # this dependent job starts: ask again briefly, with a deadline.
+            info = executor.query([record.job_id]).get(record.job_id)
+            if info is not None and info.finished:
+                outcome = SUCCEEDED if info.succeeded else FAILED
+                reason = None
+                if not info.succeeded:
+                    reason = f"Slurm state {info.state}, exit code {info.exit_code or 'unknown'}"
+                decide(record, outcome=outcome, reason=reason, job=asdict(info))
+                agent.store.save(record)
+                break
+            if time.monotonic() >= deadline:
+                agent.log.write(
+                    "finalize-deferred",
+                    f"job {record.job_id} of {uow} has not ended yet; the tick finalizes it",
+                    uow=uow,
+                    job_id=record.job_id,
+                )
+                return None
+            time.sleep(0.5)
+        if record.phase != FINALIZING:
+            return None
+        destination = finalize(agent, record)
+        agent.ledger.save()
+        return destination
+    finally:
+        lock.release()
+
+
+def retry(cfg: InstanceConfig, uow: str) -> Path:
+    """Send a failed UoW back for resubmission; returns its new path in UploadedFiles/.
+
+    Its reports are kept under new names (``flowcron-report.retry-1.json``...),
+    and a fresh ``sentinels/`` marks it as a complete upload.
+    """
+    agent = Agent.open(cfg)
+    lock = _locked(cfg, agent, LOCK_WAIT_SECONDS)
+    try:
+        source = cfg.path(protocol.FAILED) / uow
+        if not source.is_dir() or source.is_symlink():
+            failed = sorted(p.name for p in cfg.path(protocol.FAILED).iterdir() if p.is_dir())
+            hint = f" Failed UoWs: {', '.join(failed)}." if failed else " There are none."
+            raise OperationError(f"no UoW named {uow!r} in {protocol.FAILED}/.{hint}")
+        target = cfg.path(protocol.UPLOADED) / uow
+        for busy in (target, cfg.path(protocol.RUNNING) / uow):
+            if os.path.lexists(busy):
+                raise OperationError(
+                    f"{busy} exists already; wait until it is finished, or rename one of them"
+                )
+        number = 1
+        while any(
+            (source / _retry_name(name, number)).exists()
+            for name in (protocol.REPORT_JSON, protocol.REPORT_TEXT)
+        ):
+            number += 1
+        for name in (protocol.REPORT_JSON, protocol.REPORT_TEXT):
+            if (source / name).exists():
+                (source / name).rename(source / _retry_name(name, number))
+        (source / protocol.SENTINELS_DIR).mkdir(exist_ok=True)
+        source.rename(target)
+        agent.ledger.pop(ledger_key(protocol.FAILED, uow))
+        agent.ledger.save()
+        agent.log.write(
+            "retry",
+            f"{uow} sent back from {protocol.FAILED}/ to {protocol.UPLOADED}/ for resubmission",
+            uow=uow,
+        )
+        return target
+    finally:
+        lock.release()
+
+
+def _retry_name(name: str, number: int) -> str:
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}.retry-{number}{dot}{ext}"
+
+
+def cancel(cfg: InstanceConfig, uow: str, executor: Executor) -> str | None:
+    """Cancel the job of ``uow`` and finalize it as cancelled into FailedJobs/."""
+    agent = Agent.open(cfg)
+    lock = _locked(cfg, agent, LOCK_WAIT_SECONDS)
+    try:
+        record = agent.store.load(uow)
+        if record is None or not os.path.lexists(cfg.path(protocol.RUNNING) / uow):
+            raise OperationError(
+                f"no queued or running UoW named {uow!r} in {protocol.RUNNING}/ "
+                "(see `hpc-agent status`)"
+            )
+        if record.phase != FINALIZING:
+            job: dict[str, object] | None = None
+            try:
+                for job_id in (record.job_id, record.finalize_job_id):
+                    if job_id:
+                        executor.cancel(job_id)
+                if record.job_id:
+                    info = executor.query([record.job_id]).get(record.job_id)
+                    if info is not None:
+                        job = asdict(info)
+                        job["state"] = "CANCELLED"
+            except ExecutorError as exc:
+                raise OperationError(f"could not cancel job {record.job_id}: {exc}") from exc
+            decide(
+                record,
+                outcome=FAILED,
+                reason="cancelled with `hpc-agent cancel`",
+                job=job or {"job_id": record.job_id, "state": "CANCELLED"},
+            )
+            agent.store.save(record)
+            agent.log.write(
+                "cancelled", f"{uow} cancelled by request", uow=uow, job_id=record.job_id
+            )
+        destination = finalize(agent, record)
+        agent.ledger.save()
+        return destination
+    finally:
+        lock.release()
+
+
+__all__ = ["OperationError", "cancel", "finalize_uow", "free_name", "retry"]

@@ -1,0 +1,158 @@
+"""What an instance is doing: UoWs by state, with job ids, Slurm states and ages.
+
+Read-only and lock-free: it may run while a tick works, and at worst shows a
+UoW in the state it was in a moment ago.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from hpc_agent import protocol
+from hpc_agent.admission import upload_state
+from hpc_agent.config import InstanceConfig
+from hpc_agent.executor import Executor, ExecutorError
+from hpc_agent.lock import InstanceLock, read_lease
+from hpc_agent.state import Ledger, StateStore, ledger_key
+
+SECTIONS = ("uploaded", "running", "analysed", "failed", "recycled")
+
+
+def collect_status(
+    cfg: InstanceConfig, executor: Executor | None = None, *, now: float | None = None
+) -> dict[str, Any]:
+    """The instance's state as a JSON-ready dict.
+
+    With an ``executor``, one batched query adds the scheduler's view of every
+    recorded job (``slurm_state``); when the scheduler is down the dict says so
+    in ``scheduler_error`` instead of failing.
+    """
+    now = time.time() if now is None else now
+    store = StateStore(cfg.base_dir)
+    ledger = Ledger(store.root).load()
+    status: dict[str, Any] = {
+        "instance": cfg.name,
+        "base_dir": str(cfg.base_dir),
+        "scheduler_error": None,
+    }
+
+    uploaded: list[dict[str, Any]] = []
+    for entry in _entries(cfg.path(protocol.UPLOADED)):
+        state = upload_state(cfg.path(protocol.UPLOADED) / entry.name)
+        uploaded.append(
+            {"uow": entry.name, "state": state, "age_seconds": _age(now, entry.stat().st_mtime)}
+        )
+    status["uploaded"] = uploaded
+
+    records = store.all_records()
+    infos: dict[str, Any] = {}
+    ids = [r.job_id for r in records.values() if r.job_id]
+    if executor is not None and ids:
+        try:
+            infos = dict(executor.query(ids))
+        except ExecutorError as exc:
+            status["scheduler_error"] = str(exc)
+    running: list[dict[str, Any]] = []
+    for entry in _entries(cfg.path(protocol.RUNNING)):
+        record = records.get(entry.name)
+        info = infos.get(record.job_id) if record and record.job_id else None
+        running.append(
+            {
+                "uow": entry.name,
+                "phase": record.phase if record else "unrecorded",
+                "job_id": record.job_id if record else None,
+                "slurm_state": info.state if info else None,
+                "outcome": record.outcome if record else None,
+                "age_seconds": _age(now, record.admitted_at if record else entry.stat().st_mtime),
+            }
+        )
+    status["running"] = running
+
+    for section, directory in (
+        ("analysed", protocol.ANALYSED),
+        ("failed", protocol.FAILED),
+        ("recycled", protocol.RECYCLING_BIN),
+    ):
+        items: list[dict[str, Any]] = []
+        for entry in _entries(cfg.path(directory)):
+            key = ledger_key(directory, entry.name)
+            since = ledger.at(key)
+            job = ledger.entries.get(key, {}).get("job_id") if since is not None else None
+            items.append(
+                {
+                    "uow": entry.name,
+                    "job_id": job,
+                    "age_seconds": _age(now, since if since is not None else entry.stat().st_mtime),
+                }
+            )
+        status[section] = items
+
+    lease = read_lease(InstanceLock(cfg.base_dir, cfg.lease_timeout_seconds).lease_path)
+    status["lease"] = (
+        None
+        if lease is None
+        else {"host": lease.host, "pid": lease.pid, "age_seconds": _age(now, lease.time)}
+    )
+    return status
+
+
+def format_status(status: dict[str, Any]) -> str:
+    """The status as short human text, one line per UoW under a heading per state."""
+    lines = [f"Instance {status['instance']} at {status['base_dir']}"]
+    if status.get("scheduler_error"):
+        lines.append(f"  (scheduler unavailable: {status['scheduler_error']})")
+    if status.get("lease"):
+        lease = status["lease"]
+        lines.append(
+            f"  an agent is working: {lease['host']} pid {lease['pid']}, "
+            f"renewed {human_age(lease['age_seconds'])} ago"
+        )
+    titles = {
+        "uploaded": protocol.UPLOADED,
+        "running": protocol.RUNNING,
+        "analysed": protocol.ANALYSED,
+        "failed": protocol.FAILED,
+        "recycled": protocol.RECYCLING_BIN,
+    }
+    for section in SECTIONS:
+        items = status.get(section, [])
+        lines.append(f"{titles[section]}/ ({len(items)})")
+        for item in items:
+            parts = [f"  {item['uow']}"]
+            if section == "uploaded":
+                parts.append(item["state"])
+            if section == "running":
+                parts.append(item["phase"])
+            if item.get("job_id"):
+                parts.append(f"job {item['job_id']}")
+            if item.get("slurm_state"):
+                parts.append(item["slurm_state"])
+            parts.append(f"age {human_age(item['age_seconds'])}")
+            lines.append("  ".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+def human_age(seconds: float) -> str:
+    """``42s``, ``7m``, ``3h``, ``12d``."""
+    value = int(seconds)
+    if value < 120:
+        return f"{value}s"
+    if value < 7200:
+        return f"{value // 60}m"
+    if value < 172800:
+        return f"{value // 3600}h"
+    return f"{value // 86400}d"
+
+
+def _age(now: float, since: float) -> float:
+    return round(max(0.0, now - since), 1)
+
+
+def _entries(directory: os.PathLike[str]) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as entries:
+            return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+    except FileNotFoundError:
+        return []

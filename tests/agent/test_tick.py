@@ -1,0 +1,302 @@
+"""The tick against an in-memory executor: every step, every branch a user would notice."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from hpc_agent import protocol
+from hpc_agent.config import InstanceConfig
+from hpc_agent.eventlog import read_events
+from hpc_agent.lock import InstanceLock
+from hpc_agent.state import Ledger, StateStore
+from hpc_agent.tick import EXIT_SCHEDULER_DOWN, job_name, tick
+from tests.agent.conftest import make_uow
+from tests.agent.fakes import FakeExecutor
+
+RUN_ID = "0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11"
+NAME = f"sample_{RUN_ID}"
+
+
+@pytest.fixture
+def inst(cfg: InstanceConfig) -> InstanceConfig:
+    for directory in protocol.INSTANCE_DIRS:
+        cfg.path(directory).mkdir(parents=True, exist_ok=True)
+    return cfg
+
+
+def upload(cfg: InstanceConfig, name: str = NAME, **kw: object) -> Path:
+    return make_uow(cfg.path(protocol.UPLOADED), name, **kw)  # type: ignore[arg-type]
+
+
+def report(cfg: InstanceConfig, where: str, name: str = NAME) -> dict[str, object]:
+    data: dict[str, object] = json.loads(
+        (cfg.path(where) / name / protocol.REPORT_JSON).read_text()
+    )
+    return data
+
+
+def test_upload_runs_and_lands_in_analysed_with_report(inst: InstanceConfig) -> None:
+    upload(inst)
+    fake = FakeExecutor()
+    first = tick(inst, fake)
+    assert first.exit_code == 0
+    assert list(first.submitted) == [NAME]
+    running = inst.path(protocol.RUNNING) / NAME
+    assert running.is_dir() and not (inst.path(protocol.UPLOADED) / NAME).exists()
+
+    spec = fake.specs[0]
+    assert spec.name == f"flowcron-proj-{NAME}"
+    assert spec.workdir == running
+    assert spec.args == (str(running),)
+    assert (spec.account, spec.qos) == ("acct", "normal")
+    assert (spec.stdout, spec.stderr) == (protocol.SLURM_STDOUT, protocol.SLURM_STDERR)
+    # The submitted script is a copy outside the user's files.
+    assert running not in spec.script.parents
+    assert spec.script.read_text() == (running / "scripts/submission_script.sh").read_text()
+
+    tick(inst, fake)  # still pending: nothing moves
+    assert running.is_dir()
+
+    fake.finish(first.submitted[NAME])
+    second = tick(inst, fake)
+    assert second.finished == {NAME: f"{protocol.ANALYSED}/{NAME}"}
+    done = inst.path(protocol.ANALYSED) / NAME
+    assert done.is_dir() and not (done / protocol.SENTINELS_DIR).exists()
+    got = report(inst, protocol.ANALYSED)
+    assert got["outcome"] == "succeeded"
+    assert got["job_id"] == first.submitted[NAME]
+    assert got["state"] == "COMPLETED" and got["exit_code"] == "0:0"
+    assert got["run_id"] == RUN_ID
+    assert len(str(got["script_sha256"])) == 64
+    assert "The job succeeded." in (done / protocol.REPORT_TEXT).read_text()
+    assert StateStore(inst.base_dir).all_records() == {}
+    ledger = Ledger(StateStore(inst.base_dir).root).load()
+    assert ledger.at(f"{protocol.ANALYSED}/{NAME}") is not None
+
+
+def test_failed_job_lands_in_failed_jobs_with_reason(inst: InstanceConfig) -> None:
+    upload(inst)
+    fake = FakeExecutor()
+    job = tick(inst, fake).submitted[NAME]
+    fake.finish(job, "FAILED", "3:0")
+    tick(inst, fake)
+    got = report(inst, protocol.FAILED)
+    assert got["outcome"] == "failed"
+    assert "FAILED" in str(got["reason"]) and "3:0" in str(got["reason"])
+    assert f"slurm-{job}.err" in str(got["next_step"])
+
+
+def test_completed_with_nonzero_exit_is_not_success(inst: InstanceConfig) -> None:
+    upload(inst)
+    fake = FakeExecutor()
+    job = tick(inst, fake).submitted[NAME]
+    fake.finish(job, "COMPLETED", "0:9")
+    tick(inst, fake)
+    assert (inst.path(protocol.FAILED) / NAME).is_dir()
+
+
+def test_rejected_upload_goes_to_failed_jobs_without_submitting(inst: InstanceConfig) -> None:
+    upload(inst, script="echo no shebang\n", script_name="run.txt")
+    fake = FakeExecutor()
+    result = tick(inst, fake)
+    assert result.rejected == [NAME] and fake.specs == []
+    got = report(inst, protocol.FAILED)
+    assert got["outcome"] == "rejected"
+    assert "No job script found" in " ".join(got["problems"])  # type: ignore[arg-type]
+    assert not (inst.path(protocol.FAILED) / NAME / protocol.SENTINELS_DIR).exists()
+
+
+def test_upload_still_in_progress_is_left_alone(inst: InstanceConfig) -> None:
+    upload(inst, sentinels=False)
+    fake = FakeExecutor()
+    tick(inst, fake)
+    assert (inst.path(protocol.UPLOADED) / NAME).is_dir()
+    assert fake.calls == []
+
+
+def test_sbatch_refusal_lands_in_failed_jobs_with_its_message(inst: InstanceConfig) -> None:
+    upload(inst)
+    fake = FakeExecutor()
+    fake.reject_message = "sbatch: error: Batch job submission failed: Invalid account"
+    tick(inst, fake)
+    got = report(inst, protocol.FAILED)
+    assert "Invalid account" in str(got["reason"])
+    assert got["job_id"] is None
+
+
+def test_scheduler_down_stops_the_tick_and_moves_nothing(inst: InstanceConfig) -> None:
+    upload(inst, "first")
+    fake = FakeExecutor()
+    tick(inst, fake)
+    upload(inst, "second")
+    fake.down = True
+    result = tick(inst, fake)
+    assert result.exit_code == EXIT_SCHEDULER_DOWN
+    assert (inst.path(protocol.UPLOADED) / "second").is_dir()
+    assert (inst.path(protocol.RUNNING) / "first").is_dir()
+    assert list(inst.path(protocol.FAILED).iterdir()) == []
+    events = [e["event"] for e in read_events(inst.path(protocol.LOGS))]
+    assert "scheduler-unavailable" in events
+
+    fake.down = False
+    again = tick(inst, fake)
+    assert again.exit_code == 0 and list(again.submitted) == ["second"]
+
+
+def test_vanished_job_fails_after_the_grace_period(inst: InstanceConfig) -> None:
+    upload(inst)
+    fake = FakeExecutor()
+    job = tick(inst, fake, now=1000.0).submitted[NAME]
+    fake.forget(job)
+    tick(inst, fake, now=1010.0)
+    assert (inst.path(protocol.RUNNING) / NAME).is_dir()  # within the grace period
+    tick(inst, fake, now=1010.0 + inst.unknown_job_grace_seconds)
+    assert "job vanished from Slurm" in str(report(inst, protocol.FAILED)["reason"])
+
+
+def test_one_scheduler_query_per_tick_whatever_the_number_of_uows(inst: InstanceConfig) -> None:
+    for number in range(40):
+        upload(inst, f"uow{number:02d}")
+    fake = FakeExecutor()
+    tick(inst, fake)
+    assert fake.calls.count("submit") == 40 and fake.calls.count("query") == 0
+    fake.calls.clear()
+    result = tick(inst, fake)
+    assert fake.calls == ["query"] and result.scheduler_queries == 1
+
+
+def test_interrupted_submission_is_found_by_name_not_resubmitted(inst: InstanceConfig) -> None:
+    upload(inst)
+    fake = FakeExecutor()
+    tick(inst, fake)
+    store = StateStore(inst.base_dir)
+    record = store.load(NAME)
+    assert record is not None and record.job_id is not None
+    # As if the agent died after sbatch answered but before the id was recorded.
+    job = record.job_id
+    record.job_id, record.phase = None, "submitting"
+    store.save(record)
+    tick(inst, fake)
+    assert fake.calls.count("submit") == 1
+    again = store.load(NAME)
+    assert again is not None and again.job_id == job
+
+
+def test_timestamp_option_keeps_names_with_a_run_id(inst: InstanceConfig) -> None:
+    import dataclasses
+
+    stamped = dataclasses.replace(inst, timestamp=True)
+    upload(stamped, NAME)
+    upload(stamped, "plain")
+    tick(stamped, FakeExecutor(), now=1_767_225_600.0)  # 2026-01-01T00:00:00Z
+    names = sorted(p.name for p in stamped.path(protocol.RUNNING).iterdir())
+    assert names == sorted([NAME, "plain_20260101-000000"])
+
+
+def test_name_clash_in_finished_dir_gets_a_suffix(inst: InstanceConfig) -> None:
+    (inst.path(protocol.ANALYSED) / NAME).mkdir()
+    (inst.path(protocol.ANALYSED) / NAME / "keep.txt").write_text("earlier results")
+    upload(inst)
+    fake = FakeExecutor()
+    fake.finish(tick(inst, fake).submitted[NAME])
+    tick(inst, fake)
+    assert (inst.path(protocol.ANALYSED) / NAME / "keep.txt").read_text() == "earlier results"
+    assert (inst.path(protocol.ANALYSED) / f"{NAME}.1" / protocol.REPORT_JSON).is_file()
+
+
+def test_finalize_removes_outside_symlinks_and_opens_to_the_group(inst: InstanceConfig) -> None:
+    upload(inst)
+    fake = FakeExecutor()
+    job = tick(inst, fake).submitted[NAME]
+    running = inst.path(protocol.RUNNING) / NAME
+    # The job made these while it ran.
+    (running / "data" / "outside").symlink_to("/etc/hostname")
+    (running / "data" / "inside").symlink_to("input.txt")
+    (running / "data" / "input.txt").chmod(0o600)
+    fake.finish(job)
+    tick(inst, fake)
+    done = inst.path(protocol.ANALYSED) / NAME
+    assert not os.path.lexists(done / "data" / "outside")
+    assert (done / "data" / "inside").is_symlink()
+    assert stat.S_IMODE((done / "data" / "input.txt").stat().st_mode) & 0o060 == 0o060
+    assert (done / "data").stat().st_mode & stat.S_ISGID
+    assert report(inst, protocol.ANALYSED)["removed_symlinks"] == ["data/outside"]
+
+
+def test_failed_move_loses_nothing_and_is_retried(
+    inst: InstanceConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload(inst)
+    fake = FakeExecutor()
+    fake.finish(tick(inst, fake).submitted[NAME])
+    real_rename = Path.rename
+
+    def full_disk(self: Path, target: str | os.PathLike[str]) -> Path:
+        if protocol.ANALYSED in str(target):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", full_disk)
+    result = tick(inst, fake)
+    assert result.finished == {}
+    running = inst.path(protocol.RUNNING) / NAME
+    assert (running / "data" / "input.txt").read_text() == "1 2 3\n"
+    errors = [e for e in read_events(inst.path(protocol.LOGS)) if e["event"] == "finalize-failed"]
+    assert errors and "No space left on device" in errors[0]["message"]
+
+    monkeypatch.setattr(Path, "rename", real_rename)
+    tick(inst, fake)
+    assert (inst.path(protocol.ANALYSED) / NAME / "data" / "input.txt").is_file()
+    assert fake.calls.count("submit") == 1
+
+
+def test_admission_move_failure_keeps_the_upload(
+    inst: InstanceConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload(inst)
+
+    def denied(self: Path, target: str | os.PathLike[str]) -> Path:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(Path, "rename", denied)
+    fake = FakeExecutor()
+    tick(inst, fake)
+    assert (inst.path(protocol.UPLOADED) / NAME / "sentinels").is_dir()
+    assert fake.specs == [] and StateStore(inst.base_dir).all_records() == {}
+    monkeypatch.undo()
+    assert list(tick(inst, fake).submitted) == [NAME]
+
+
+def test_busy_instance_exits_zero_at_once(inst: InstanceConfig) -> None:
+    upload(inst)
+    holder = InstanceLock(inst.base_dir, inst.lease_timeout_seconds)
+    assert holder.acquire()
+    try:
+        fake = FakeExecutor()
+        result = tick(inst, fake)
+    finally:
+        holder.release()
+    assert not result.ran and result.exit_code == 0 and fake.calls == []
+    assert any(e["event"] == "tick-skipped" for e in read_events(inst.path(protocol.LOGS)))
+
+
+def test_every_step_of_a_uows_life_is_in_the_log(inst: InstanceConfig) -> None:
+    upload(inst)
+    fake = FakeExecutor()
+    fake.finish(tick(inst, fake).submitted[NAME])
+    tick(inst, fake)
+    events = [e["event"] for e in read_events(inst.path(protocol.LOGS), uow=NAME)]
+    assert events == ["admitted", "submitted", "job-ended", "finalized"]
+    assert all(e["run_id"] == RUN_ID for e in read_events(inst.path(protocol.LOGS), uow=NAME))
+
+
+def test_job_names_are_sanitised_and_stay_unique() -> None:
+    assert job_name("proj", "ok_name-1.2") == "flowcron-proj-ok_name-1.2"
+    odd, other = job_name("proj", "a b"), job_name("proj", "a_b")
+    assert " " not in odd and odd != other
