@@ -28,7 +28,7 @@ def _register() -> None:
         importlib.import_module(f"flowgen.cli.{name}")
 
 
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["init", "build", "validate", "diff", "graph", "simulate"]
 """Command modules, in the order their commands appear in --help."""
 
 
