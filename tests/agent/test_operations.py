@@ -1,0 +1,105 @@
+"""retry, cancel, finalize (the finalize-by-dependency job's command) and status."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hpc_agent import protocol
+from hpc_agent.config import InstanceConfig
+from hpc_agent.operations import OperationError, cancel, finalize_uow, retry
+from hpc_agent.status import collect_status, format_status
+from hpc_agent.tick import tick
+from tests.agent.conftest import make_uow
+from tests.agent.fakes import FakeExecutor
+
+
+@pytest.fixture
+def inst(cfg: InstanceConfig) -> InstanceConfig:
+    for directory in protocol.INSTANCE_DIRS:
+        cfg.path(directory).mkdir(parents=True, exist_ok=True)
+    return cfg
+
+
+def test_retry_sends_a_failed_uow_back_and_keeps_its_old_report(inst: InstanceConfig) -> None:
+    make_uow(inst.path(protocol.UPLOADED), "s")
+    fake = FakeExecutor()
+    fake.finish(tick(inst, fake).submitted["s"], "FAILED", "1:0")
+    tick(inst, fake)
+    target = retry(inst, "s")
+    assert target == inst.path(protocol.UPLOADED) / "s"
+    assert (target / protocol.SENTINELS_DIR).is_dir()
+    assert not (target / protocol.REPORT_JSON).exists()
+    old = json.loads((target / "flowcron-report.retry-1.json").read_text())
+    assert old["outcome"] == "failed"
+    assert (target / "FLOWCRON_REPORT.retry-1.txt").is_file()
+    # The next tick submits it again.
+    assert list(tick(inst, fake).submitted) == ["s"]
+
+
+def test_retry_of_an_unknown_uow_says_which_ones_exist(inst: InstanceConfig) -> None:
+    (inst.path(protocol.FAILED) / "other").mkdir()
+    with pytest.raises(OperationError, match="Failed UoWs: other"):
+        retry(inst, "nope")
+
+
+def test_cancel_scancels_and_finalizes_as_cancelled(inst: InstanceConfig) -> None:
+    make_uow(inst.path(protocol.UPLOADED), "s")
+    fake = FakeExecutor()
+    job = tick(inst, fake).submitted["s"]
+    assert cancel(inst, "s", fake) == f"{protocol.FAILED}/s"
+    assert fake.jobs[job].state == "CANCELLED"
+    report = json.loads((inst.path(protocol.FAILED) / "s" / protocol.REPORT_JSON).read_text())
+    assert report["outcome"] == "cancelled"
+    with pytest.raises(OperationError, match="no queued or running UoW"):
+        cancel(inst, "s", fake)
+
+
+def test_finalize_command_finishes_an_ended_job_and_is_idempotent(inst: InstanceConfig) -> None:
+    make_uow(inst.path(protocol.UPLOADED), "s")
+    fake = FakeExecutor()
+    job = tick(inst, fake).submitted["s"]
+    assert finalize_uow(inst, "s", fake, wait_seconds=0) is None  # still pending
+    assert (inst.path(protocol.RUNNING) / "s").is_dir()
+    fake.finish(job)
+    assert finalize_uow(inst, "s", fake, wait_seconds=0) == f"{protocol.ANALYSED}/s"
+    assert finalize_uow(inst, "s", fake, wait_seconds=0) is None
+    assert tick(inst, fake).finished == {}
+
+
+def test_status_lists_uows_by_state_with_job_ids(inst: InstanceConfig) -> None:
+    make_uow(inst.path(protocol.UPLOADED), "done")
+    make_uow(inst.path(protocol.UPLOADED), "busy")
+    fake = FakeExecutor()
+    jobs = tick(inst, fake).submitted
+    fake.finish(jobs["done"])
+    tick(inst, fake)
+    make_uow(inst.path(protocol.UPLOADED), "coming", sentinels=False)
+    status = collect_status(inst, fake)
+    assert [u["uow"] for u in status["uploaded"]] == ["coming"]
+    assert status["uploaded"][0]["state"] == "uploading"
+    assert status["running"] == [
+        {
+            "uow": "busy",
+            "phase": "submitted",
+            "job_id": jobs["busy"],
+            "slurm_state": "PENDING",
+            "outcome": None,
+            "age_seconds": status["running"][0]["age_seconds"],
+        }
+    ]
+    assert [(u["uow"], u["job_id"]) for u in status["analysed"]] == [("done", jobs["done"])]
+    text = format_status(status)
+    assert f"busy  submitted  job {jobs['busy']}  PENDING" in text
+    assert "AnalysedFiles/ (1)" in text
+
+
+def test_status_survives_a_scheduler_outage(inst: InstanceConfig) -> None:
+    make_uow(inst.path(protocol.UPLOADED), "busy")
+    fake = FakeExecutor()
+    tick(inst, fake)
+    fake.down = True
+    status = collect_status(inst, fake)
+    assert "Unable to contact" in status["scheduler_error"]
+    assert status["running"][0]["slurm_state"] is None

@@ -1,0 +1,103 @@
+"""Retention counts from when the agent put an item somewhere, not from mtimes."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from hpc_agent import protocol
+from hpc_agent.config import InstanceConfig
+from hpc_agent.finalize import Agent
+from hpc_agent.retention import DAY, apply_retention, prune_logs
+from hpc_agent.state import Ledger, StateStore
+from hpc_agent.tick import tick
+from tests.agent.conftest import make_uow
+from tests.agent.fakes import FakeExecutor
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+@pytest.fixture
+def inst(cfg: InstanceConfig) -> InstanceConfig:
+    for directory in protocol.INSTANCE_DIRS:
+        cfg.path(directory).mkdir(parents=True, exist_ok=True)
+    return dataclasses.replace(cfg, soft_delete_days=2, hard_delete_days=3)
+
+
+def finished_uow(cfg: InstanceConfig, now: float) -> Path:
+    make_uow(cfg.path(protocol.UPLOADED), "old")
+    fake = FakeExecutor()
+    fake.finish(tick(cfg, fake, now=now).submitted["old"])
+    tick(cfg, fake, now=now)
+    done = cfg.path(protocol.ANALYSED) / "old"
+    # Transfers preserve mtimes: make the files look ancient; it must not matter.
+    os.utime(done, (0, 0))
+    return done
+
+
+def run(cfg: InstanceConfig, now: float) -> None:
+    agent = Agent.open(cfg, now=now)
+    apply_retention(agent)
+    agent.ledger.save()
+
+
+def test_soft_then_hard_delete_by_recorded_time(inst: InstanceConfig) -> None:
+    finished_uow(inst, T0)
+    run(inst, T0 + 1 * DAY)
+    assert (inst.path(protocol.ANALYSED) / "old").is_dir()  # old mtime is ignored
+    run(inst, T0 + 2 * DAY + 1)
+    assert not (inst.path(protocol.ANALYSED) / "old").exists()
+    assert (inst.path(protocol.RECYCLING_BIN) / "old" / protocol.REPORT_JSON).is_file()
+    run(inst, T0 + 4 * DAY)
+    assert (inst.path(protocol.RECYCLING_BIN) / "old").is_dir()  # 3 days in the bin not yet
+    run(inst, T0 + 5 * DAY + 2)
+    assert not (inst.path(protocol.RECYCLING_BIN) / "old").exists()
+    assert Ledger(StateStore(inst.base_dir).root).load().entries == {}
+
+
+def test_zero_days_disables_deletion(inst: InstanceConfig) -> None:
+    keep = dataclasses.replace(inst, soft_delete_days=0, hard_delete_days=0)
+    finished_uow(keep, T0)
+    (keep.path(protocol.RECYCLING_BIN) / "binned").mkdir()
+    run(keep, T0)
+    run(keep, T0 + 1000 * DAY)
+    assert (keep.path(protocol.ANALYSED) / "old").is_dir()
+    assert (keep.path(protocol.RECYCLING_BIN) / "binned").is_dir()
+
+
+def test_unknown_items_start_their_clock_when_first_seen(inst: InstanceConfig) -> None:
+    stray = inst.path(protocol.FAILED) / "put-here-by-hand"
+    stray.mkdir()
+    os.utime(stray, (0, 0))
+    run(inst, T0)
+    run(inst, T0 + 2 * DAY - 1)
+    assert stray.is_dir()
+    run(inst, T0 + 2 * DAY)
+    assert (inst.path(protocol.RECYCLING_BIN) / "put-here-by-hand").is_dir()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_directories_left_by_a_job_are_still_deleted(inst: InstanceConfig) -> None:
+    item = inst.path(protocol.RECYCLING_BIN) / "locked"
+    (item / "sub").mkdir(parents=True)
+    (item / "sub" / "f").write_text("x")
+    (item / "sub").chmod(0o500)
+    run(inst, T0)
+    run(inst, T0 + 3 * DAY)
+    assert not item.exists()
+
+
+def test_old_logs_are_pruned(tmp_path: Path) -> None:
+    for day in ("2025-12-20", "2025-12-25", "2025-12-31"):
+        (tmp_path / f"flowcron-{day}.jsonl").write_text("{}\n")
+    (tmp_path / "notes.txt").write_text("not ours")
+    deleted = prune_logs(tmp_path, 7, T0)
+    assert deleted == ["flowcron-2025-12-20.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "flowcron-2025-12-25.jsonl",
+        "flowcron-2025-12-31.jsonl",
+        "notes.txt",
+    ]
