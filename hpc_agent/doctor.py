@@ -1,0 +1,225 @@
+"""``hpc-agent doctor``: is this login node and this instance fit to run the agent?
+
+Each check answers OK, WARN or FAIL with what to do; any FAIL makes the
+command exit 1. Checks are read-only (apart from a probe file created and
+removed to test that a directory is writable).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hpc_agent import protocol, schedule
+from hpc_agent.config import InstanceConfig
+
+OK = "OK"
+WARN = "WARN"
+FAIL = "FAIL"
+
+LOW_SPACE_WARN = 10 * 1024**3
+LOW_SPACE_FAIL = 1 * 1024**3
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's outcome: status, a short name, what was found and what to do."""
+
+    status: str
+    name: str
+    message: str
+    fix: str = ""
+
+    def line(self) -> str:
+        """The check as one line of text."""
+        text = f"{self.status:<4}  {self.name}: {self.message}"
+        return f"{text} -> {self.fix}" if self.fix and self.status != OK else text
+
+
+def system_checks(executor: str = "slurm") -> list[Check]:
+    """Checks of the login node: Slurm commands and accounting."""
+    if executor != "slurm":
+        return [Check(OK, "executor", f"'{executor}': Slurm is not needed")]
+    checks: list[Check] = []
+    for tool, needed in (("sbatch", FAIL), ("sacct", WARN), ("squeue", FAIL)):
+        found = shutil.which(tool)
+        if found:
+            checks.append(Check(OK, tool, found))
+        else:
+            checks.append(
+                Check(
+                    needed,
+                    tool,
+                    "not on PATH",
+                    "load the site's Slurm module or add Slurm's bin directory to PATH",
+                )
+            )
+    checks.append(_accounting_check())
+    return checks
+
+
+def _accounting_check() -> Check:
+    try:
+        slurm = importlib.import_module("hpc_agent.slurm")
+    except ImportError:
+        return Check(WARN, "accounting", "cannot tell: Slurm support is not installed")
+    try:
+        enabled = bool(slurm.detect_accounting())
+    except Exception as exc:  # the scheduler's failure is a finding, not a crash
+        return Check(
+            FAIL,
+            "accounting",
+            f"Slurm did not answer ({exc})",
+            "check that slurmctld is up (`scontrol ping`)",
+        )
+    if enabled:
+        return Check(OK, "accounting", "on: outcomes come from sacct")
+    return Check(
+        OK, "accounting", "off: outcomes come from squeue and scontrol (kept for a short time)"
+    )
+
+
+def instance_checks(cfg: InstanceConfig, *, now: float | None = None) -> list[Check]:
+    """Checks of one instance: directories, file system, space, schedule, lock."""
+    now = time.time() if now is None else now
+    checks: list[Check] = []
+    base_dev = cfg.base_dir.stat().st_dev if cfg.base_dir.is_dir() else None
+    missing, unwritable, other_fs = [], [], []
+    for sub in protocol.INSTANCE_DIRS:
+        path = cfg.path(sub)
+        if not path.is_dir():
+            missing.append(sub)
+            continue
+        if not _writable(path):
+            unwritable.append(sub)
+        if base_dev is not None and path.stat().st_dev != base_dev:
+            other_fs.append(sub)
+    if missing:
+        checks.append(
+            Check(
+                FAIL,
+                "directories",
+                f"missing in {cfg.base_dir}: {', '.join(missing)}",
+                f"run `hpc-agent setup --base-dir {cfg.base_dir}` to recreate them",
+            )
+        )
+    else:
+        checks.append(Check(OK, "directories", f"all present in {cfg.base_dir}"))
+    if unwritable:
+        checks.append(
+            Check(
+                FAIL,
+                "writable",
+                f"not writable: {', '.join(unwritable)}",
+                "give your user (or the project group) write permission",
+            )
+        )
+    elif not missing:
+        checks.append(Check(OK, "writable", "every directory is writable"))
+    if other_fs:
+        checks.append(
+            Check(
+                FAIL,
+                "one file system",
+                f"on another file system than the base: {', '.join(other_fs)}",
+                "moves must be atomic renames; replace those symlinks or mounts with "
+                "plain directories",
+            )
+        )
+    elif base_dev is not None and not missing:
+        checks.append(Check(OK, "one file system", "all directories share one file system"))
+    if base_dev is not None:
+        checks.append(_space_check(cfg.base_dir))
+    checks.append(_schedule_check(cfg))
+    checks.append(_lease_check(cfg, now))
+    return checks
+
+
+def _writable(path: Path) -> bool:
+    probe = path / f".flowcron-doctor-{os.getpid()}"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError:
+        return False
+    return True
+
+
+def _space_check(base: Path) -> Check:
+    free = shutil.disk_usage(base).free
+    shown = f"{free / 1024**3:.1f} GiB free"
+    if free < LOW_SPACE_FAIL:
+        return Check(FAIL, "free space", shown, "free space or ask for more quota")
+    if free < LOW_SPACE_WARN:
+        return Check(WARN, "free space", shown, "uploads and results may not fit")
+    return Check(OK, "free space", shown)
+
+
+def _schedule_check(cfg: InstanceConfig) -> Check:
+    if cfg.schedule == "none":
+        return Check(
+            OK, "schedule", f"none: run `hpc-agent run --every 300 {cfg.base_dir}` yourself"
+        )
+    try:
+        block = schedule.show(cfg)
+    except schedule.ScheduleError as exc:
+        return Check(FAIL, "schedule", str(exc))
+    if block is None:
+        return Check(
+            FAIL,
+            "schedule",
+            f"no {cfg.schedule} entry for '{cfg.name}'",
+            f"run `hpc-agent schedule install {cfg.name}`",
+        )
+    interpreter = schedule.block_interpreter(block)
+    if interpreter is None or not os.access(interpreter, os.X_OK):
+        return Check(
+            FAIL,
+            "schedule",
+            f"the {cfg.schedule} entry runs {interpreter or '?'}, which does not exist",
+            f"run `hpc-agent schedule install {cfg.name}` with the Python you want",
+        )
+    if str(cfg.base_dir) not in block:
+        return Check(
+            WARN,
+            "schedule",
+            f"the {cfg.schedule} entry does not name {cfg.base_dir}",
+            f"run `hpc-agent schedule install {cfg.name}`",
+        )
+    return Check(OK, "schedule", f"{cfg.schedule} every {cfg.every_minutes} min with {interpreter}")
+
+
+def _lease_check(cfg: InstanceConfig, now: float) -> Check:
+    try:
+        lock = importlib.import_module("hpc_agent.lock")
+    except ImportError:
+        return Check(OK, "lock", "no lease support installed")
+    lease = lock.read_lease(cfg.path(protocol.CODE_TO_RUN) / lock.LEASE_FILE)
+    if lease is None:
+        return Check(OK, "lock", "free")
+    age = now - float(lease.time)
+    if age > cfg.lease_timeout_seconds:
+        return Check(
+            WARN,
+            "lock",
+            f"stale lease: {lease.describe(now)}",
+            "the next tick takes it over; if ticks keep failing, read Logs/cron.out",
+        )
+    return Check(OK, "lock", f"held by {lease.describe(now)}")
+
+
+def run_checks(cfg: InstanceConfig | None, *, now: float | None = None) -> list[Check]:
+    """Every check: the login node's, then the instance's when one is given."""
+    checks = system_checks(cfg.executor if cfg else "slurm")
+    if cfg is not None:
+        checks.extend(instance_checks(cfg, now=now))
+    return checks
+
+
+def exit_code(checks: list[Check]) -> int:
+    """1 when any check failed, else 0."""
+    return 1 if any(c.status == FAIL for c in checks) else 0
