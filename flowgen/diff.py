@@ -30,8 +30,6 @@ class ChangeKind(str, Enum):
     FIELD_REMOVED = "field-removed"
     FIELD_CHANGED = "field-changed"
     ORDER_CHANGED = "order-changed"
-    SCHEMA_ADDED = "schema-added"
-    SCHEMA_REMOVED = "schema-removed"
 
 
 class Document(str, Enum):
@@ -103,10 +101,6 @@ class Change:
             return f"+ {where} (state added)"
         if self.kind is ChangeKind.STATE_REMOVED:
             return f"- {where} (state removed)"
-        if self.kind is ChangeKind.SCHEMA_ADDED:
-            return "+ input schema (only in B)"
-        if self.kind is ChangeKind.SCHEMA_REMOVED:
-            return "- input schema (only in A)"
         if self.kind is ChangeKind.FIELD_ADDED:
             return f"+ {where}: {render_value(self.new)}"
         if self.kind is ChangeKind.FIELD_REMOVED:
@@ -126,18 +120,20 @@ def render_value(value: Any) -> str:
 def diff_flows(a: FlowDocs, b: FlowDocs) -> list[Change]:
     """Every difference from flow ``a`` to flow ``b``, sorted deterministically.
 
-    An empty list means the flows are the same. The input schemas are
-    compared only when at least one side has one; a schema present on only
-    one side is reported as ``schema-added`` or ``schema-removed``.
+    An empty list means the flows are the same. Input schemas are compared
+    only when both sides have one: a definition file given without its
+    schema says nothing about the schema, so that is not a difference
+    (callers can tell the user with :func:`schemas_compared`).
     """
     changes = list(_diff_definition(a.definition, b.definition))
     if a.input_schema is not None and b.input_schema is not None:
         changes.extend(_walk(Document.INPUT_SCHEMA, (), a.input_schema, b.input_schema))
-    elif a.input_schema is not None:
-        changes.append(Change(Document.INPUT_SCHEMA, (), ChangeKind.SCHEMA_REMOVED))
-    elif b.input_schema is not None:
-        changes.append(Change(Document.INPUT_SCHEMA, (), ChangeKind.SCHEMA_ADDED))
     return sorted(changes, key=Change.sort_key)
+
+
+def schemas_compared(a: FlowDocs, b: FlowDocs) -> bool:
+    """Whether :func:`diff_flows` compares the input schemas of ``a`` and ``b`` (both present)."""
+    return a.input_schema is not None and b.input_schema is not None
 
 
 def _diff_definition(a: dict[str, Any], b: dict[str, Any]) -> Iterator[Change]:

@@ -30,6 +30,8 @@ class ExitCode(IntEnum):
     """The service reported a conflict (409)."""
     SERVICE = 8
     """The service rejected the request (422, other 4xx/5xx) or could not be reached."""
+    INTERNAL = 70
+    """A bug in flowgen (an unexpected exception); the message asks for a report (sysexits EX_SOFTWARE)."""
 
 
 RUN_FAILED = ExitCode.DIFFERENT

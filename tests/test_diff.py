@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from flowgen.diff import MISSING, ChangeKind, Document, diff_flows
+from flowgen.diff import MISSING, ChangeKind, Document, diff_flows, schemas_compared
 from flowgen.flowdocs import FlowDocs
 
 
@@ -145,14 +145,13 @@ def test_schema_changes_are_separate_from_definition() -> None:
     assert str(changes[1]) == "~ input schema $.properties.delete.default: false -> true"
 
 
-def test_schema_on_one_side_only() -> None:
+def test_schema_on_one_side_only_is_not_compared() -> None:
     schema = {"type": "object"}
-    assert [c.kind for c in diff_flows(_docs(_flow(), schema), _docs(_flow()))] == [
-        ChangeKind.SCHEMA_REMOVED
-    ]
-    assert [c.kind for c in diff_flows(_docs(_flow()), _docs(_flow(), schema))] == [
-        ChangeKind.SCHEMA_ADDED
-    ]
+    with_schema, without = _docs(_flow(), schema), _docs(_flow())
+    assert diff_flows(with_schema, without) == []
+    assert diff_flows(without, with_schema) == []
+    assert not schemas_compared(with_schema, without)
+    assert schemas_compared(with_schema, with_schema)
 
 
 def test_output_order_does_not_depend_on_input_order() -> None:

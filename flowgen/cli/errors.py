@@ -1,0 +1,96 @@
+"""The one place that turns what a command raised into a message and an exit code.
+
+Commands never catch errors themselves: they are wrapped with
+:func:`handle_errors`, which prints one clear line on stderr and ends the
+process with the :class:`~flowgen.exitcodes.ExitCode` that :func:`classify`
+picks. A command may also *return* an ``ExitCode`` (``diff`` returns
+``DIFFERENT``) instead of raising. Anything unexpected still gets a short
+message asking for a report; ``FLOWGEN_DEBUG=1`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+
+from flowgen.errors import FlowgenError
+from flowgen.exitcodes import ExitCode
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEBUG_ENV = "FLOWGEN_DEBUG"
+"""Set to 1 to let unexpected errors show their full traceback."""
+
+_GLOBUS_STATUS = {
+    401: ExitCode.AUTH,
+    403: ExitCode.FORBIDDEN,
+    404: ExitCode.NOT_FOUND,
+    409: ExitCode.CONFLICT,
+}
+
+# typer's own control flow (--help, bad options, Ctrl-C, typer.Exit) is
+# already mapped by typer and must pass through untouched.
+_PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException)
+
+
+def classify(exc: BaseException) -> tuple[ExitCode, str]:
+    """The exit code and the one-line message for an exception a command raised."""
+    if isinstance(exc, FlowgenError):
+        return exc.exit_code, exc.message
+    globus = _classify_globus(exc)
+    if globus is not None:
+        return globus
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return ExitCode.USAGE, f"{where}{exc.strerror or exc}"
+    name = type(exc).__name__
+    return (
+        ExitCode.INTERNAL,
+        f"internal error: {name}: {exc}\n"
+        "This is a bug in flowgen; please report it with the command you ran "
+        f"(set {DEBUG_ENV}=1 to see the full traceback).",
+    )
+
+
+def _classify_globus(exc: BaseException) -> tuple[ExitCode, str] | None:
+    # Matched by class name so that offline commands never import globus_sdk.
+    names = {cls.__name__ for cls in type(exc).__mro__ if cls.__module__.startswith("globus_sdk")}
+    if "GlobusAPIError" in names:
+        status = getattr(exc, "http_status", None)
+        code = (
+            _GLOBUS_STATUS.get(status, ExitCode.SERVICE)
+            if isinstance(status, int)
+            else ExitCode.SERVICE
+        )
+        detail = getattr(exc, "message", None) or str(exc)
+        hint = "; log in again" if code is ExitCode.AUTH else ""
+        return code, f"the Globus service refused the request ({status}): {detail}{hint}"
+    if "NetworkError" in names:
+        return ExitCode.SERVICE, f"cannot reach the Globus service: {exc}"
+    return None
+
+
+def handle_errors(command: Callable[P, R]) -> Callable[P, None]:
+    """Wrap a command so its errors and returned ``ExitCode`` become the process exit."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            result = command(*args, **kwargs)
+        except _PASS_THROUGH:
+            raise
+        except Exception as exc:
+            code, message = classify(exc)
+            if code is ExitCode.INTERNAL and os.environ.get(DEBUG_ENV) == "1":
+                raise
+            typer.echo(f"Error: {message}", err=True)
+            raise typer.Exit(int(code)) from None
+        if isinstance(result, ExitCode) and result is not ExitCode.OK:
+            raise typer.Exit(int(result))
+
+    return wrapper
