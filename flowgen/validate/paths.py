@@ -1,0 +1,89 @@
+"""Stage 2, path fields: InputPath, ResultPath, the ``...Path`` fields and catchers.
+
+Stage 1 makes sure these are strings; here they must also be JSONPaths of
+the subset the service documents, and a ResultPath must name a place the
+run may write to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flowgen import jsonpath
+from flowgen.jsonpath import Token
+from flowgen.validate.rules import Reporter
+from flowgen.validate.shape import JSONObject, dicts, states_of
+
+_READ_PATHS = ("InputPath", "SecondsPath", "TimestampPath", "ErrorPath", "CausePath")
+
+
+def check_jsonpath(value: object, steps: Sequence[Token], report: Reporter, what: str) -> bool:
+    """Report ``value`` unless it is a valid JSONPath; True when it is valid.
+
+    Non-strings are left to stage 1 (it reports the type), so they return
+    False without a finding.
+    """
+    if not isinstance(value, str):
+        return False
+    try:
+        jsonpath.parse(value)
+    except jsonpath.JSONPathError as exc:
+        report.add(
+            "FG301",
+            steps,
+            f"{what} {value!r} is not a valid JSONPath: {exc}; write it like '$.a.b[0]'",
+        )
+        return False
+    return True
+
+
+def check_result_path(value: object, steps: Sequence[Token], report: Reporter) -> None:
+    """A ResultPath (state or catcher) must be a valid path outside ``$._context``."""
+    if not check_jsonpath(value, steps, report, "ResultPath"):
+        return
+    assert isinstance(value, str)
+    parsed = jsonpath.parse(value)
+    if parsed and parsed[0] == "_context":
+        report.add(
+            "FG306",
+            steps,
+            f"ResultPath {value!r} writes into $._context, which is read-only; store the "
+            "result elsewhere, e.g. '$.Result'",
+        )
+
+
+def check_paths(definition: object, report: Reporter) -> None:
+    """Every state's path fields and every catcher's ResultPath."""
+    for name, state in states_of(definition).items():
+        where: tuple[Token, ...] = ("States", name)
+        for key in _READ_PATHS:
+            if key in state:
+                check_jsonpath(state[key], (*where, key), report, key)
+        if "ResultPath" in state:
+            check_result_path(state["ResultPath"], (*where, "ResultPath"), report)
+        elif state.get("Type") == "Action":
+            report.add(
+                "FG307",
+                where,
+                f"Action {name!r} has no ResultPath, so its result replaces the whole run "
+                f'state (and the flow input with it); add e.g. "ResultPath": "$.{_slug(name)}Result"',
+            )
+        _check_catchers(state, where, report)
+
+
+def _check_catchers(state: JSONObject, where: tuple[Token, ...], report: Reporter) -> None:
+    for index, catcher in dicts(state.get("Catch")):
+        at = (*where, "Catch", index)
+        if "ResultPath" in catcher:
+            check_result_path(catcher["ResultPath"], (*at, "ResultPath"), report)
+        else:
+            report.add(
+                "FG308",
+                at,
+                "this Catch has no ResultPath, so the error replaces the whole run state "
+                '(the flow input is lost); add e.g. "ResultPath": "$.Error"',
+            )
+
+
+def _slug(name: str) -> str:
+    return "".join(ch for ch in name if ch.isalnum()) or "Action"
