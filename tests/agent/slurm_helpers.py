@@ -1,0 +1,97 @@
+"""Helpers for the agent's tests against the real Slurm test bed (tests/slurmbed.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from hpc_agent import protocol
+from hpc_agent.config import InstanceConfig, save_instance
+from hpc_agent.tick import TickResult, tick
+
+REPO = Path(__file__).resolve().parents[2]
+
+FAST_SCRIPT = (
+    "#!/bin/bash\n"
+    "#SBATCH --time=00:01:00\n"
+    "#SBATCH --ntasks=1\n"
+    "#SBATCH --mem=50M\n"
+    'echo "uow=$1" > data/out.txt\n'
+    "cat data/input.txt >> data/out.txt\n"
+)
+
+
+def instance(cluster: Any, base: Path, **overrides: Any) -> InstanceConfig:
+    """A saved instance with its directories, using the cluster's account and QoS."""
+    base.mkdir(parents=True, exist_ok=True)
+    cfg = InstanceConfig(
+        name="t" + uuid.uuid4().hex[:8],
+        base_dir=base.resolve(),
+        account=cluster.account,
+        qos=cluster.qos,
+        executor="slurm",
+        schedule="none",
+    )
+    cfg = dataclasses.replace(cfg, **overrides)
+    for directory in protocol.INSTANCE_DIRS:
+        cfg.path(directory).mkdir(parents=True, exist_ok=True)
+    save_instance(cfg)
+    return cfg
+
+
+def finished_path(cfg: InstanceConfig, name: str) -> Path | None:
+    """Where ``name`` was handed back, or None while it is not."""
+    for directory in protocol.FINISHED_DIRS:
+        path = cfg.path(directory) / name
+        if path.is_dir() and not (path / protocol.SENTINELS_DIR).exists():
+            return path
+    return None
+
+
+def tick_until_done(
+    cfg: InstanceConfig, names: list[str], timeout: float = 120
+) -> list[TickResult]:
+    """Tick (in process) until every UoW in ``names`` is handed back; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    results = []
+    while True:
+        results.append(tick(cfg))
+        if all(finished_path(cfg, n) for n in names):
+            return results
+        if time.monotonic() > deadline:
+            left = [n for n in names if not finished_path(cfg, n)]
+            raise AssertionError(f"not handed back within {timeout} s: {left}")
+        time.sleep(0.5)
+
+
+def agent_cmd(
+    *args: str, env: dict[str, str] | None = None, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python3 -m hpc_agent ARGS`` in a fresh process, as cron would."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "hpc_agent", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        check=False,
+        **kw,
+    )
+
+
+def jobs_named(cluster: Any, name: str) -> list[str]:
+    """Ids of every job ever submitted with ``name`` (sacct with accounting, else squeue)."""
+    if cluster.accounting:
+        out = cluster.run(
+            ["sacct", "-n", "-X", "-P", "-S", "now-1days", f"--name={name}", "-o", "JobID"]
+        ).stdout
+    else:
+        out = cluster.run(["squeue", "-h", "-t", "all", f"--name={name}", "-o", "%i"]).stdout
+    return [line.strip() for line in out.splitlines() if line.strip()]

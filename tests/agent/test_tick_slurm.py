@@ -1,0 +1,279 @@
+"""The tick against the real Slurm test bed: the behaviours issue 3 requires.
+
+Each test gets its own instance directory and a unique instance name, so the
+jobs of one test are never confused with another's on the shared cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hpc_agent import protocol
+from hpc_agent.tick import job_name, tick
+from tests.agent.conftest import make_uow
+from tests.agent.slurm_helpers import (
+    FAST_SCRIPT,
+    REPO,
+    agent_cmd,
+    finished_path,
+    instance,
+    jobs_named,
+    tick_until_done,
+)
+
+pytestmark = pytest.mark.slurm
+pytest.importorskip("hpc_agent.slurm", reason="the Slurm executor (hpc_agent/slurm.py) is missing")
+
+
+@pytest.fixture(params=["slurm_cluster", "slurm_cluster_noacct"])
+def cluster(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Each test runs with accounting (sacct) and without it (squeue + scontrol)."""
+    bed = request.getfixturevalue(request.param)
+    for key, value in bed.env.items():
+        monkeypatch.setenv(key, value)
+    return bed
+
+
+@pytest.fixture
+def acct_cluster(slurm_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for key, value in slurm_cluster.env.items():
+        monkeypatch.setenv(key, value)
+    return slurm_cluster
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((path / protocol.REPORT_JSON).read_text())
+    return data
+
+
+def test_uow_runs_with_relative_paths_and_comes_back_with_a_report(
+    cluster: Any, tmp_path: Path
+) -> None:
+    cfg = instance(cluster, tmp_path / "inst")
+    make_uow(cfg.path(protocol.UPLOADED), "sample", script=FAST_SCRIPT)
+    tick_until_done(cfg, ["sample"])
+    done = finished_path(cfg, "sample")
+    assert done is not None and done.parent.name == protocol.ANALYSED
+    out = (done / "data" / "out.txt").read_text().splitlines()
+    # $1 is the UoW's absolute path while it ran; data/out.txt resolved inside the UoW.
+    assert out == [f"uow={cfg.path(protocol.RUNNING) / 'sample'}", "1 2 3"]
+    report = read_report(done)
+    assert report["state"] == "COMPLETED" and report["exit_code"] == "0:0"
+    assert (done / f"slurm-{report['job_id']}.out").exists()
+    assert report["node"]
+
+
+def test_failing_script_lands_in_failed_jobs_with_state_and_exit_code(
+    cluster: Any, tmp_path: Path
+) -> None:
+    cfg = instance(cluster, tmp_path / "inst")
+    make_uow(
+        cfg.path(protocol.UPLOADED),
+        "bad",
+        script="#!/bin/bash\n#SBATCH --time=00:01:00\necho oops >&2\nexit 3\n",
+    )
+    tick_until_done(cfg, ["bad"])
+    done = finished_path(cfg, "bad")
+    assert done is not None and done.parent.name == protocol.FAILED
+    report = read_report(done)
+    assert report["state"] == "FAILED" and report["exit_code"] == "3:0"
+    assert "oops" in (done / f"slurm-{report['job_id']}.err").read_text()
+
+
+def test_sbatch_refusals_land_in_failed_jobs_with_sbatchs_message(
+    acct_cluster: Any, tmp_path: Path
+) -> None:
+    bad_account = instance(acct_cluster, tmp_path / "a", account="no-such-account")
+    make_uow(bad_account.path(protocol.UPLOADED), "acct", script=FAST_SCRIPT)
+    tick(bad_account)
+    report = read_report(bad_account.path(protocol.FAILED) / "acct")
+    assert "account" in report["reason"].lower() and "sbatch" in report["reason"]
+
+    bad_partition = instance(acct_cluster, tmp_path / "p")
+    script = FAST_SCRIPT.replace("#SBATCH --ntasks=1", "#SBATCH --partition=nowhere")
+    make_uow(bad_partition.path(protocol.UPLOADED), "part", script=script)
+    tick(bad_partition)
+    report = read_report(bad_partition.path(protocol.FAILED) / "part")
+    assert "partition" in report["reason"].lower()
+
+
+def test_controller_down_stops_the_tick_and_the_next_one_carries_on(
+    acct_cluster: Any, tmp_path: Path
+) -> None:
+    cfg = instance(acct_cluster, tmp_path / "inst")
+    make_uow(cfg.path(protocol.UPLOADED), "first", script=FAST_SCRIPT)
+    tick(cfg)
+    make_uow(cfg.path(protocol.UPLOADED), "second", script=FAST_SCRIPT)
+    acct_cluster.stop_controller()
+    try:
+        down = agent_cmd("tick", str(cfg.base_dir))
+    finally:
+        acct_cluster.start_controller()
+    assert down.returncode != 0, down.stderr
+    assert (cfg.path(protocol.UPLOADED) / "second" / "sentinels").is_dir()
+    assert (cfg.path(protocol.RUNNING) / "first").is_dir()
+    assert list(cfg.path(protocol.FAILED).iterdir()) == []
+    tick_until_done(cfg, ["first", "second"])
+    assert finished_path(cfg, "second") == cfg.path(protocol.ANALYSED) / "second"
+
+
+SUBMIT_POINTS = [
+    "after-admit-record",
+    "after-admit-rename",
+    "after-submit-intent",
+    "after-submit-before-record",
+    "after-record",
+]
+FINALIZE_POINTS = [
+    "after-outcome-record",
+    "after-permissions",
+    "after-report",
+    "after-sentinels-removed",
+    "after-finalize-rename",
+    "after-ledger",
+]
+
+
+@pytest.mark.parametrize("point", SUBMIT_POINTS + FINALIZE_POINTS)
+def test_kill_9_at_every_step_loses_nothing_and_never_submits_twice(
+    acct_cluster: Any, tmp_path: Path, point: str
+) -> None:
+    cfg = instance(acct_cluster, tmp_path / "inst")
+    make_uow(cfg.path(protocol.UPLOADED), "uow", script=FAST_SCRIPT)
+    if point in FINALIZE_POINTS:
+        job = tick(cfg).submitted["uow"]
+        acct_cluster.wait_for_state(job, {"COMPLETED"})
+    crashed = agent_cmd("tick", str(cfg.base_dir), env={"FLOWCRON_CRASH_AT": point})
+    assert crashed.returncode == -9, f"{point}: {crashed.returncode} {crashed.stderr}"
+    tick_until_done(cfg, ["uow"])
+    done = finished_path(cfg, "uow")
+    assert done is not None and done.parent.name == protocol.ANALYSED, point
+    assert (done / "data" / "input.txt").read_text() == "1 2 3\n"
+    assert (done / "data" / "out.txt").read_text().endswith("1 2 3\n")
+    assert (done / "scripts" / "submission_script.sh").read_text() == FAST_SCRIPT
+    assert len(jobs_named(acct_cluster, job_name(cfg.name, "uow"))) == 1, point
+    assert sorted(p.name for p in cfg.path(protocol.ANALYSED).iterdir()) == ["uow"]
+    assert list(cfg.path(protocol.RUNNING).iterdir()) == []
+
+
+def test_eight_ticks_at_once_never_submit_a_uow_twice(acct_cluster: Any, tmp_path: Path) -> None:
+    cfg = instance(acct_cluster, tmp_path / "inst")
+    names = [f"u{i}" for i in range(12)]
+    for name in names:
+        make_uow(cfg.path(protocol.UPLOADED), name, script=FAST_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "hpc_agent", "tick", str(cfg.base_dir)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(8)
+    ]
+    codes = [p.wait(timeout=120) for p in procs]
+    assert codes == [0] * 8
+    tick_until_done(cfg, names)
+    for name in names:
+        assert len(jobs_named(acct_cluster, job_name(cfg.name, name))) == 1, name
+    skipped = (cfg.path(protocol.LOGS)).glob("*.jsonl")
+    events = [json.loads(line)["event"] for f in skipped for line in f.read_text().splitlines()]
+    assert events.count("submitted") == len(names)
+    assert "tick-skipped" in events
+
+
+def _malformed(parent: Path) -> dict[str, str]:
+    """~25 broken UoWs; returns name -> a phrase its report must contain."""
+    expect: dict[str, str] = {}
+
+    def uow(name: str, phrase: str, **kw: Any) -> Path:
+        expect[name] = phrase
+        return make_uow(parent, name, **kw)
+
+    shutil_rm = __import__("shutil").rmtree
+    shutil_rm(uow("no-scripts", "'scripts/' is missing") / "scripts")
+    shutil_rm(uow("no-data", "'data/' is missing") / "data")
+    (uow("empty-scripts", "No job script found", script=None)).exists()
+    two = uow("two-scripts", "Several possible job scripts", script=None)
+    for n in ("a.sh", "b.sh"):
+        (two / "scripts" / n).write_text("#!/bin/bash\n#SBATCH -t 1\ntrue\n")
+    uow("no-shebang-any", "No job script found", script="echo hi\n", script_name="run.sh")
+    uow("no-sbatch-line", "No job script found", script="#!/bin/bash\ntrue\n", script_name="r.sh")
+    uow("no-shebang", "does not start with a '#!' line", script="#SBATCH -t 1\ntrue\n")
+    uow("home", "$HOME or $USER", script="#!/bin/bash\n#SBATCH -t 1\ncd $HOME\n")
+    uow("home-braces", "$HOME or $USER", script="#!/bin/bash\n#SBATCH -t 1\ncd ${HOME}/x\n")
+    uow("user", "$HOME or $USER", script="#!/bin/bash\n#SBATCH -t 1\necho $USER\n")
+    uow("user-braces", "$HOME or $USER", script="#!/bin/bash\n#SBATCH -t 1\necho ${USER}\n")
+    (uow("link-out", "outside the Unit of Work") / "data" / "pw").symlink_to("/etc/passwd")
+    (uow("link-dir-out", "outside the Unit of Work") / "data" / "d").symlink_to("/tmp")
+    (uow("link-up", "outside the Unit of Work") / "data" / "up").symlink_to("../../..")
+    uow("-dash", "starts with '-'")
+    uow("new\nline", "contains a newline")
+    uow("ctrl\x01char", "control character")
+    (uow("bad-file-name", "contains a newline") / "data" / "a\nb").write_text("x")
+    sentinel_file = uow("sentinels-file", "'sentinels' is a file", sentinels=False)
+    (sentinel_file / "sentinels").write_text("not a folder")
+    big = uow("too-big", "over the size limit")
+    (big / "data" / "big.bin").write_bytes(b"\0" * (3 * 1024 * 1024))
+    uow("binary", "binary file", script=b"#!/bin/bash\n#SBATCH -t 1\n\0\0\0")
+    uow("latin1", "not valid UTF-8", script=b"#!/bin/bash\n#SBATCH -t 1\necho caf\xe9\n")
+    link_script = uow("script-link", "No job script found", script=None)
+    (link_script / "data" / "real.sh").write_text("#!/bin/bash\n#SBATCH -t 1\ntrue\n")
+    (link_script / "scripts" / "submission_script.sh").symlink_to("../data/real.sh")
+    stale = uow("stale-upload", "never completed", sentinels=False)
+    for entry in [stale, *stale.rglob("*")]:
+        os.utime(entry, (0, 0), follow_symlinks=False)
+    huge_script = uow("huge-script", "Slurm accepts job scripts up to", script=None)
+    (huge_script / "scripts" / "submission_script.sh").write_text(
+        "#!/bin/bash\n#SBATCH -t 1\n" + "# padding\n" * 500_000
+    )
+    shutil_rm(uow("data-file", "'data/' is missing") / "data")
+    (parent / "data-file" / "data").write_text("a file, not a folder")
+    return expect
+
+
+def test_malformed_uows_fail_with_named_problems_while_valid_ones_run(
+    acct_cluster: Any, tmp_path: Path
+) -> None:
+    cfg = instance(acct_cluster, tmp_path / "inst", max_uow_bytes=2 * 1024 * 1024)
+    expect = _malformed(cfg.path(protocol.UPLOADED))
+    assert len(expect) >= 25
+    good = ["good-1", "good-2"]
+    for name in good:
+        make_uow(cfg.path(protocol.UPLOADED), name, script=FAST_SCRIPT)
+    first = tick(cfg)
+    assert sorted(first.submitted) == good
+    for name, phrase in expect.items():
+        path = cfg.path(protocol.FAILED) / name
+        assert path.is_dir(), f"{name!r} is not in FailedJobs"
+        report = read_report(path)
+        assert report["outcome"] == "rejected", name
+        assert any(phrase in p for p in report["problems"]), (name, report["problems"])
+        assert not (path / protocol.SENTINELS_DIR).is_dir()
+    tick_until_done(cfg, good)
+    for name in good:
+        assert finished_path(cfg, name) == cfg.path(protocol.ANALYSED) / name
+
+
+def test_finalize_by_dependency_hands_back_without_another_tick(
+    acct_cluster: Any, tmp_path: Path
+) -> None:
+    cfg = instance(acct_cluster, tmp_path / "inst", finalize_by_dependency=True)
+    make_uow(cfg.path(protocol.UPLOADED), "dep", script=FAST_SCRIPT)
+    result = tick(cfg)
+    assert "dep" in result.submitted
+    deadline = time.monotonic() + 90
+    while finished_path(cfg, "dep") is None:
+        assert time.monotonic() < deadline, "the finalize job did not hand the UoW back"
+        time.sleep(0.5)
+    done = finished_path(cfg, "dep")
+    assert done == cfg.path(protocol.ANALYSED) / "dep"
+    assert read_report(done)["state"] == "COMPLETED"
