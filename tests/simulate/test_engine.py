@@ -45,9 +45,15 @@ def test_pass_result_parameters_and_bare(run: Runner) -> None:
         "built": {"copy": 1, "sum": 2, "lit": "$.x"},
     }
     assert result.codes == [
-        "FlowStarted", "PassStarted", "PassCompleted", "PassStarted", "PassCompleted",
-        "PassStarted", "PassCompleted", "FlowSucceeded",
-    ]  # fmt: skip
+        "FlowStarted",
+        "PassStarted",
+        "PassCompleted",
+        "PassStarted",
+        "PassCompleted",
+        "PassStarted",
+        "PassCompleted",
+        "FlowSucceeded",
+    ]
 
 
 def test_pass_without_resultpath_replaces_the_state_and_nests_with_dollar(run: Runner) -> None:
@@ -71,8 +77,12 @@ def test_pass_without_resultpath_replaces_the_state_and_nests_with_dollar(run: R
 def test_pass_inputpath_resultpath_semantics_option(
     run: Runner, semantics: Any, expected: dict[str, Any]
 ) -> None:
-    state = {"Type": "Pass", "InputPath": "$.DataOrigin", "ResultPath": "$.DataDestination",
-             "End": True}  # fmt: skip
+    state = {
+        "Type": "Pass",
+        "InputPath": "$.DataOrigin",
+        "ResultPath": "$.DataDestination",
+        "End": True,
+    }
     options = SimulatorOptions(start_time=START, pass_semantics=semantics)
     result = run({"M": state}, {"DataOrigin": {"v": 1}}, options=options)
     assert result.output == expected
@@ -109,7 +119,7 @@ def test_missing_reference_fails_like_the_service(run: Runner) -> None:
                 "ResultPath": "$.o",
                 "End": True,
             }
-        },  # fmt: skip
+        },
         {"destination": {}},
     )
     assert result.status == "FAILED"
@@ -144,7 +154,7 @@ def test_private_parameters_and_private_keys_are_hidden(run: Runner) -> None:
                     "__Private_Parameters": ["password"],
                 },
             }
-        },  # fmt: skip
+        },
         {"_private": {"pw": "hunter2"}},
         providers={HELLO: capture},
     )
@@ -209,7 +219,7 @@ def test_choice_without_match_or_default_fails(run: Runner) -> None:
                 "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "E"}],
             },
             "E": PASS_END,
-        },  # fmt: skip
+        },
         {"n": 2},
     )
     assert (result.status, result.error) == ("FAILED", "States.NoChoiceMatched")
@@ -217,13 +227,21 @@ def test_choice_without_match_or_default_fails(run: Runner) -> None:
 
 def test_unknown_action_url_is_action_unable_to_run_and_catchable(run: Runner) -> None:
     flow = {
-        "A": {"Type": "Action", "ActionUrl": "https://nowhere.example/x", "Parameters": {},
-              "ResultPath": "$.r", "Next": "E",
-              "Catch": [{"ErrorEquals": ["ActionFailedException"], "Next": "Wrong"},
-                        {"ErrorEquals": ["ActionUnableToRun"], "ResultPath": "$.err",
-                         "Next": "Handled"}]},
-        "E": PASS_END, "Wrong": PASS_END, "Handled": PASS_END,
-    }  # fmt: skip
+        "A": {
+            "Type": "Action",
+            "ActionUrl": "https://nowhere.example/x",
+            "Parameters": {},
+            "ResultPath": "$.r",
+            "Next": "E",
+            "Catch": [
+                {"ErrorEquals": ["ActionFailedException"], "Next": "Wrong"},
+                {"ErrorEquals": ["ActionUnableToRun"], "ResultPath": "$.err", "Next": "Handled"},
+            ],
+        },
+        "E": PASS_END,
+        "Wrong": PASS_END,
+        "Handled": PASS_END,
+    }
     result = run(flow)
     assert result.status == "SUCCEEDED"
     assert result.output["err"]["Error"] == "ActionUnableToRun"
@@ -247,11 +265,16 @@ def _failing(body: dict[str, Any], ctx: ActionContext) -> ActionStatus:
 )
 def test_catch_payload_shape_option(run: Runner, payload: Any, keys: set[str]) -> None:
     flow = {
-        "A": {"Type": "Action", "ActionUrl": HELLO, "Parameters": {}, "ResultPath": "$.r",
-              "Next": "E", "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err",
-                                      "Next": "E"}]},
+        "A": {
+            "Type": "Action",
+            "ActionUrl": HELLO,
+            "Parameters": {},
+            "ResultPath": "$.r",
+            "Next": "E",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "E"}],
+        },
         "E": PASS_END,
-    }  # fmt: skip
+    }
     options = SimulatorOptions(start_time=START, catch_payload=payload)
     result = run(flow, providers={HELLO: _failing}, options=options)
     assert result.status == "SUCCEEDED"
@@ -262,30 +285,47 @@ def test_catch_payload_shape_option(run: Runner, payload: Any, keys: set[str]) -
 
 def test_catch_without_resultpath_replaces_the_state(run: Runner) -> None:
     flow = {
-        "A": {"Type": "Action", "ActionUrl": HELLO, "Parameters": {}, "Next": "E",
-              "Catch": [{"ErrorEquals": ["ActionFailedException"], "Next": "E"}]},
+        "A": {
+            "Type": "Action",
+            "ActionUrl": HELLO,
+            "Parameters": {},
+            "Next": "E",
+            "Catch": [{"ErrorEquals": ["ActionFailedException"], "Next": "E"}],
+        },
         "E": PASS_END,
-    }  # fmt: skip
+    }
     result = run(flow, {"kept": False}, providers={HELLO: _failing})
     assert "kept" not in result.output
     assert result.output["Error"] == "ActionFailedException"
 
 
 def test_exception_on_action_failure_false_continues(run: Runner) -> None:
-    flow = {"A": {"Type": "Action", "ActionUrl": HELLO, "Parameters": {}, "ResultPath": "$.r",
-                  "ExceptionOnActionFailure": False, "End": True}}  # fmt: skip
+    flow = {
+        "A": {
+            "Type": "Action",
+            "ActionUrl": HELLO,
+            "Parameters": {},
+            "ResultPath": "$.r",
+            "ExceptionOnActionFailure": False,
+            "End": True,
+        }
+    }
     result = run(flow, providers={HELLO: _failing})
     assert result.status == "SUCCEEDED"
     assert result.output["r"]["status"] == "FAILED"
-    default = run({"A": {**flow["A"], "ExceptionOnActionFailure": True}},
-                  providers={HELLO: _failing})  # fmt: skip
+    default = run(
+        {"A": {**flow["A"], "ExceptionOnActionFailure": True}}, providers={HELLO: _failing}
+    )
     assert (default.status, default.error) == ("FAILED", "ActionFailedException")
 
 
 def test_action_resultpath_defaults_to_whole_state(run: Runner) -> None:
     ok = {HELLO: lambda body, ctx: {"status": "SUCCEEDED", "details": {"hi": body["n"]}}}
-    result = run({"A": {"Type": "Action", "ActionUrl": HELLO, "InputPath": "$.body",
-                        "End": True}}, {"body": {"n": 1}}, providers=ok)  # fmt: skip
+    result = run(
+        {"A": {"Type": "Action", "ActionUrl": HELLO, "InputPath": "$.body", "End": True}},
+        {"body": {"n": 1}},
+        providers=ok,
+    )
     assert set(result.output) >= {"action_id", "status", "details", "state_name"}
     assert result.output["details"] == {"hi": 1}
 
@@ -306,8 +346,15 @@ class NeverDone:
 
 def test_wait_time_ends_in_action_timeout_after_doubling_polls(run: Runner) -> None:
     provider = NeverDone()
-    flow = {"A": {"Type": "Action", "ActionUrl": HELLO, "Parameters": {}, "ResultPath": "$.r",
-                  "End": True}}  # fmt: skip
+    flow = {
+        "A": {
+            "Type": "Action",
+            "ActionUrl": HELLO,
+            "Parameters": {},
+            "ResultPath": "$.r",
+            "End": True,
+        }
+    }
     result = run(flow, providers={HELLO: provider})
     assert (result.status, result.error) == ("FAILED", "ActionTimeout")
     offsets = [(t - START).total_seconds() for t in provider.polled]
@@ -318,10 +365,13 @@ def test_wait_time_ends_in_action_timeout_after_doubling_polls(run: Runner) -> N
 
 def test_poll_interval_is_capped_at_ten_minutes(run: Runner) -> None:
     provider = NeverDone()
-    flow = {"A": {"Type": "Action", "ActionUrl": HELLO, "Parameters": {}, "WaitTime": 7200,
-                  "End": True}}  # fmt: skip
+    flow = {
+        "A": {"Type": "Action", "ActionUrl": HELLO, "Parameters": {}, "WaitTime": 7200, "End": True}
+    }
     run(flow, providers={HELLO: provider})
-    gaps = [(b - a).total_seconds() for a, b in zip(provider.polled, provider.polled[1:])]
+    gaps = [
+        (b - a).total_seconds() for a, b in zip(provider.polled, provider.polled[1:], strict=False)
+    ]
     assert max(gaps) == 600
     assert gaps[-2] == 600
 
@@ -337,8 +387,15 @@ def test_plugin_class_with_poll_and_context(run: Runner) -> None:
                 return ActionStatus.succeeded(status.details)
             return status
 
-    flow = {"A": {"Type": "Action", "ActionUrl": HELLO, "Parameters": {}, "ResultPath": "$.r",
-                  "End": True}}  # fmt: skip
+    flow = {
+        "A": {
+            "Type": "Action",
+            "ActionUrl": HELLO,
+            "Parameters": {},
+            "ResultPath": "$.r",
+            "End": True,
+        }
+    }
     result = run(flow, providers={HELLO: Slow()}, context={"username": "ada@uni.edu"})
     assert result.output["r"]["details"] == {"user": "ada@uni.edu"}
     assert result.stats.elapsed_seconds == 63  # polled at 1, 3, 7, 15, 31, 63 s
@@ -348,8 +405,10 @@ def test_provider_refusal_is_action_unable_to_run(run: Runner) -> None:
     def refuse(body: dict[str, Any], ctx: ActionContext) -> ActionStatus:
         raise ActionUnableToRun("bad input", {"code": "BadRequest"})
 
-    result = run({"A": {"Type": "Action", "ActionUrl": HELLO, "Parameters": {}, "End": True}},
-                 providers={HELLO: refuse})  # fmt: skip
+    result = run(
+        {"A": {"Type": "Action", "ActionUrl": HELLO, "Parameters": {}, "End": True}},
+        providers={HELLO: refuse},
+    )
     assert (result.error, result.cause) == ("ActionUnableToRun", "bad input")
 
 
@@ -379,18 +438,40 @@ def test_input_schema_is_checked_first(run: Runner) -> None:
 
 
 def test_context_defaults_and_overrides(run: Runner) -> None:
-    flow = {"E": {"Type": "ExpressionEval", "ResultPath": "$.c", "End": True,
-                  "Parameters": {"ctx.$": "$._context", "who.=": "_context.user_id"}}}  # fmt: skip
-    result = run(flow, context={"user_id": "b0e8a9a6-0000-4000-8000-000000000001",
-                                "run_id": "run-1", "token_info": {"exp": 5}})  # fmt: skip
+    flow = {
+        "E": {
+            "Type": "ExpressionEval",
+            "ResultPath": "$.c",
+            "End": True,
+            "Parameters": {"ctx.$": "$._context", "who.=": "_context.user_id"},
+        }
+    }
+    result = run(
+        flow,
+        context={
+            "user_id": "b0e8a9a6-0000-4000-8000-000000000001",
+            "run_id": "run-1",
+            "token_info": {"exp": 5},
+        },
+    )
     ctx = result.output["c"]["ctx"]
     assert ctx["user_id"] == "urn:globus:auth:identity:b0e8a9a6-0000-4000-8000-000000000001"
     assert ctx["identities"] == [ctx["user_id"]]
     assert ctx["run_id"] == result.run_id == "run-1"
-    assert ctx["token_info"] == {"exp": 5, "iat": int(START.timestamp()),
-                                 "nbf": int(START.timestamp())}  # fmt: skip
-    assert set(ctx) == {"flow_id", "run_id", "username", "email", "user_id", "identities",
-                        "token_info"}  # fmt: skip
+    assert ctx["token_info"] == {
+        "exp": 5,
+        "iat": int(START.timestamp()),
+        "nbf": int(START.timestamp()),
+    }
+    assert set(ctx) == {
+        "flow_id",
+        "run_id",
+        "username",
+        "email",
+        "user_id",
+        "identities",
+        "token_info",
+    }
     with pytest.raises(DefinitionError, match="unknown _context key"):
         run(flow, context={"usrname": "x"})
 
@@ -422,19 +503,23 @@ def test_definitions_that_cannot_run_are_refused(
 def test_hooks_see_time_advance(run: Runner) -> None:
     plain: list[float] = []
     ticks: list[float] = []
-    flow = {"W": {"Type": "Wait", "Seconds": 3600, "Next": "V"},
-            "V": {"Type": "Wait", "Seconds": 1800, "End": True}}  # fmt: skip
-    run(flow, hooks=[
-        lambda now: plain.append((now - START).total_seconds()),
-        PeriodicHook(1000, lambda now: ticks.append((now - START).total_seconds())),
-    ])  # fmt: skip
+    flow = {
+        "W": {"Type": "Wait", "Seconds": 3600, "Next": "V"},
+        "V": {"Type": "Wait", "Seconds": 1800, "End": True},
+    }
+    run(
+        flow,
+        hooks=[
+            lambda now: plain.append((now - START).total_seconds()),
+            PeriodicHook(1000, lambda now: ticks.append((now - START).total_seconds())),
+        ],
+    )
     assert plain == [3600, 5400]
     assert ticks == [1000, 2000, 3000, 4000, 5000]
 
 
 def test_run_document_shape(run: Runner) -> None:
-    result = run({"P": {"Type": "Pass", "Result": {"m": "done"}, "ResultPath": "$.r",
-                        "End": True}})  # fmt: skip
+    result = run({"P": {"Type": "Pass", "Result": {"m": "done"}, "ResultPath": "$.r", "End": True}})
     doc = result.document()
     assert doc["status"] == "SUCCEEDED"
     assert doc["details"] == {
