@@ -41,6 +41,13 @@ INSTANCE_FILE = "flowcron-instance.toml"
 
 T = TypeVar("T")
 
+_FLAG_OF = {
+    "every_minutes": "--every",
+    "soft_delete_days": "--soft-delete-days",
+    "hard_delete_days": "--hard-delete-days",
+}
+"""Config keys whose flag is spelled differently, for error messages."""
+
 
 class SetupError(Exception):
     """Setup cannot go on; the message says what to pass or fix (exit code 2)."""
@@ -212,7 +219,7 @@ def setup(
             try:
                 return parse(flag)
             except ValueError as exc:
-                raise SetupError(f"--{key.replace('_', '-')} {flag!r}: {exc}") from None
+                raise SetupError(f"{_FLAG_OF.get(key, '--' + key)} {flag!r}: {exc}") from None
         if prompter is None:
             if current in (None, "") and key == "name":
                 raise SetupError("--name is missing: pass --name NAME (e.g. --name proj42)")
@@ -350,7 +357,8 @@ def _ask_account_qos(
                     chosen[key] = parse_slurm_name(flag)
                 except ValueError as exc:
                     raise SetupError(f"--{key} {flag!r}: {exc}") from None
-            elif prompter is None:
+            elif prompter is None or executor != "slurm":
+                # Without Slurm an account means nothing, so it is not asked for.
                 if key not in old and executor == "slurm":
                     raise SetupError(
                         f"--{key} is missing: pass --{key} NAME, or --{key} none to use "

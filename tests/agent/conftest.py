@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -61,3 +62,33 @@ MakeUow = Callable[..., Path]
 def make_uow_fixture() -> MakeUow:
     """The :func:`make_uow` builder, as a fixture so test modules need no imports."""
     return make_uow
+
+
+FAKE_CRONTAB = """#!/bin/sh
+# Test double for the system `crontab`: keeps the table in $FLOWCRON_TEST_CRONTAB.
+table="$FLOWCRON_TEST_CRONTAB"
+if [ "$1" = "-l" ]; then
+    if [ -f "$table" ]; then cat "$table"; exit 0; fi
+    echo "no crontab for tester" >&2
+    exit 1
+fi
+cp "$1" "$table"
+"""
+
+
+@pytest.fixture
+def fake_crontab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in for the machine's ``crontab`` command, first on PATH.
+
+    It stores the table in a temporary file (returned), so tests never touch
+    the real user's crontab.
+    """
+    bindir = tmp_path / "fakebin"
+    bindir.mkdir()
+    tool = bindir / "crontab"
+    tool.write_text(FAKE_CRONTAB)
+    tool.chmod(0o755)
+    table = tmp_path / "crontab.txt"
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}")
+    monkeypatch.setenv("FLOWCRON_TEST_CRONTAB", str(table))
+    return table
