@@ -12,6 +12,8 @@ their condition (``code == NotFound``).
 
 from __future__ import annotations
 
+import json
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -26,8 +28,11 @@ START_ID = "flow_start"
 END_ID = "flow_end"
 """Node id of the End node."""
 
-_LABEL_LIMIT = 60
+_LABEL_LIMIT = 80
 """Longest condition label drawn before it is shortened with an ellipsis."""
+
+
+_BARE_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.*/-]*$")
 
 
 class EdgeKind(str, Enum):
@@ -178,10 +183,15 @@ def describe_rule(rule: dict[str, Any]) -> str:
     """A short, human reading of a Choice rule (``code == NotFound``).
 
     Variables are shown by their last path step. Inside ``And``, an
-    ``IsPresent: true`` test that only guards a comparison of the same
+    ``IsPresent: true`` test that only guards another test of the same
     variable is left out: it is how flows avoid a runtime error, not part
     of the decision a reader cares about.
     """
+    return _describe(rule)[0]
+
+
+def _describe(rule: dict[str, Any]) -> tuple[str, bool]:
+    """The text of a rule and whether it joins several parts with and/or."""
     if "And" in rule or "Or" in rule:
         joiner = "And" if "And" in rule else "Or"
         parts = rule[joiner] if isinstance(rule[joiner], list) else []
@@ -189,26 +199,26 @@ def describe_rule(rule: dict[str, Any]) -> str:
         if joiner == "And":
             rules = _drop_presence_guards(rules)
         texts = [_grouped(r) for r in rules]
-        return f" {joiner.lower()} ".join(texts) if texts else joiner.lower()
+        if len(texts) == 1:
+            return texts[0], False
+        return (f" {joiner.lower()} ".join(texts) if texts else joiner.lower()), len(texts) > 1
     if "Not" in rule:
         inner = rule["Not"]
-        return f"not {_grouped(inner)}" if isinstance(inner, dict) else "not ?"
-    return _describe_test(rule)
+        return (f"not ({describe_rule(inner)})" if isinstance(inner, dict) else "not ?"), False
+    return _describe_test(rule), False
 
 
 def _grouped(rule: dict[str, Any]) -> str:
-    text = describe_rule(rule)
-    return f"({text})" if ("And" in rule or "Or" in rule) and " " in text else text
+    text, compound = _describe(rule)
+    return f"({text})" if compound else text
 
 
 def _drop_presence_guards(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    compared = {
-        r.get("Variable") for r in rules if "Variable" in r and _operator(r) not in _TYPE_TESTS
-    }
+    tested = {r.get("Variable") for r in rules if "Variable" in r and _operator(r) != "IsPresent"}
     kept = [
         r
         for r in rules
-        if not (r.get("IsPresent") is True and r.get("Variable") in compared and len(r) == 2)
+        if not (r.get("IsPresent") is True and r.get("Variable") in tested and len(r) == 2)
     ]
     return kept or rules
 
@@ -258,11 +268,15 @@ def _short_path(path: object) -> str:
 
 
 def _operand(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    return str(value)
+    # Plain words are shown bare (NotFound); anything a reader could misread
+    # (an empty string, spaces, a number-like string) keeps its JSON quotes.
+    if (
+        isinstance(value, str)
+        and _BARE_WORD.match(value)
+        and value not in ("true", "false", "null")
+    ):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _shorten(text: str) -> str:

@@ -138,7 +138,7 @@ def test_not_a_flow_is_a_clear_error(definition: Any) -> None:
         ({"Variable": "$.ok", "BooleanEquals": False}, "ok == false"),
         ({"Variable": "$.x", "IsPresent": False}, "x is not present"),
         ({"Variable": "$.x", "IsNull": True}, "x is null"),
-        ({"Variable": "$.name", "StringMatches": "*.log"}, "name matches *.log"),
+        ({"Variable": "$.name", "StringMatches": "*.log"}, 'name matches "*.log"'),
         ({"Variable": "$.items[0]", "IsString": True}, "items[0] is a string"),
         (
             {
@@ -160,6 +160,40 @@ def test_not_a_flow_is_a_clear_error(definition: Any) -> None:
             },
             "code == NotFound",
         ),
+        (
+            {
+                "Not": {
+                    "And": [
+                        {"Variable": "$.s.type", "IsPresent": True},
+                        {"Variable": "$.s.type", "StringEquals": "dir"},
+                    ]
+                }
+            },
+            "not (type == dir)",
+        ),
+        (
+            {
+                "Or": [
+                    {
+                        "And": [
+                            {"Variable": "$.c.sub", "IsPresent": True},
+                            {"Variable": "$.c.sub", "IsNull": False},
+                        ]
+                    },
+                    {
+                        "And": [
+                            {"Variable": "$.a", "IsNull": True},
+                            {"Variable": "$.b", "IsNull": True},
+                        ]
+                    },
+                ]
+            },
+            "sub is not null or (a is null and b is null)",
+        ),
+        ({"Variable": "$.job.folder", "StringEquals": ""}, 'folder == ""'),
+        ({"Variable": "$.v", "StringEquals": "two words"}, 'v == "two words"'),
+        ({"Variable": "$.v", "StringEquals": "42"}, 'v == "42"'),
+        ({"Variable": "$.v", "StringEquals": "true"}, 'v == "true"'),
         (
             # A presence test that guards nothing is part of the decision.
             {
@@ -186,4 +220,4 @@ def test_long_conditions_are_shortened() -> None:
         "States": {"A": {"Type": "Choice", "Choices": [rule]}, "B": {"Type": "Pass", "End": True}},
     }
     label = build_graph(flow).edges[1].label
-    assert len(label) == 60 and label.endswith("…")
+    assert len(label) == 80 and label.endswith("…")
