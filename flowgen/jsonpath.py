@@ -63,8 +63,13 @@ def _parse_steps(path: str, pos: int) -> tuple[Token, ...]:
             while end < len(path) and path[end] not in ".[":
                 end += 1
             key = path[pos + 1 : end]
-            if not key or key != key.strip():
-                raise JSONPathError(f"empty or padded key at position {pos + 1} in {path!r}")
+            if not key:
+                raise JSONPathError(f"empty key at position {pos + 1} in {path!r}")
+            if any(c.isspace() or c in "'\"()]" for c in key):
+                raise JSONPathError(
+                    f"key {key!r} in {path!r} needs the bracket form ['...'] "
+                    "(spaces, quotes and brackets cannot follow a dot)"
+                )
             if key in ("*", "..") or "*" in key or "?" in key:
                 raise JSONPathError(f"wildcards are not supported in {path!r}")
             steps.append(key)

@@ -1,0 +1,265 @@
+"""The instance config a FlowCron flow is built from (``flows/<name>.toml``).
+
+Example::
+
+    name = "cryoem"                      # instance name, as given to hpc-agent setup
+    hpc_name = "Baskerville"             # shown to users in labels and messages
+    collection = "9f1c...-uuid"          # the HPC's Globus collection
+    base_path = "/bask/projects/x/flowcron"   # absolute, no trailing slash
+
+    [polling]          # optional; these are the defaults
+    initial_wait = 60  # seconds before the first check
+    growth = 1.25      # each wait is the previous one times this
+    max_wait = 1800    # never wait longer than this between checks
+    deadline = 604800  # give up after waiting this long in all (7 days)
+
+    [transfer]
+    wait_time = 172800 # how long one transfer may take (48 hours)
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from flowgen.dsl.fragments import PollPolicy
+from flowgen.errors import ConfigError, FlowgenError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+MAX_DISPLAY = 40
+DEFAULT_TRANSFER_WAIT = 48 * 3600
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    """A FlowCron instance as the flow sees it. Build one with :func:`load_config`."""
+
+    name: str
+    hpc_name: str
+    collection: str
+    base_path: str
+    polling: PollPolicy = field(default_factory=PollPolicy)
+    transfer_wait_time: int = DEFAULT_TRANSFER_WAIT
+    title: str = ""
+
+    @property
+    def flow_title(self) -> str:
+        """The flow's title in the Globus web app."""
+        return self.title or f"FlowCron-{self.name}"
+
+    @property
+    def file_stem(self) -> str:
+        """Stem of the built files: ``FlowCron-<name>`` (the original's names)."""
+        return f"FlowCron-{self.name}"
+
+
+def load_config(path: Path) -> InstanceConfig:
+    """Read and check an instance config; errors name the file and the field."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file (create one with 'flowgen init')") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return config_from_dict(raw, source=str(path))
+
+
+def config_from_dict(raw: dict[str, Any], *, source: str = "<config>") -> InstanceConfig:
+    """Check a parsed config; ``source`` names it in messages."""
+
+    def fail(field_name: str, problem: str) -> ConfigError:
+        return ConfigError(f"{source}: field '{field_name}': {problem}")
+
+    known = {"name", "hpc_name", "collection", "base_path", "polling", "transfer", "title"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise fail(unknown[0], f"unknown field (known fields: {', '.join(sorted(known))})")
+
+    def text(field_name: str, required: bool = True) -> str:
+        value = raw.get(field_name)
+        if value is None:
+            if required:
+                raise fail(field_name, "missing")
+            return ""
+        if not isinstance(value, str):
+            raise fail(field_name, f"must be a string, got {value!r}")
+        return value
+
+    name = text("name")
+    if problem := check_name(name):
+        raise fail("name", problem)
+    hpc_name = text("hpc_name")
+    if problem := check_display(hpc_name):
+        raise fail("hpc_name", problem)
+    collection = text("collection")
+    if problem := check_uuid(collection):
+        raise fail("collection", problem)
+    base_path = text("base_path")
+    if problem := check_base_path(base_path):
+        raise fail("base_path", problem)
+    title = text("title", required=False)
+    if title and (len(title) > 128 or "\n" in title):
+        raise fail("title", "must be one line of at most 128 characters")
+
+    polling_raw = _table(raw, "polling", fail)
+    transfer_raw = _table(raw, "transfer", fail)
+    defaults = PollPolicy()
+    poll_values: dict[str, Any] = {}
+    for key in ("initial_wait", "max_wait", "deadline"):
+        poll_values[key] = _positive_int(
+            polling_raw.get(key, getattr(defaults, key)), f"polling.{key}", fail
+        )
+    growth = polling_raw.get("growth", defaults.growth)
+    if isinstance(growth, bool) or not isinstance(growth, int | float):
+        raise fail("polling.growth", f"must be a number, got {growth!r}")
+    unknown_poll = sorted(set(polling_raw) - {"initial_wait", "max_wait", "deadline", "growth"})
+    if unknown_poll:
+        raise fail(f"polling.{unknown_poll[0]}", "unknown field")
+    try:
+        policy = PollPolicy(growth=float(growth), **poll_values)
+    except FlowgenError as exc:
+        raise fail("polling", exc.message) from None
+    unknown_transfer = sorted(set(transfer_raw) - {"wait_time"})
+    if unknown_transfer:
+        raise fail(f"transfer.{unknown_transfer[0]}", "unknown field")
+    wait_time = _positive_int(
+        transfer_raw.get("wait_time", DEFAULT_TRANSFER_WAIT), "transfer.wait_time", fail
+    )
+    return InstanceConfig(
+        name=name,
+        hpc_name=hpc_name,
+        collection=collection.lower(),
+        base_path=base_path,
+        polling=policy,
+        transfer_wait_time=wait_time,
+        title=title,
+    )
+
+
+def check_name(value: str) -> str | None:
+    """Why ``value`` is not a usable instance name, or None."""
+    if not NAME_PATTERN.match(value):
+        return (
+            "use 1 to 40 letters, digits, '-' or '_', starting with a letter or digit "
+            f"(got {value!r})"
+        )
+    return None
+
+
+def check_display(value: str) -> str | None:
+    """Why ``value`` is not a usable display name, or None."""
+    if not value.strip() or value != value.strip():
+        return "must not be empty or start/end with spaces"
+    if len(value) > MAX_DISPLAY or any(ord(c) < 32 for c in value):
+        return f"must be one line of at most {MAX_DISPLAY} characters"
+    return None
+
+
+def check_uuid(value: str) -> str | None:
+    """Why ``value`` is not a collection UUID, or None."""
+    try:
+        parsed = uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return (
+            f"must be a collection UUID such as 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11, got {value!r}"
+        )
+    if str(parsed) != value.lower():
+        return f"write the UUID in its usual 8-4-4-4-12 form, got {value!r}"
+    return None
+
+
+def check_base_path(value: str) -> str | None:
+    """Why ``value`` is not a usable FlowCron base path on the HPC, or None."""
+    if not value.startswith("/"):
+        return f"must be an absolute path (run 'pwd -P' in the instance directory), got {value!r}"
+    if value != "/" and value.endswith("/"):
+        return f"must not end with '/', got {value!r}"
+    if value == "/":
+        return "must be the instance directory, not '/'"
+    parts = PurePosixPath(value).parts
+    if ".." in parts or "." in parts or "//" in value:
+        return f"must be a plain absolute path without '.', '..' or '//', got {value!r}"
+    if any(ord(c) < 32 for c in value) or "'" in value or "\\" in value:
+        return "must not contain control characters, quotes or backslashes"
+    return None
+
+
+def _table(raw: dict[str, Any], key: str, fail: Any) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise fail(key, "must be a table ([" + key + "])")
+    return value
+
+
+def _positive_int(value: Any, field_name: str, fail: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise fail(field_name, f"must be a whole number of seconds >= 1, got {value!r}")
+    return value
+
+
+def render_config(cfg: InstanceConfig) -> str:
+    """The config as TOML text (what ``flowgen init`` writes)."""
+    p = cfg.polling
+
+    def q(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [
+        "# FlowCron instance config: build the flow with 'flowgen build' on this file.",
+        f"name = {q(cfg.name)}",
+        f"hpc_name = {q(cfg.hpc_name)}",
+        f"collection = {q(cfg.collection)}",
+        f"base_path = {q(cfg.base_path)}",
+    ]
+    if cfg.title:
+        lines.append(f"title = {q(cfg.title)}")
+    lines += [
+        "",
+        "[polling]",
+        f"initial_wait = {p.initial_wait}",
+        f"growth = {p.growth!r}",
+        f"max_wait = {p.max_wait}",
+        f"deadline = {p.deadline}",
+        "",
+        "[transfer]",
+        f"wait_time = {cfg.transfer_wait_time}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+AGENT_INSTANCE_KEYS = ("name", "base_path")
+
+
+def read_agent_instance_file(path: Path) -> dict[str, str]:
+    """Read the small file ``hpc-agent setup`` writes (``name`` and ``base_path``)."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    found: dict[str, str] = {}
+    for key in AGENT_INSTANCE_KEYS:
+        value = raw.get(key)
+        if value is None:
+            raise ConfigError(
+                f"{path}: field '{key}': missing (is this the file hpc-agent setup wrote?)"
+            )
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: field '{key}': must be a string")
+        found[key] = value
+    return found

@@ -1,0 +1,76 @@
+"""Instance config: every field checked, errors name the field and the file."""
+
+from pathlib import Path
+
+import pytest
+
+from flowgen.errors import ConfigError
+from flowgen.flowcron.config import (
+    config_from_dict,
+    load_config,
+    read_agent_instance_file,
+    render_config,
+)
+
+GOOD = {
+    "name": "bask",
+    "hpc_name": "Baskerville",
+    "collection": "0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11",
+    "base_path": "/bask/projects/x/flowcron",
+}
+
+
+def test_defaults_and_round_trip(tmp_path: Path) -> None:
+    cfg = config_from_dict(dict(GOOD))
+    assert cfg.polling.initial_wait == 60 and cfg.polling.max_wait == 1800
+    assert cfg.flow_title == "FlowCron-bask"
+    path = tmp_path / "bask.toml"
+    path.write_text(render_config(cfg))
+    assert load_config(path) == cfg
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"name": None}, "field 'name': missing"),
+        ({"name": "has space"}, "field 'name'"),
+        ({"hpc_name": ""}, "field 'hpc_name'"),
+        ({"collection": "not-a-uuid"}, "field 'collection': must be a collection UUID"),
+        ({"base_path": "relative/path"}, "field 'base_path': must be an absolute path"),
+        ({"base_path": "/x/"}, "must not end with '/'"),
+        ({"base_path": "/x/../y"}, "without '.', '..'"),
+        ({"base_path": 5}, "must be a string"),
+        ({"polling": {"initial_wait": 0}}, "field 'polling.initial_wait'"),
+        ({"polling": {"growth": "fast"}}, "field 'polling.growth'"),
+        ({"polling": {"growth": 0.5}}, "field 'polling': growth"),
+        ({"polling": {"max_wait": 10}}, "max_wait"),
+        ({"polling": {"speed": 1}}, "field 'polling.speed': unknown"),
+        ({"transfer": {"wait_time": -1}}, "field 'transfer.wait_time'"),
+        ({"colour": "blue"}, "field 'colour': unknown"),
+        ({"polling": 3}, "must be a table"),
+    ],
+)
+def test_bad_fields_are_named(change: dict, message: str) -> None:
+    raw = {**GOOD, **change}
+    raw = {k: v for k, v in raw.items() if v is not None}
+    with pytest.raises(ConfigError, match=message) as info:
+        config_from_dict(raw, source="flows/bask.toml")
+    assert info.value.message.startswith("flows/bask.toml: field")
+
+
+def test_file_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("name = \n")
+    with pytest.raises(ConfigError, match=r"broken.toml: not valid TOML.*line 1"):
+        load_config(broken)
+
+
+def test_agent_instance_file(tmp_path: Path) -> None:
+    path = tmp_path / "flowcron-instance.toml"
+    path.write_text('name = "bask"\nbase_path = "/bask/x"\n')
+    assert read_agent_instance_file(path) == {"name": "bask", "base_path": "/bask/x"}
+    path.write_text('name = "bask"\n')
+    with pytest.raises(ConfigError, match="field 'base_path': missing"):
+        read_agent_instance_file(path)
