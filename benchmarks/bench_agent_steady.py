@@ -1,0 +1,134 @@
+"""A steady-state tick: 10,000 finished UoWs and 1,000 running ones.
+
+The 1,000 "running" UoWs have real (held) jobs on the test cluster, so the
+tick's one batched query is a real one. The tick runs in a fresh child
+process so its wall time and peak RSS are measured alone.
+Targets: <= 1.5 s wall, <= 100 MB peak RSS. ``--no-slurm`` replaces the
+scheduler with a stub that answers PENDING (measures the agent alone).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from agent_bench_common import REPO, make_instance, scratch, start_cluster
+
+from hpc_agent import protocol
+from hpc_agent.state import SUBMITTED, JobRecord, Ledger, StateStore, ledger_key
+from hpc_agent.tick import job_name
+
+FINISHED = 10_000
+RUNNING = 1_000
+
+CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, {repo!r})
+from hpc_agent.config import load_instance
+from hpc_agent.executor import JobInfo
+from hpc_agent.tick import tick
+
+class Stub:
+    name = "stub"
+    def submit(self, spec): raise AssertionError("nothing to submit")
+    def query(self, ids): return {{i: JobInfo(job_id=i, state="PENDING") for i in ids}}
+    def find_by_name(self, names): return {{}}
+    def cancel(self, job_id): pass
+
+cfg = load_instance({base!r})
+executor = Stub() if {stub!r} else None
+started = time.perf_counter()
+result = tick(cfg, executor)
+wall = time.perf_counter() - started
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({{"wall": wall, "rss_mb": rss, "finished": len(result.finished),
+                  "queries": result.scheduler_queries, "exit": result.exit_code}}))
+"""
+
+
+def populate(cfg, job_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+    store = StateStore(cfg.base_dir)
+    store.ensure()
+    ledger = Ledger(store.root).load()
+    now = time.time()
+    for i in range(FINISHED):
+        directory = protocol.ANALYSED if i % 5 else protocol.FAILED
+        uow = cfg.path(directory) / f"done{i:05d}"
+        (uow / "data").mkdir(parents=True)
+        (uow / "data" / "out.txt").write_text("result\n")
+        ledger.put(ledger_key(directory, uow.name), now - 3600, job_id=str(i))
+    ledger.save()
+    for i, job_id in enumerate(job_ids):
+        name = f"run{i:04d}"
+        (cfg.path(protocol.RUNNING) / name / "data").mkdir(parents=True)
+        store.save(
+            JobRecord(
+                uow=name,
+                phase=SUBMITTED,
+                source=name,
+                admitted_at=now,
+                job_name=job_name(cfg.name, name),
+                job_id=job_id,
+                submitted_at=now,
+            )
+        )
+
+
+def main() -> int:
+    stub = "--no-slurm" in sys.argv
+    root = scratch()
+    cluster = None if stub else start_cluster(root / "slurm")
+    try:
+        cfg = make_instance(
+            root / "inst",
+            "steady",
+            account=cluster.account if cluster else None,
+            qos=cluster.qos if cluster else None,
+        )
+        if cluster is None:
+            job_ids = [str(100000 + i) for i in range(RUNNING)]
+        else:
+            job_ids = []
+            for _ in range(RUNNING):
+                out = cluster.run(
+                    ["sbatch", "--parsable", "--hold", "--mem=10M", "-t", "1", "--wrap", "true"]
+                ).stdout
+                job_ids.append(out.strip().split(";")[0])
+        populate(cfg, job_ids)
+        runs = []
+        for _ in range(3):
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    CHILD.format(repo=str(REPO), base=str(cfg.base_dir), stub=stub),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            runs.append(json.loads(out))
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    print(
+        f"steady-state tick, {FINISHED} finished + {RUNNING} running UoWs "
+        f"({'stub scheduler' if stub else 'real Slurm'})"
+    )
+    print(f"{'run':>4} {'wall s':>8} {'peak RSS MB':>12} {'queries':>8} {'moved':>6}")
+    for number, run in enumerate(runs, 1):
+        print(
+            f"{number:>4} {run['wall']:>8.3f} {run['rss_mb']:>12.1f} {run['queries']:>8} "
+            f"{run['finished']:>6}"
+        )
+    worst_wall = max(r["wall"] for r in runs)
+    worst_rss = max(r["rss_mb"] for r in runs)
+    met = worst_wall <= 1.5 and worst_rss <= 100
+    print(f"targets (<= 1.5 s, <= 100 MB): {'met' if met else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Newly uploaded UoWs submitted in one tick against a real test Slurm cluster.
+
+For N = 20, 200 and 1000 uploads: milliseconds per UoW for the whole tick
+(admission, rename, records and sbatch), and how many scheduler query calls
+the tick made (the target is a constant, whatever N). Target: <= 30 ms/UoW.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+
+from agent_bench_common import make_instance, make_uow, scratch, start_cluster
+from hpc_agent.executors import make_executor
+
+from hpc_agent import protocol
+from hpc_agent.tick import tick
+
+
+class Counting:
+    """Wraps an executor to count calls by kind."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner = inner
+        self.name = inner.name
+        self.counts = {"submit": 0, "query": 0, "find_by_name": 0}
+
+    def submit(self, spec):  # type: ignore[no-untyped-def]
+        self.counts["submit"] += 1
+        return self.inner.submit(spec)
+
+    def query(self, ids):  # type: ignore[no-untyped-def]
+        self.counts["query"] += 1
+        return self.inner.query(ids)
+
+    def find_by_name(self, names):  # type: ignore[no-untyped-def]
+        self.counts["find_by_name"] += 1
+        return self.inner.find_by_name(names)
+
+    def cancel(self, job_id):  # type: ignore[no-untyped-def]
+        return self.inner.cancel(job_id)
+
+
+def main() -> int:
+    root = scratch()
+    cluster = start_cluster(root / "slurm")
+    rows = []
+    try:
+        for n in (20, 200, 1000):
+            cfg = make_instance(
+                root / f"inst{n}", f"bench{n}", account=cluster.account, qos=cluster.qos
+            )
+            for i in range(n):
+                make_uow(cfg.path(protocol.UPLOADED), f"uow{i:05d}")
+            executor = Counting(make_executor("slurm", root / f"exec{n}"))
+            started = time.perf_counter()
+            result = tick(cfg, executor)
+            wall = time.perf_counter() - started
+            assert len(result.submitted) == n, (len(result.submitted), result.message)
+            # A second tick: the one batched status query for all N jobs.
+            executor.counts = dict.fromkeys(executor.counts, 0)
+            started = time.perf_counter()
+            tick(cfg, executor)
+            second = time.perf_counter() - started
+            rows.append((n, wall * 1000 / n, executor.counts["query"], second))
+            cluster.run(["scancel", "--user", cluster.user], check=False)
+            shutil.rmtree(cfg.base_dir, ignore_errors=True)
+    finally:
+        cluster.stop()
+    print(f"{'N':>6} {'ms/UoW (incl. sbatch)':>22} {'queries/next tick':>18} {'next tick s':>12}")
+    for n, per, queries, second in rows:
+        print(f"{n:>6} {per:>22.1f} {queries:>18} {second:>12.2f}")
+    worst = max(per for _, per, _, _ in rows)
+    print(f"target <= 30 ms/UoW: {'met' if worst <= 30 else 'NOT met'} (worst {worst:.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
