@@ -4,7 +4,7 @@
 renderers only format them, so both outputs always show the same graph.
 Nodes appear in the order a reader follows the flow (breadth-first from
 ``StartAt``, error handlers after the normal path, then any unreachable
-states by name), which makes the output
+states by name, each followed by the states it leads to), which makes the output
 independent of the key order in the JSON file. Catch edges are dashed and
 labelled with the error names; Choice edges carry a short rendering of
 their condition (``code == NotFound``).
@@ -101,15 +101,19 @@ def build_graph(definition: dict[str, Any]) -> Graph:
     seen: set[str] = set()
     queue: deque[str] = deque([start] if isinstance(start, str) else [])
     handlers: deque[str] = deque()
-    while queue or handlers:
-        name = queue.popleft() if queue else handlers.popleft()
+    unvisited = sorted(states)
+    while queue or handlers or unvisited:
+        if queue or handlers:
+            name = queue.popleft() if queue else handlers.popleft()
+        else:
+            # An unreachable state, taken by name, with what it leads to.
+            name = unvisited.pop(0)
         if name in seen:
             continue
         seen.add(name)
         order.append(name)
         for target, edge_kind, _ in _transitions(states.get(name)):
             (handlers if edge_kind is EdgeKind.CATCH else queue).append(target)
-    order.extend(sorted(set(states) - seen))
 
     ids = {name: f"s{i}" for i, name in enumerate(order)}
     nodes = [Node(START_ID, "Start", "start")]

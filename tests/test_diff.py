@@ -6,8 +6,11 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from flowgen.diff import MISSING, ChangeKind, Document, diff_flows, schemas_compared
+from flowgen import jsonpath
+from flowgen.diff import MISSING, ChangeKind, Document, diff_flows, json_equal, schemas_compared
 from flowgen.flowdocs import FlowDocs
 
 
@@ -167,4 +170,36 @@ def test_output_order_does_not_depend_on_input_order() -> None:
         '~ $.States.Broken.Cause: "see $.E" -> "x"',
         "~ $.States.Poll.Seconds: 60 -> 5",
         "+ $.States.Zed (state added)",
+    ]
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text("ab", max_size=2),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text("abc", max_size=2), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_definitions = st.fixed_dictionaries(
+    {"StartAt": st.text("AB", min_size=1, max_size=1)},
+    optional={"States": st.dictionaries(st.text("AB", min_size=1, max_size=1), _json, max_size=3)},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_definitions, _definitions)
+def test_any_definitions_diff_without_error_and_consistently(
+    a: dict[str, Any], b: dict[str, Any]
+) -> None:
+    changes = diff_flows(_docs(a), _docs(b))
+    assert diff_flows(_docs(a), _docs(a)) == []
+    assert (changes == []) == json_equal(a, b)
+    # Every change names a location that exists on the side it comes from.
+    for change in changes:
+        if change.old is not MISSING:
+            assert jsonpath.get(a, change.steps) == change.old
+        if change.new is not MISSING:
+            assert jsonpath.get(b, change.steps) == change.new
+    assert [str(c) for c in changes] == [
+        str(c) for c in sorted(changes, key=lambda c: c.sort_key())
     ]

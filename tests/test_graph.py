@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowgen import jsonio
 from flowgen.errors import InvalidFlowError
@@ -221,3 +223,43 @@ def test_long_conditions_are_shortened() -> None:
     }
     label = build_graph(flow).edges[1].label
     assert len(label) == 80 and label.endswith("…")
+
+
+_names = st.text(alphabet='AB "#|`\\<>\n', min_size=1, max_size=4)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | _names,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_names, inner, max_size=3),
+    max_leaves=10,
+)
+_state = st.fixed_dictionaries(
+    {},
+    optional={
+        "Type": st.sampled_from(["Action", "Pass", "Wait", "Choice", "Fail", "Bogus"]) | _json,
+        "Next": _names | _json,
+        "End": st.booleans(),
+        "Default": _names,
+        "Choices": st.lists(
+            st.fixed_dictionaries({"Next": _names}, optional={"Or": _json}), max_size=2
+        )
+        | _json,
+        "Catch": st.lists(
+            st.fixed_dictionaries({"Next": _names, "ErrorEquals": _json}), max_size=2
+        ),
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_names | _json, st.dictionaries(_names, _state | _json, max_size=4))
+def test_any_states_draw_without_error(start: Any, states: dict[str, Any]) -> None:
+    definition = {"StartAt": start, "States": states}
+    graph = build_graph(definition)
+    ids = [n.id for n in graph.nodes]
+    assert len(ids) == len(set(ids))
+    assert {e.source for e in graph.edges} | {e.target for e in graph.edges} <= set(ids)
+    for text in (to_mermaid(definition), to_dot(definition)):
+        # One line per node and edge, whatever the names contain.
+        assert len(text.splitlines()) >= len(graph.nodes) + len(graph.edges)
+        assert text == (to_mermaid if text.startswith("flowchart") else to_dot)(definition)
+    dot_labels = re.findall(r'label="((?:[^"\\]|\\.)*)"', to_dot(definition))
+    assert len(dot_labels) >= len(graph.nodes)
