@@ -11,6 +11,7 @@ itself is followed).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -33,6 +34,23 @@ from flowgen.simulate.providers.tasks import (
 )
 
 SYNC_LEVELS = {"exists": 0, "size": 1, "mtime": 2, "checksum": 3}
+
+
+_ERRNO_CODES = {
+    errno.ENOENT: "FILE_NOT_FOUND",
+    errno.ENOTDIR: "NOT_A_DIRECTORY",
+    errno.EISDIR: "IS_A_DIRECTORY",
+    errno.EACCES: "PERMISSION_DENIED",
+    errno.EPERM: "PERMISSION_DENIED",
+    errno.ENOSPC: "QUOTA_EXCEEDED",
+    errno.EDQUOT: "QUOTA_EXCEEDED",
+}
+
+
+def fault_from_os_error(exc: OSError) -> Fault:
+    """The Transfer fault a local file-system error corresponds to."""
+    code = _ERRNO_CODES.get(exc.errno or 0, "UNKNOWN_ERROR")
+    return Fault(code, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
 
 
 def _status(task: Task, action_id: str) -> ActionStatus:
@@ -72,7 +90,10 @@ class _TaskProvider:
             now = ctx.now()
             task.counters = Counters()
             try:
-                self.execute(task, ctx)
+                try:
+                    self.execute(task, ctx)
+                except OSError as exc:
+                    raise fault_from_os_error(exc) from None
             except Fault as fault:
                 retry = ctx.options.missing_transfer_source == "realistic" and fault.code in (
                     "FILE_NOT_FOUND",
