@@ -41,10 +41,10 @@ def init(
         ),
     ] = None,
     initial_wait: Annotated[
-        int | None, typer.Option(help="Seconds before the first check for the job [default: 60].")
+        int | None, typer.Option(help="Seconds before the first check for the job [default: 30].")
     ] = None,
     growth: Annotated[
-        float | None, typer.Option(help="Each wait is the previous one times this [default: 1.25].")
+        float | None, typer.Option(help="Each wait is the previous one times this [default: 1.15].")
     ] = None,
     max_wait: Annotated[
         int | None, typer.Option(help="Longest wait between checks, seconds [default: 1800].")

@@ -8,8 +8,8 @@ Example::
     base_path = "/bask/projects/x/flowcron"   # absolute, no trailing slash
 
     [polling]          # optional; these are the defaults
-    initial_wait = 60  # seconds before the first check
-    growth = 1.25      # each wait is the previous one times this
+    initial_wait = 30  # seconds before the first check
+    growth = 1.15      # each wait is the previous one times this
     max_wait = 1800    # never wait longer than this between checks
     deadline = 604800  # give up after waiting this long in all (7 days)
 

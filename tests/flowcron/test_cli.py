@@ -31,7 +31,7 @@ def test_init_with_flags_and_no_input(tmp_path: Path) -> None:
     result = runner.invoke(app, ["init", *FLAGS, "--no-input", "-o", str(out)])
     assert result.exit_code == 0, result.output
     cfg = load_config(out)
-    assert (cfg.name, cfg.base_path, cfg.polling.initial_wait) == ("bask", "/bask/x", 60)
+    assert (cfg.name, cfg.base_path, cfg.polling.initial_wait) == ("bask", "/bask/x", 30)
 
 
 def test_init_refuses_to_overwrite(tmp_path: Path) -> None:

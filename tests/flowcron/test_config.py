@@ -22,7 +22,7 @@ GOOD = {
 
 def test_defaults_and_round_trip(tmp_path: Path) -> None:
     cfg = config_from_dict(dict(GOOD))
-    assert cfg.polling.initial_wait == 60 and cfg.polling.max_wait == 1800
+    assert cfg.polling.initial_wait == 30 and cfg.polling.max_wait == 1800
     assert cfg.flow_title == "FlowCron-bask"
     path = tmp_path / "bask.toml"
     path.write_text(render_config(cfg))

@@ -130,7 +130,7 @@ def test_polling_is_bounded_by_the_configured_deadline(built: Any) -> None:
         "Next": "JobDeadline",
     }
     assert "7 days" in states["JobDeadline"]["Parameters"]["message.="]
-    assert states["WaitForJobStart"]["Parameters"] == {"wait": 60, "waited": 60, "polls": 0}
+    assert states["WaitForJobStart"]["Parameters"] == {"wait": 30, "waited": 30, "polls": 0}
 
 
 def test_input_schema_shape(built: Any) -> None:
