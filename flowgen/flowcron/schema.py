@@ -26,6 +26,18 @@ def input_schema(cfg: InstanceConfig) -> dict[str, Any]:
             f"{cfg.hpc_name}, runs the script, and copies the results back into the same folder."
         ),
         "type": "object",
+        "required": ["input"],
+        "additionalProperties": False,
+        "propertyOrder": ["input"],
+        "properties": {"input": _run_input(cfg)},
+    }
+
+
+def _run_input(cfg: InstanceConfig) -> dict[str, Any]:
+    """``input``: the source folder and whether to delete the HPC copy."""
+    return {
+        "title": "Unit of Work",
+        "type": "object",
         "required": ["source"],
         "additionalProperties": False,
         "propertyOrder": ["source", "delete"],

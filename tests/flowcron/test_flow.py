@@ -134,7 +134,8 @@ def test_polling_is_bounded_by_the_configured_deadline(built: Any) -> None:
 
 
 def test_input_schema_shape(built: Any) -> None:
-    schema = built.input_schema
+    assert built.input_schema["required"] == ["input"]
+    schema = built.input_schema["properties"]["input"]
     assert schema["required"] == ["source"]
     assert schema["propertyOrder"] == ["source", "delete"]
     source = schema["properties"]["source"]
@@ -161,7 +162,7 @@ def test_input_schema_shape(built: Any) -> None:
 def test_source_path_must_name_a_folder_and_end_with_slash(built: Any, path: str, ok: bool) -> None:
     import jsonschema
 
-    instance = {"source": {"id": "5e1d7a3c-0b8f-4d2a-9c61-3f0e2b7d4a10", "path": path}}
+    instance = {"input": {"source": {"id": "5e1d7a3c-0b8f-4d2a-9c61-3f0e2b7d4a10", "path": path}}}
     errors = list(jsonschema.Draft7Validator(built.input_schema).iter_errors(instance))
     assert (not errors) is ok
 
