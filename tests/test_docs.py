@@ -1,0 +1,25 @@
+"""The documentation stays true: every exit code is listed, README commands exist."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from flowgen.exitcodes import ExitCode
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_exit_code_table_lists_every_code() -> None:
+    table = (ROOT / "docs" / "exit-codes.md").read_text()
+    rows = dict(re.findall(r"^\| (\d+) \| ([A-Z_]+) \|", table, re.MULTILINE))
+    assert rows == {str(int(code)): code.name for code in ExitCode}
+
+
+def test_readme_names_the_make_targets_that_exist() -> None:
+    readme = (ROOT / "README.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z-]+):", makefile, re.MULTILINE))
+    for target in re.findall(r"`make ([a-z-]+)`", readme):
+        assert target in targets, f"README mentions make {target}, which the Makefile lacks"
+    assert "make test" in readme
