@@ -52,6 +52,7 @@ class CollectionMap:
 
     def __init__(self, collections: Mapping[str, Path | Collection]) -> None:
         self._collections: dict[str, Collection] = {}
+        self._real_roots: dict[str, str] = {}
         for uuid, value in collections.items():
             coll = value if isinstance(value, Collection) else Collection(root=Path(value))
             self._collections[uuid.lower()] = coll
@@ -100,7 +101,9 @@ class CollectionMap:
         coll = self.get(uuid)
         absolute = self.collection_path(uuid, path)
         local = coll.root / absolute.lstrip("/")
-        root_real = os.path.realpath(coll.root)
+        root_real = self._real_roots.get(uuid.lower())
+        if root_real is None:
+            root_real = self._real_roots[uuid.lower()] = os.path.realpath(coll.root)
         # Symlinks inside the tree could point outside it: compare real paths.
         real = os.path.realpath(local)
         if real != root_real and not real.startswith(root_real.rstrip(os.sep) + os.sep):

@@ -29,7 +29,7 @@ from flowgen.simulate.errors import (
     StateFailure,
     runtime_failure,
 )
-from flowgen.simulate.evaluate import Scope, evaluate_parameters, redact_state
+from flowgen.simulate.evaluate import Scope, evaluate_parameters, parse_path, redact_state
 from flowgen.simulate.options import SimulatorOptions
 from flowgen.simulate.providers import transfer_providers
 from flowgen.simulate.providers.base import (
@@ -273,13 +273,13 @@ class _Run:
         if not isinstance(path, str):
             raise runtime_failure(f"The field '{field}' of state '{name}' must be a JSONPath.")
         try:
-            steps = jsonpath.parse(path)
+            steps = parse_path(path)
         except jsonpath.JSONPathError as exc:
             raise runtime_failure(f"The field '{field}' holds an invalid JSONPath: {exc}") from None
         if steps[:1] == ("_context",):
             raise runtime_failure(f"The {field} '{path}' may not write under $._context.")
         try:
-            return jsonpath.put(state, steps, value)
+            return _assoc(state, steps, value)
         except jsonpath.PathNotFound:
             raise runtime_failure(
                 f"The {field} '{path}' cannot be written: a value on the way is not an object."
@@ -482,3 +482,32 @@ def _remove_path(state: Any, path: str) -> Any:
         trimmed = {k: v for k, v in parent.items() if k != steps[-1]}
         return jsonpath.put(state, steps[:-1], trimmed) if steps[:-1] else trimmed
     return state
+
+
+def _assoc(document: Any, steps: tuple[jsonpath.Token, ...], value: Any) -> Any:
+    """``jsonpath.put`` without deep copies: only the containers on the path are copied.
+
+    The run never changes a state in place, so the new state may share
+    every untouched branch (and ``value``) with the old one; this keeps
+    long polling loops cheap.
+    """
+    if not steps:
+        return value
+    step, rest = steps[0], steps[1:]
+    if isinstance(step, int):
+        if not isinstance(document, list) or not -len(document) <= step < len(document):
+            raise jsonpath.PathNotFound(jsonpath.format_path(steps))
+        copied_list = list(document)
+        child = copied_list[step]
+        copied_list[step] = _assoc(child if isinstance(child, dict | list) else {}, rest, value)
+        return copied_list
+    if isinstance(document, list):
+        raise jsonpath.PathNotFound(jsonpath.format_path(steps))
+    if not isinstance(document, dict):
+        document = {}
+    copied = dict(document)
+    child = copied.get(step)
+    copied[step] = (
+        _assoc(child if isinstance(child, dict | list) else {}, rest, value) if rest else value
+    )
+    return copied

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from flowgen import jsonpath
 from flowgen.simulate.errors import StateFailure, missing_path, runtime_failure
 from flowgen.simulate.expressions import ExpressionError, evaluate
+
+# Flows use the same few paths over and over (polling loops); parse each once.
+parse_path = lru_cache(maxsize=4096)(jsonpath.parse)
 
 PRIVATE_KEY = "__Private_Parameters"
 REDACTED = "<private>"
@@ -38,7 +42,7 @@ class Scope:
         if not isinstance(path, str):
             raise runtime_failure(f"The field '{field}' must be a JSONPath string, got {path!r}.")
         try:
-            steps = jsonpath.parse(path)
+            steps = parse_path(path)
         except jsonpath.JSONPathError as exc:
             raise runtime_failure(f"The field '{field}' holds an invalid JSONPath: {exc}") from None
         try:
