@@ -37,11 +37,19 @@ def is_terminal(state: JSONObject) -> bool:
     return state.get("End") is True or state.get("Type") == "Fail"
 
 
-def successors(states: dict[str, JSONObject]) -> dict[str, list[str]]:
-    """The graph: each state's existing target states, in order, without repeats."""
+def successors(definition: object) -> dict[str, list[str]]:
+    """The graph: each state's existing target states, in order, without repeats.
+
+    Every state name is a node; a malformed state (not an object) has no edges.
+    """
+    if not isinstance(definition, dict) or not isinstance(definition.get("States"), dict):
+        return {}
+    names = definition["States"]
     graph: dict[str, list[str]] = {}
-    for name, state in states.items():
-        targets = [t for _, t in transitions(state) if t in states]
+    for name, state in names.items():
+        targets = (
+            [t for _, t in transitions(state) if t in names] if isinstance(state, dict) else []
+        )
         graph[name] = list(dict.fromkeys(targets))
     return graph
 
@@ -71,7 +79,7 @@ def check_graph(definition: object, report: Reporter) -> None:
             f"StartAt {start!r} is not a state in this flow{_suggest(start, names)}",
         )
         return
-    graph = successors(states)
+    graph = successors(definition)
     reached = _reachable(start, graph)
     for name in names:
         if name not in reached:

@@ -107,7 +107,7 @@ def _check_property_names(node: JSONObject, steps: tuple[Token, ...], report: Re
     order = node.get("propertyOrder")
     if isinstance(order, list):
         for index, name in enumerate(order):
-            if name not in properties:
+            if not isinstance(name, str) or name not in properties:
                 report.add(
                     "FG703",
                     (*steps, "propertyOrder", index),
