@@ -50,7 +50,9 @@ def replace_backticks(expression: str) -> tuple[str, dict[str, str]]:
 def parse(expression: str) -> ast.Expression:
     """Parse an expression (backtick JSONPaths allowed) into a Python AST."""
     if not isinstance(expression, str):
-        raise ExpressionSyntaxError(f"an expression must be a string, got {type(expression).__name__}")
+        raise ExpressionSyntaxError(
+            f"an expression must be a string, got {type(expression).__name__}"
+        )
     rewritten, _ = replace_backticks(expression)
     try:
         return ast.parse(rewritten.strip(), mode="eval")

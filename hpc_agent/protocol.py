@@ -61,7 +61,9 @@ SLURM_STDERR: Final = "slurm-%j.err"
 
 # -- Naming ------------------------------------------------------------------
 
-RUN_ID_PATTERN: Final = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+RUN_ID_PATTERN: Final = (
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 _RUN_ID_SUFFIX = re.compile(r"_(" + RUN_ID_PATTERN + r")$")
 
 LABEL_LIMIT: Final = 30
