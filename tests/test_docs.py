@@ -23,3 +23,17 @@ def test_readme_names_the_make_targets_that_exist() -> None:
     for target in re.findall(r"`make ([a-z-]+)`", readme):
         assert target in targets, f"README mentions make {target}, which the Makefile lacks"
     assert "make test" in readme
+
+
+def test_readme_python_examples_run_and_build_valid_flows(capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from flowgen.validate import validate_definition
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+        definition = json.loads(capsys.readouterr().out)
+        assert validate_definition(definition) == []
