@@ -15,6 +15,8 @@ from flowgen.validate.schema_file import (
 )
 from flowgen.validate.structure import STATE_TYPES
 
+from .helpers import load_flow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -96,3 +98,25 @@ def test_state_types_and_their_keys() -> None:
     for name, keys in allowed.items():
         assert set(definitions[name]["properties"]) == keys, name
         assert definitions[name]["additionalProperties"] is False
+
+
+def test_inlining_refs_keeps_the_schema_s_meaning() -> None:
+    raw = Draft7Validator(flow_definition_schema())
+    samples = [
+        load_flow("move.json"),
+        {"StartAt": 1, "States": {"A": {"Type": "Action", "OutputPath": "$", "WaitTime": 0}}},
+        {
+            "StartAt": "A",
+            "States": {"A": {"Type": "Choice", "Choices": [{"And": [{"Not": {"Next": 1}}]}]}},
+        },
+        {"StartAt": "A", "States": {"A": "x", "B": {"Type": "Task"}}},
+    ]
+    for sample in samples:
+
+        def verdicts(validator: Draft7Validator, sample: object = sample) -> set[tuple[str, str]]:
+            return {(e.json_path, e.message) for e in validator.iter_errors(sample)}
+
+        assert verdicts(definition_validator()) == verdicts(raw)
+    compiled = definition_validator().schema
+    assert isinstance(compiled, dict)
+    assert "$ref" not in compiled["properties"]["States"]["additionalProperties"]
