@@ -1,0 +1,568 @@
+"""The ``slurm`` executor: sbatch, sacct, squeue, scontrol and scancel as argv lists.
+
+Every Slurm command runs without a shell, with a time-out, in the inherited
+environment (so ``SLURM_CONF`` and a site's PATH apply). Their output is read by
+the pure ``parse_*`` functions below, which are unit-tested on text recorded
+from a real Slurm 22.05. Status is one batched call per tick: ``sacct`` when
+accounting is enabled; otherwise ``squeue`` for every job the controller still
+holds, plus one ``scontrol show job`` for the exit codes of those that ended.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+
+from hpc_agent.executor import (
+    ExecutorError,
+    JobInfo,
+    JobSpec,
+    SchedulerUnavailable,
+    SubmitRejected,
+)
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds any one Slurm command may take before the scheduler counts as unreachable."""
+
+SACCT_FIELDS = (
+    "JobID",
+    "JobName",
+    "State",
+    "ExitCode",
+    "Elapsed",
+    "NodeList",
+    "Submit",
+    "Start",
+    "End",
+    "Reason",
+)
+SQUEUE_FORMAT = "%i|%j|%T|%r|%N|%V|%S|%e|%M"
+"""Job id, name, state, reason, nodes, submit, start, end, elapsed."""
+
+FIND_WINDOW = "now-30days"
+"""How far back ``find_by_name`` asks sacct (its default window starts at midnight)."""
+
+_ARG_BUDGET = 100_000
+"""Characters of names per ``--name`` list: Linux caps one argument at 128 KiB."""
+
+_UNREACHABLE = (
+    "unable to contact slurm controller",
+    "connection refused",
+    "socket timed out",
+    "timed out",
+    "zero bytes were transmitted",
+    "persistent connection",
+    "slurm_persist_conn",
+    "communication connection failure",
+    "transport endpoint",
+    "no route to host",
+    "network is unreachable",
+    "munge",
+    "authentication error",
+    "temporarily unable to accept job",
+    "slurmctld is down",
+    # No slurm.conf found (SLURM_CONF unset on a configless site without DNS SRV).
+    "could not establish a configuration source",
+)
+"""Message fragments that mean the scheduler could not be reached, not that it said no."""
+
+_ALREADY_ENDED = (
+    "already completing or completed",
+    "invalid job id specified",
+)
+_ASSOC_FORMAT = ("format=Cluster,Account,QOS",)
+_NAME_FORMAT = ("--format=JobID,JobName",)
+_NO_VALUE = frozenset({"", "unknown", "none", "n/a", "(null)", "none assigned"})
+_SCONTROL_KEY = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9_:/]*)=")
+
+
+# -- generating the submission -----------------------------------------------
+
+
+def sbatch_argv(spec: JobSpec, *, sbatch: str = "sbatch") -> list[str]:
+    """The exact sbatch command line for ``spec`` (pure; every value is its own argument).
+
+    Output and error files are absolute inside the job's working directory, so
+    they land in the UoW whatever directory the agent runs from.
+    """
+    workdir = str(spec.workdir)
+    argv = [
+        sbatch,
+        "--parsable",
+        "--job-name",
+        spec.name,
+        "--chdir",
+        workdir,
+        "--output",
+        str(spec.workdir / spec.stdout),
+        "--error",
+        str(spec.workdir / spec.stderr),
+    ]
+    if spec.account:
+        argv += ["--account", spec.account]
+    if spec.qos:
+        argv += ["--qos", spec.qos]
+    if spec.dependency:
+        argv += ["--dependency", spec.dependency]
+    argv += list(spec.extra)
+    argv.append(str(spec.script))
+    argv += list(spec.args)
+    return argv
+
+
+# -- pure parsers -------------------------------------------------------------
+
+
+def parse_sbatch_parsable(stdout: str) -> str:
+    """The job id from ``sbatch --parsable`` output (``123`` or ``123;cluster``).
+
+    Raises ValueError when the output holds no job id.
+    """
+    for line in stdout.splitlines():
+        token = line.strip().split(";", 1)[0].strip()
+        if token:
+            if re.fullmatch(r"\d+(?:_\d+)?", token):
+                return token
+            raise ValueError(f"sbatch printed {line.strip()!r} instead of a job id")
+    raise ValueError("sbatch printed no job id")
+
+
+def normalize_state(text: str) -> str:
+    """Slurm's state word: ``CANCELLED by 0`` -> ``CANCELLED``, ``COMPLETED+`` -> ``COMPLETED``."""
+    words = text.strip().split()
+    return words[0].rstrip("+").upper() if words else "UNKNOWN"
+
+
+def normalize_elapsed(text: str) -> str | None:
+    """Elapsed time as sacct writes it, ``[D-]HH:MM:SS`` (squeue writes ``M:SS``)."""
+    text = text.strip()
+    if text.lower() in _NO_VALUE or text == "INVALID":
+        return None
+    days, _, clock = text.rpartition("-")
+    parts = clock.split(":")
+    if not all(part.isdigit() for part in parts) or not 1 <= len(parts) <= 3:
+        return text
+    while len(parts) < 3:
+        parts.insert(0, "0")
+    hours, minutes, seconds = (int(part) for part in parts)
+    body = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+    return f"{int(days)}-{body}" if days.isdigit() else body
+
+
+def _value(text: str) -> str | None:
+    text = text.strip()
+    return None if text.lower() in _NO_VALUE else text
+
+
+def _info(
+    job_id: str,
+    state: str,
+    *,
+    exit_code: str | None = None,
+    elapsed: str | None = None,
+    node: str | None = None,
+    submit: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    reason: str | None = None,
+) -> JobInfo:
+    info = JobInfo(job_id=job_id, state=normalize_state(state))
+    ended = info.finished
+    return JobInfo(
+        job_id=job_id,
+        state=info.state,
+        exit_code=_value(exit_code or "") if ended else None,
+        elapsed=normalize_elapsed(elapsed or ""),
+        node=_value(node or ""),
+        submit_time=_value(submit or ""),
+        # squeue and scontrol show a pending job's *expected* start and a running
+        # job's *expected* end; only times that happened are reported.
+        start_time=_value(start or "") if info.state != "PENDING" else None,
+        end_time=_value(end or "") if ended else None,
+        reason=_value(reason or ""),
+    )
+
+
+def _split_fields(line: str, count: int) -> list[str] | None:
+    """Split a ``|``-separated line whose second field (the job name) may contain ``|``."""
+    first, sep, rest = line.partition("|")
+    if not sep:
+        return None
+    tail = rest.rsplit("|", count - 2)
+    if len(tail) != count - 1:
+        return None
+    return [first, *tail]
+
+
+def parse_sacct(text: str) -> dict[str, JobInfo]:
+    """Jobs from ``sacct -n -P -X --format=<SACCT_FIELDS>``; the last line per job wins."""
+    jobs: dict[str, JobInfo] = {}
+    for line in text.splitlines():
+        fields = _split_fields(line.strip(), len(SACCT_FIELDS))
+        if fields is None:
+            continue
+        job_id, _name, state, exit_code, elapsed, node, submit, start, end, reason = fields
+        if "." in job_id:  # a step line, should -X ever be dropped
+            continue
+        jobs[job_id] = _info(
+            job_id,
+            state,
+            exit_code=exit_code,
+            elapsed=elapsed,
+            node=node,
+            submit=submit,
+            start=start,
+            end=end,
+            reason=reason,
+        )
+    return jobs
+
+
+def parse_squeue(text: str) -> dict[str, JobInfo]:
+    """Jobs from ``squeue -h -t all -o SQUEUE_FORMAT`` (no exit codes: squeue has none)."""
+    jobs: dict[str, JobInfo] = {}
+    for line in text.splitlines():
+        fields = _split_fields(line.strip(), 9)
+        if fields is None:
+            continue
+        job_id, _name, state, reason, node, submit, start, end, elapsed = fields
+        jobs[job_id] = _info(
+            job_id,
+            state,
+            elapsed=elapsed,
+            node=node,
+            submit=submit,
+            start=start,
+            end=end,
+            reason=reason,
+        )
+    return jobs
+
+
+def parse_scontrol_fields(line: str) -> dict[str, str]:
+    """``Key=value`` pairs of one ``scontrol show job -o`` line (values may contain spaces)."""
+    matches = list(_SCONTROL_KEY.finditer(line))
+    fields: dict[str, str] = {}
+    for index, match in enumerate(matches):
+        stop = matches[index + 1].start() if index + 1 < len(matches) else len(line)
+        fields.setdefault(match.group(1), line[match.end() : stop].strip())
+    return fields
+
+
+def parse_scontrol_jobs(text: str) -> dict[str, JobInfo]:
+    """Jobs from ``scontrol show job -o`` (one line per job)."""
+    jobs: dict[str, JobInfo] = {}
+    for line in text.splitlines():
+        fields = parse_scontrol_fields(line)
+        job_id = fields.get("JobId")
+        if not job_id or "JobState" not in fields:
+            continue
+        jobs[job_id] = _info(
+            job_id,
+            fields["JobState"],
+            exit_code=fields.get("ExitCode"),
+            elapsed=fields.get("RunTime"),
+            node=fields.get("NodeList"),
+            submit=fields.get("SubmitTime"),
+            start=fields.get("StartTime"),
+            end=fields.get("EndTime"),
+            reason=fields.get("Reason"),
+        )
+    return jobs
+
+
+def parse_names(text: str) -> dict[str, str]:
+    """``name -> id`` from ``id|name`` lines (squeue ``%i|%j``, sacct ``JobID,JobName``).
+
+    When several jobs share a name the newest (highest id) wins.
+    """
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        job_id, sep, name = line.strip().partition("|")
+        if not sep or not job_id.isdigit() or not name:
+            continue
+        if name not in found or int(job_id) > int(found[name]):
+            found[name] = job_id
+    return found
+
+
+def is_unreachable(message: str) -> bool:
+    """Whether a Slurm command's error means "could not reach the scheduler"."""
+    lowered = message.lower()
+    return any(fragment in lowered for fragment in _UNREACHABLE)
+
+
+def accounting_disabled(message: str) -> bool:
+    """Whether sacct said that this cluster keeps no accounting."""
+    return "accounting storage is disabled" in message.lower()
+
+
+# -- running Slurm commands ---------------------------------------------------
+
+
+def _run(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a Slurm command; a missing command or a time-out is SchedulerUnavailable."""
+    try:
+        return subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError as exc:
+        raise SchedulerUnavailable(
+            f"{argv[0]} is not on PATH ({exc.strerror}): install Slurm's client commands or "
+            "load them (e.g. `module load slurm`) in the environment the agent runs in"
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise SchedulerUnavailable(f"{argv[0]} did not answer within {timeout:g} s") from exc
+
+
+def _message(result: subprocess.CompletedProcess[str]) -> str:
+    text = (result.stderr or "").strip() or (result.stdout or "").strip()
+    return text or f"exit status {result.returncode}"
+
+
+def _fail(command: str, result: subprocess.CompletedProcess[str]) -> ExecutorError:
+    message = _message(result)
+    if is_unreachable(message):
+        return SchedulerUnavailable(f"{command}: {message}")
+    return ExecutorError(f"{command} failed: {message}")
+
+
+def detect_accounting(*, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """Whether this cluster keeps job accounting (sacct works).
+
+    Raises SchedulerUnavailable when sacct is missing or slurmdbd does not answer.
+    """
+    result = _run(["sacct", "-n", "-P", "-X", "--format=JobID", "-S", "now", "-E", "now"], timeout)
+    if result.returncode == 0:
+        return True
+    if accounting_disabled(_message(result)):
+        return False
+    raise _fail("sacct", result)
+
+
+def _user() -> str:
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def _cluster_name(timeout: float) -> str | None:
+    result = _run(["scontrol", "show", "config"], timeout)
+    if result.returncode != 0:
+        raise _fail("scontrol show config", result)
+    for line in result.stdout.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "ClusterName":
+            return value.strip() or None
+    return None
+
+
+def check_account_qos(
+    account: str | None, qos: str | None, *, timeout: float = DEFAULT_TIMEOUT
+) -> list[str]:
+    """Problems with submitting as ``account`` under ``qos``, in words; empty when fine.
+
+    Asks Slurm itself: the current user's associations on this cluster
+    (``sacctmgr show assoc``) and the defined QoS (``sacctmgr show qos``).
+    Without accounting Slurm checks neither, so nothing can be wrong.
+    Raises SchedulerUnavailable when Slurm cannot be asked.
+    """
+    if account is None and qos is None:
+        return []
+    if not detect_accounting(timeout=timeout):
+        return []
+    user = _user()
+    cluster = _cluster_name(timeout)
+    result = _run(
+        ["sacctmgr", "-n", "-P", "show", "assoc", "where", f"user={user}", *_ASSOC_FORMAT],
+        timeout,
+    )
+    if result.returncode != 0:
+        raise _fail("sacctmgr show assoc", result)
+    allowed: dict[str, set[str]] = {}
+    for line in result.stdout.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) != 3 or (cluster and parts[0] != cluster):
+            continue
+        qos_list = {name for name in parts[2].split(",") if name}
+        allowed.setdefault(parts[1], set()).update(qos_list)
+    where = f" on cluster {cluster}" if cluster else ""
+    problems: list[str] = []
+    if account is not None and account not in allowed:
+        mine = ", ".join(sorted(allowed)) or "none"
+        problems.append(
+            f"Slurm account {account!r} is not available to user {user}{where}; "
+            f"your accounts: {mine} (see `sacctmgr show assoc user={user}`)"
+        )
+    if qos is not None:
+        result = _run(["sacctmgr", "-n", "-P", "show", "qos", "format=Name"], timeout)
+        if result.returncode != 0:
+            raise _fail("sacctmgr show qos", result)
+        defined = {line.strip() for line in result.stdout.splitlines() if line.strip()}
+        if qos not in defined:
+            problems.append(
+                f"QoS {qos!r} does not exist{where}; defined QoS: "
+                f"{', '.join(sorted(defined)) or 'none'}"
+            )
+        else:
+            accounts = [account] if account in allowed else list(allowed)
+            usable = set().union(*(allowed[name] for name in accounts)) if accounts else set()
+            if qos not in usable:
+                whose = f"account {account!r}" if account in allowed else f"user {user}"
+                problems.append(
+                    f"QoS {qos!r} is not allowed for {whose}{where}; allowed: "
+                    f"{', '.join(sorted(usable)) or 'none'}"
+                )
+    return problems
+
+
+def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
+    """Split a name list so no single ``--name=`` argument outgrows the kernel's limit."""
+    chunk: list[str] = []
+    size = 0
+    for value in values:
+        if chunk and size + len(value) + 1 > _ARG_BUDGET:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(value)
+        size += len(value) + 1
+    if chunk:
+        yield chunk
+
+
+class SlurmExecutor:
+    """Runs UoW jobs on the Slurm cluster the environment points at.
+
+    ``accounting`` is detected on first use (one sacct call) unless given.
+    """
+
+    name = "slurm"
+
+    def __init__(
+        self, *, timeout_seconds: float = DEFAULT_TIMEOUT, accounting: bool | None = None
+    ) -> None:
+        self.timeout = timeout_seconds
+        self._accounting = accounting
+
+    @property
+    def accounting(self) -> bool:
+        """Whether sacct is usable on this cluster (detected once, then remembered)."""
+        if self._accounting is None:
+            self._accounting = detect_accounting(timeout=self.timeout)
+        return self._accounting
+
+    def submit(self, spec: JobSpec) -> str:
+        """Submit with sbatch; SubmitRejected carries sbatch's own words."""
+        result = _run(sbatch_argv(spec), self.timeout)
+        if result.returncode != 0:
+            message = _message(result)
+            if is_unreachable(message):
+                raise SchedulerUnavailable(f"sbatch: {message}")
+            raise SubmitRejected(message)
+        try:
+            return parse_sbatch_parsable(result.stdout)
+        except ValueError as exc:
+            raise ExecutorError(str(exc)) from exc
+
+    def query(self, job_ids: Sequence[str]) -> Mapping[str, JobInfo]:
+        """One batched status query; ids Slurm no longer knows are absent."""
+        ids = sorted({str(job_id) for job_id in job_ids}, key=_id_order)
+        if not ids:
+            return {}
+        if self.accounting:
+            return self._query_sacct(ids)
+        return self._query_controller(ids)
+
+    def _query_sacct(self, ids: list[str]) -> dict[str, JobInfo]:
+        # sacct is answered by slurmdbd even when the controller is down; the tick
+        # must still stop then, so check the controller too (an instant RPC).
+        self._ping()
+        argv = ["sacct", "-j", ",".join(ids), "-n", "-P", "-X"]
+        result = _run([*argv, "--format=" + ",".join(SACCT_FIELDS)], self.timeout)
+        if result.returncode != 0:
+            raise _fail("sacct", result)
+        wanted = set(ids)
+        return {key: info for key, info in parse_sacct(result.stdout).items() if key in wanted}
+
+    def _query_controller(self, ids: list[str]) -> dict[str, JobInfo]:
+        argv = ["squeue", "-h", "-t", "all", "-j", ",".join(ids), "-o", SQUEUE_FORMAT]
+        result = _run(argv, self.timeout)
+        if result.returncode != 0:
+            message = _message(result)
+            # squeue refuses a list made only of ids it has forgotten.
+            if "invalid job id specified" not in message.lower():
+                raise _fail("squeue", result)
+            return {}
+        jobs = {key: info for key, info in parse_squeue(result.stdout).items() if key in ids}
+        if any(info.finished for info in jobs.values()):
+            # squeue cannot show exit codes. scontrol takes one id per call, so ask
+            # once for every job the controller holds and keep the ended ones.
+            result = _run(["scontrol", "show", "job", "-o"], self.timeout)
+            if result.returncode != 0:
+                raise _fail("scontrol show job", result)
+            detailed = parse_scontrol_jobs(result.stdout)
+            for key, info in jobs.items():
+                if info.finished and key in detailed:
+                    jobs[key] = detailed[key]
+        return jobs
+
+    def _ping(self) -> None:
+        result = _run(["scontrol", "ping"], self.timeout)
+        if result.returncode != 0 or "is UP" not in result.stdout:
+            raise SchedulerUnavailable(f"slurmctld is down: {_message(result)}")
+
+    def find_by_name(self, names: Sequence[str]) -> Mapping[str, str]:
+        """Jobs with these names, from the controller and, with accounting, from sacct."""
+        wanted = sorted(set(names))
+        found: dict[str, str] = {}
+        for chunk in _chunks(wanted):
+            listed = ",".join(chunk)
+            outputs = []
+            result = _run(
+                ["squeue", "-h", "-t", "all", f"--name={listed}", "-o", "%i|%j"], self.timeout
+            )
+            if result.returncode != 0:
+                raise _fail("squeue", result)
+            outputs.append(result.stdout)
+            if self.accounting:
+                result = _run(
+                    [
+                        "sacct",
+                        f"--name={listed}",
+                        "-X",
+                        "-n",
+                        "-P",
+                        "-S",
+                        FIND_WINDOW,
+                        *_NAME_FORMAT,
+                    ],
+                    self.timeout,
+                )
+                if result.returncode != 0:
+                    raise _fail("sacct", result)
+                outputs.append(result.stdout)
+            for name, job_id in parse_names("\n".join(outputs)).items():
+                if name in chunk and (name not in found or int(job_id) > int(found[name])):
+                    found[name] = job_id
+        return found
+
+    def cancel(self, job_id: str) -> None:
+        """scancel; a job that already ended (or that Slurm forgot) is not an error."""
+        result = _run(["scancel", str(job_id)], self.timeout)
+        message = _message(result)
+        if result.returncode == 0 and "error" not in (result.stderr or "").lower():
+            return
+        if any(fragment in message.lower() for fragment in _ALREADY_ENDED):
+            return
+        raise _fail("scancel", result)
+
+
+def _id_order(job_id: str) -> tuple[int, str]:
+    head = job_id.split("_", 1)[0]
+    return (int(head) if head.isdigit() else -1, job_id)

@@ -1,0 +1,279 @@
+"""The Slurm executor's pure parts, on text recorded from a real Slurm 22.05.
+
+The files in tests/agent/data/ come from tests/agent/record_slurm_outputs.py,
+which ran one job per outcome (ok, exit 3, time limit, cancelled while running,
+cancelled while pending, waiting on a dependency) on both test clusters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from hpc_agent.executor import JobSpec
+from hpc_agent.slurm import (
+    accounting_disabled,
+    is_unreachable,
+    normalize_elapsed,
+    normalize_state,
+    parse_names,
+    parse_sacct,
+    parse_sbatch_parsable,
+    parse_scontrol_fields,
+    parse_scontrol_jobs,
+    parse_squeue,
+    sbatch_argv,
+)
+
+DATA = Path(__file__).parent / "data"
+UPDATE_ENV = "FLOWCRON_UPDATE_GOLDEN"
+
+
+def recorded(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+# -- sbatch -------------------------------------------------------------------
+
+
+def full_spec() -> JobSpec:
+    return JobSpec(
+        name="lab1__sample_0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11",
+        script=Path("/proj/lab/CodeToRun/.state/sample.sbatch"),
+        workdir=Path("/proj/lab/CodeToRun/slurm/sample dir"),
+        stdout="slurm-%j.out",
+        stderr="slurm-%j.err",
+        account="flowcron-test",
+        qos="normal",
+        args=("/proj/lab/CodeToRun/slurm/sample dir", "--not-an-sbatch-option", "$HOME"),
+        dependency="afterany:41",
+        extra=("--time=00:05:00",),
+    )
+
+
+def test_sbatch_argv_matches_the_stored_expected_command() -> None:
+    expected_file = DATA / "sbatch_argv.expected.json"
+    argv = sbatch_argv(full_spec())
+    if os.environ.get(UPDATE_ENV) == "1":
+        expected_file.write_text(json.dumps(argv, indent=2) + "\n")
+    expected = json.loads(expected_file.read_text())
+    assert argv == expected, (
+        f"sbatch_argv() no longer matches {expected_file}; if the change is intended, "
+        f"regenerate with {UPDATE_ENV}=1 .venv/bin/python -m pytest "
+        "tests/agent/test_slurm_parsers.py and review the diff"
+    )
+
+
+def test_sbatch_argv_keeps_every_value_one_argument_and_script_args_last() -> None:
+    argv = sbatch_argv(full_spec())
+    # A path with a space and shell syntax stay single, unexpanded arguments.
+    assert argv.count("/proj/lab/CodeToRun/slurm/sample dir") == 2
+    assert argv[-3:] == ["/proj/lab/CodeToRun/slurm/sample dir", "--not-an-sbatch-option", "$HOME"]
+    assert argv[argv.index("--output") + 1] == "/proj/lab/CodeToRun/slurm/sample dir/slurm-%j.out"
+    # Options sbatch must see come before the script path.
+    assert argv.index("--time=00:05:00") < argv.index("/proj/lab/CodeToRun/.state/sample.sbatch")
+
+
+def test_sbatch_argv_leaves_out_unset_options() -> None:
+    spec = JobSpec(name="n", script=Path("/w/s.sh"), workdir=Path("/w"), stdout="o", stderr="e")
+    assert sbatch_argv(spec) == [
+        "sbatch", "--parsable", "--job-name", "n", "--chdir", "/w",
+        "--output", "/w/o", "--error", "/w/e", "/w/s.sh",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("stdout", "job_id"),
+    [("1\n", "1"), ("4242;cluster1\n", "4242"), ("\n17\n", "17"), ("99_3\n", "99_3")],
+)
+def test_sbatch_parsable_output(stdout: str, job_id: str) -> None:
+    assert parse_sbatch_parsable(stdout) == job_id
+
+
+def test_sbatch_recorded_output_is_a_job_id() -> None:
+    assert parse_sbatch_parsable(recorded("acct_sbatch_parsable.txt")) == "1"
+
+
+@pytest.mark.parametrize("stdout", ["", "Submitted batch job 12\n", "error\n"])
+def test_sbatch_output_without_a_job_id_is_an_error(stdout: str) -> None:
+    with pytest.raises(ValueError, match="job id"):
+        parse_sbatch_parsable(stdout)
+
+
+# -- sacct --------------------------------------------------------------------
+
+
+def test_sacct_recorded_states_exit_codes_and_times() -> None:
+    jobs = parse_sacct(recorded("acct_sacct.txt"))
+    assert sorted(jobs, key=int) == ["1", "2", "3", "4", "5", "6"]
+    ok, failed, timeout, cancelled = jobs["1"], jobs["2"], jobs["3"], jobs["4"]
+    assert (ok.state, ok.exit_code, ok.succeeded) == ("COMPLETED", "0:0", True)
+    assert (ok.node, ok.elapsed) == ("vm", "00:00:00")
+    assert ok.start_time == "2026-11-26T15:13:33"
+    assert ok.end_time == "2026-11-26T15:13:33"
+    assert (failed.state, failed.exit_code, failed.succeeded) == ("FAILED", "3:0", False)
+    assert (timeout.state, timeout.elapsed, timeout.finished) == ("TIMEOUT", "00:01:24", True)
+    # "CANCELLED by 0" is Slurm's state CANCELLED.
+    assert cancelled.state == "CANCELLED"
+    assert cancelled.finished and not cancelled.succeeded
+    # Cancelled before it ever started: no node, no start time.
+    never_ran = jobs["6"]
+    assert (never_ran.state, never_ran.node, never_ran.start_time) == ("CANCELLED", None, None)
+    assert ok.reason is None  # sacct's "None"
+
+
+def test_sacct_running_and_pending_lines() -> None:
+    text = (
+        "7|job|RUNNING|0:0|00:00:05|vm|2026-11-26T15:00:00|2026-11-26T15:00:01|Unknown|None\n"
+        "8|job|PENDING|0:0|00:00:00|None assigned|2026-11-26T15:00:00|Unknown|Unknown|Resources\n"
+    )
+    jobs = parse_sacct(text)
+    assert jobs["7"].state == "RUNNING" and not jobs["7"].finished
+    assert (jobs["7"].end_time, jobs["7"].exit_code) == (None, None)
+    assert (jobs["8"].node, jobs["8"].start_time, jobs["8"].reason) == (None, None, "Resources")
+
+
+def test_sacct_job_name_with_the_delimiter_and_step_lines() -> None:
+    text = (
+        "9|odd|name|COMPLETED|0:0|00:00:01|vm|2026-11-26T15:00:00|"
+        "2026-11-26T15:00:01|2026-11-26T15:00:02|None\n"
+        "9.batch|batch|COMPLETED|0:0|00:00:01|vm|2026-11-26T15:00:00|"
+        "2026-11-26T15:00:01|2026-11-26T15:00:02|None\n"
+        "garbage line\n"
+    )
+    jobs = parse_sacct(text)
+    assert list(jobs) == ["9"]
+    assert jobs["9"].exit_code == "0:0"
+
+
+def test_sacct_disabled_message_is_recognised() -> None:
+    assert accounting_disabled(recorded("noacct_sacct.txt"))
+    assert not accounting_disabled(recorded("acct_sacct.txt"))
+
+
+# -- squeue / scontrol (no accounting) ----------------------------------------
+
+
+def test_squeue_recorded_while_jobs_run() -> None:
+    jobs = parse_squeue(recorded("noacct_squeue_running.txt"))
+    running = [info for info in jobs.values() if info.state == "RUNNING"]
+    pending = [info for info in jobs.values() if info.state == "PENDING"]
+    assert running and pending
+    # squeue's expected end of a running job and expected start of a pending one
+    # are not facts: they are dropped.
+    assert all(info.end_time is None for info in running)
+    assert all(info.start_time is None for info in pending)
+    assert pending[0].reason == "Dependency"
+    # squeue has no exit codes.
+    assert all(info.exit_code is None for info in jobs.values())
+
+
+def test_squeue_elapsed_is_written_like_sacct() -> None:
+    jobs = parse_squeue(recorded("noacct_squeue_ended.txt"))
+    timeout = next(info for info in jobs.values() if info.state == "TIMEOUT")
+    assert timeout.elapsed is not None and timeout.elapsed.startswith("00:01:")
+    assert timeout.reason == "TimeLimit"
+
+
+def test_scontrol_recorded_ended_jobs_have_exit_codes() -> None:
+    jobs = parse_scontrol_jobs(recorded("noacct_scontrol_ended.txt"))
+    by_state = {info.state: info for info in jobs.values()}
+    assert by_state["COMPLETED"].exit_code == "0:0"
+    assert by_state["COMPLETED"].succeeded
+    assert by_state["FAILED"].exit_code == "3:0"
+    assert by_state["TIMEOUT"].reason == "TimeLimit"
+    assert by_state["CANCELLED"].finished
+    assert by_state["COMPLETED"].node == "vm"
+    assert by_state["COMPLETED"].submit_time is not None
+
+
+def test_scontrol_pending_job_has_no_invented_times() -> None:
+    jobs = parse_scontrol_jobs(recorded("noacct_scontrol_running.txt"))
+    pending = next(info for info in jobs.values() if info.state == "PENDING")
+    assert (pending.start_time, pending.end_time, pending.exit_code) == (None, None, None)
+
+
+def test_scontrol_fields_keep_values_with_spaces() -> None:
+    line = (
+        "JobId=5 JobName=my job UserId=root(0) JobState=FAILED ExitCode=2:0 "
+        "Command=/w/s.sh a b WorkDir=/w d Power="
+    )
+    fields = parse_scontrol_fields(line)
+    assert fields["JobName"] == "my job"
+    assert fields["Command"] == "/w/s.sh a b"
+    assert fields["WorkDir"] == "/w d"
+    assert fields["Power"] == ""
+
+
+# -- names, states, messages ----------------------------------------------------
+
+
+def test_names_newest_job_wins() -> None:
+    found = parse_names(recorded("acct_sacct_names.txt") + recorded("acct_squeue_names.txt"))
+    assert found == {"rec-ok": "5", "rec-long": "6"}
+    assert parse_names("") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "state"),
+    [
+        ("CANCELLED by 0", "CANCELLED"),
+        ("CANCELLED by 1000", "CANCELLED"),
+        ("COMPLETED", "COMPLETED"),
+        ("RUNNING+", "RUNNING"),
+        ("out_of_memory", "OUT_OF_MEMORY"),
+        ("", "UNKNOWN"),
+    ],
+)
+def test_state_normalisation(text: str, state: str) -> None:
+    assert normalize_state(text) == state
+
+
+@pytest.mark.parametrize(
+    ("text", "elapsed"),
+    [
+        ("0:00", "00:00:00"),
+        ("1:24", "00:01:24"),
+        ("12:03:04", "12:03:04"),
+        ("2-03:04:05", "2-03:04:05"),
+        ("Unknown", None),
+        ("INVALID", None),
+    ],
+)
+def test_elapsed_normalisation(text: str, elapsed: str | None) -> None:
+    assert normalize_elapsed(text) == elapsed
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "sbatch: error: Batch job submission failed: Unable to contact slurm controller "
+        "(connect failure)",
+        "slurm_load_jobs error: Unable to contact slurm controller (connect failure)",
+        "sacct: error: slurm_persist_conn_open_without_init: failed to open persistent "
+        "connection to host:localhost:6819: Connection refused",
+        "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation",
+        "sacctmgr: error: Munge encode failed: Failed to access "
+        '"/run/munge/munge.socket.2": No such file or directory (Did you start munged?)',
+        "sacct: fatal: Could not establish a configuration source",
+    ],
+)
+def test_unreachable_scheduler_messages(message: str) -> None:
+    assert is_unreachable(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "sbatch: error: Batch job submission failed: Invalid account or account/partition "
+        "combination specified",
+        "sbatch: error: Batch job submission failed: Invalid qos specification",
+        "sbatch: error: invalid partition specified: nope",
+        "sbatch: error: Batch job submission failed: Job violates accounting/QOS policy",
+    ],
+)
+def test_refusals_are_not_mistaken_for_an_unreachable_scheduler(message: str) -> None:
+    assert not is_unreachable(message)

@@ -1,0 +1,82 @@
+"""Shared pytest fixtures. Each block belongs to the module it serves; add new blocks below."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# ---------------------------------------------------------------------------
+# Real Slurm test bed (tests/slurmbed.py): marked tests use these fixtures.
+# ---------------------------------------------------------------------------
+from slurmbed import INSTALL_HINT, SlurmCluster, missing_binaries
+
+
+def _require_slurm(*, accounting: bool) -> None:
+    """Skip without the Slurm packages, but fail under CI, where they must be installed."""
+    missing = missing_binaries(accounting=accounting)
+    if not missing:
+        return
+    message = (
+        f"real-Slurm test needs {', '.join(missing)}, which this machine lacks; "
+        f"install with: {INSTALL_HINT}"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: a missing Slurm is a failure here, not a skip)")
+    pytest.skip(message)
+
+
+def _cluster(prefix: str, *, accounting: bool) -> Iterator[SlurmCluster]:
+    _require_slurm(accounting=accounting)
+    # Not tmp_path_factory: pytest prunes old base directories, and sessions run
+    # side by side on one machine could delete a live cluster's files.
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    cluster = SlurmCluster(root, accounting=accounting)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[SlurmCluster]:
+    """A private Slurm cluster with accounting (slurmdbd + MariaDB), one per session.
+
+    ``.account``/``.qos`` name an account and QoS the current user may use.
+    """
+    yield from _cluster("fc-slurm-acct-", accounting=True)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster_noacct() -> Iterator[SlurmCluster]:
+    """A private Slurm cluster without accounting (sacct disabled), one per session."""
+    yield from _cluster("fc-slurm-noacct-", accounting=False)
+
+
+@pytest.fixture
+def slurm_env(slurm_cluster: SlurmCluster, monkeypatch: pytest.MonkeyPatch) -> SlurmCluster:
+    """Point Slurm's client commands at :func:`slurm_cluster` for one test."""
+    for key, value in slurm_cluster.env.items():
+        monkeypatch.setenv(key, value)
+    return slurm_cluster
+
+
+@pytest.fixture
+def slurm_env_noacct(
+    slurm_cluster_noacct: SlurmCluster, monkeypatch: pytest.MonkeyPatch
+) -> SlurmCluster:
+    """Point Slurm's client commands at :func:`slurm_cluster_noacct` for one test."""
+    for key, value in slurm_cluster_noacct.env.items():
+        monkeypatch.setenv(key, value)
+    return slurm_cluster_noacct
+
+
+# ---------------------------------------------------------------------------
+# End of the Slurm test bed block.
+# ---------------------------------------------------------------------------
