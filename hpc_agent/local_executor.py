@@ -504,7 +504,8 @@ class _Runner:
         except OSError as exc:
             self.finish("FAILED", "1:0", f"could not start the job: {exc}")
             return
-        self.record("RUNNING", reason="None")
+        # The job's process group, for whoever must clean up after a lost runner.
+        self.record("RUNNING", reason="None", job_pgid=self.proc.pid)
         self.wait()
 
     def start(self) -> subprocess.Popen[bytes]:

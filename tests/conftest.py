@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -13,25 +12,11 @@ import pytest
 # ---------------------------------------------------------------------------
 # Real Slurm test bed (tests/slurmbed.py): marked tests use these fixtures.
 # ---------------------------------------------------------------------------
-from slurmbed import INSTALL_HINT, SlurmCluster, missing_binaries
-
-
-def _require_slurm(*, accounting: bool) -> None:
-    """Skip without the Slurm packages, but fail under CI, where they must be installed."""
-    missing = missing_binaries(accounting=accounting)
-    if not missing:
-        return
-    message = (
-        f"real-Slurm test needs {', '.join(missing)}, which this machine lacks; "
-        f"install with: {INSTALL_HINT}"
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (CI=true: a missing Slurm is a failure here, not a skip)")
-    pytest.skip(message)
+from slurmbed import SlurmCluster, require_slurm
 
 
 def _cluster(prefix: str, *, accounting: bool) -> Iterator[SlurmCluster]:
-    _require_slurm(accounting=accounting)
+    require_slurm(accounting=accounting)
     # Not tmp_path_factory: pytest prunes old base directories, and sessions run
     # side by side on one machine could delete a live cluster's files.
     root = Path(tempfile.mkdtemp(prefix=prefix))

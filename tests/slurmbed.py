@@ -87,6 +87,26 @@ def missing_binaries(*, accounting: bool) -> list[str]:
     return [name for name in wanted if find_binary(name) is None]
 
 
+def require_slurm(*, accounting: bool) -> None:
+    """Skip the calling test when Slurm is not installed, or fail it when ``CI=true``.
+
+    CI installs the packages (``.ci/run``), so a missing Slurm there is a broken
+    set-up to report, not a reason to pass quietly.
+    """
+    import pytest
+
+    missing = missing_binaries(accounting=accounting)
+    if not missing:
+        return
+    message = (
+        f"real-Slurm test needs {', '.join(missing)}, which this machine lacks; "
+        f"install with: {INSTALL_HINT}"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: a missing Slurm is a failure here, not a skip)")
+    pytest.skip(message)
+
+
 def free_ports(count: int) -> list[int]:
     """``count`` distinct TCP ports that are free on 127.0.0.1 right now.
 
@@ -227,6 +247,7 @@ class SlurmCluster:
         self._daemons: dict[str, _Daemon] = {}
         self._db_password = secrets.token_hex(12)
         self._started = False
+        self._last_output = ""
 
     # -- public API -------------------------------------------------------
 
@@ -285,6 +306,10 @@ class SlurmCluster:
             env={**os.environ, **self.env},
             timeout=timeout,
             check=False,
+        )
+        self._last_output = (
+            f"{' '.join(argv)} -> exit {result.returncode}: "
+            f"{(result.stderr or result.stdout).strip()[-1000:]}"
         )
         if check and result.returncode != 0:
             raise SlurmBedError(
@@ -610,6 +635,8 @@ class SlurmCluster:
     def _failure_message(self, what: str, daemon: str | None, died: bool, timeout: float) -> str:
         why = f"{daemon} exited" if died else f"gave up after {timeout:.0f} s"
         parts = [f"test cluster in {self.root}: waiting for {what}: {why}."]
+        if self._last_output:
+            parts.append(f"last command: {self._last_output}")
         logs = {
             "munged": [self.root / "munge" / "munged.log", self.root / "munged.out"],
             "mariadbd": [self.root / "mariadbd.out"],
