@@ -9,12 +9,11 @@ therefore always gives byte-identical files and minimal review diffs.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from flowgen.errors import InputFileError
+from hpc_agent.atomicio import write_text_atomic
 
 
 def dumps(obj: Any) -> str:
@@ -28,16 +27,13 @@ def write(path: Path, obj: Any) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write text atomically, creating parent directories as needed."""
+    """Write text atomically, creating parent directories as needed.
+
+    Uses the agent's writer (one place for temp-file-and-rename), which also
+    gives new files the usual umask permissions rather than mkstemp's 0600.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
 
 
 def loads(text: str, source: str = "<string>") -> Any:

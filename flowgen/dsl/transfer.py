@@ -6,13 +6,21 @@ parameter names (``source_endpoint``, ``destination_endpoint``, ``DATA``,
 ``endpoint_id``, ``endpoint``); the retired names (``transfer_items``,
 ``source_endpoint_id``...) cannot be produced. Values may be literals,
 :class:`~flowgen.dsl.params.Ref` or :class:`~flowgen.dsl.params.Expr`.
-Optional Transfer fields are sent only when given.
+Optional Transfer fields are sent only when given. Every helper also takes
+the Action options of :class:`ActionOptions` (``result_path``, ``next``,
+``end``, ``catch``, ...).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypedDict
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover - exercised on 3.10 only
+    from typing_extensions import Unpack
 
 from flowgen.dsl.errors import DSLError
 from flowgen.dsl.states import Action, Catch
@@ -39,30 +47,25 @@ def transfer_item(
     return item
 
 
-def _action(
-    op: str,
-    parameters: Mapping[str, Any],
-    *,
-    result_path: str | None,
-    next: str | None,
-    end: bool,
-    catch: Sequence[Catch],
-    wait_time: int | None,
-    exception_on_action_failure: bool,
-    comment: str | None,
-    run_as: str | None,
-) -> Action:
+class ActionOptions(TypedDict, total=False):
+    """The Action-state options every helper accepts (see :class:`~flowgen.dsl.states.Action`)."""
+
+    result_path: str | None
+    next: str | None
+    end: bool
+    catch: Sequence[Catch]
+    wait_time: int | None
+    exception_on_action_failure: bool
+    comment: str | None
+    run_as: str | None
+
+
+def _action(op: str, parameters: Mapping[str, Any], options: ActionOptions) -> Action:
+    """An Action for one provider; parameters left as None are not sent."""
     return Action(
         action_url=action_url(op),
         parameters={k: v for k, v in parameters.items() if v is not None},
-        result_path=result_path,
-        next=next,
-        end=end,
-        catch=catch,
-        wait_time=wait_time,
-        exception_on_action_failure=exception_on_action_failure,
-        comment=comment,
-        run_as=run_as,
+        **options,
     )
 
 
@@ -83,21 +86,15 @@ def transfer(
     filter_rules: Sequence[Mapping[str, str]] | None = None,
     notify_on_succeeded: bool | None = None,
     notify_on_failed: bool | None = None,
-    result_path: str | None = None,
-    next: str | None = None,
-    end: bool = False,
-    catch: Sequence[Catch] = (),
-    wait_time: int | None = None,
-    exception_on_action_failure: bool = True,
-    comment: str | None = None,
-    run_as: str | None = None,
+    **options: Unpack[ActionOptions],
 ) -> Action:
     """Copy files or directories between two collections (asynchronous).
 
     ``items`` is a list of :func:`transfer_item` entries, or an Expr/Ref that
     computes the whole list (for batches built from a listing).
     """
-    if isinstance(items, Sequence) and not isinstance(items, str) and not items:
+    is_list = isinstance(items, Sequence) and not isinstance(items, str)
+    if is_list and not items:
         raise DSLError("a transfer needs at least one item")
     if sync_level is not None and sync_level not in SYNC_LEVELS:
         raise DSLError(f"sync_level must be one of {', '.join(SYNC_LEVELS)}, got {sync_level!r}")
@@ -118,18 +115,9 @@ def transfer(
             "filter_rules": [dict(r) for r in filter_rules] if filter_rules else None,
             "notify_on_succeeded": notify_on_succeeded,
             "notify_on_failed": notify_on_failed,
-            "DATA": list(items)
-            if isinstance(items, Sequence) and not isinstance(items, str)
-            else items,
+            "DATA": list(items) if is_list else items,
         },
-        result_path=result_path,
-        next=next,
-        end=end,
-        catch=catch,
-        wait_time=wait_time,
-        exception_on_action_failure=exception_on_action_failure,
-        comment=comment,
-        run_as=run_as,
+        options,
     )
 
 
@@ -140,14 +128,7 @@ def delete(
     recursive: bool | None = None,
     ignore_missing: bool | None = None,
     label: Any = None,
-    result_path: str | None = None,
-    next: str | None = None,
-    end: bool = False,
-    catch: Sequence[Catch] = (),
-    wait_time: int | None = None,
-    exception_on_action_failure: bool = True,
-    comment: str | None = None,
-    run_as: str | None = None,
+    **options: Unpack[ActionOptions],
 ) -> Action:
     """Delete paths on a collection (asynchronous). ``paths`` are strings, Refs or Exprs."""
     data = (
@@ -164,83 +145,18 @@ def delete(
             "label": label,
             "DATA": data,
         },
-        result_path=result_path,
-        next=next,
-        end=end,
-        catch=catch,
-        wait_time=wait_time,
-        exception_on_action_failure=exception_on_action_failure,
-        comment=comment,
-        run_as=run_as,
+        options,
     )
 
 
-def _single_path_action(op: str, endpoint_id: Any, path: Any, **kw: Any) -> Action:
-    extra = kw.pop("extra", {})
-    return _action(op, {"endpoint_id": endpoint_id, "path": path, **extra}, **_common(kw))
-
-
-def _common(kw: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "result_path": kw.get("result_path"),
-        "next": kw.get("next"),
-        "end": kw.get("end", False),
-        "catch": kw.get("catch", ()),
-        "wait_time": kw.get("wait_time"),
-        "exception_on_action_failure": kw.get("exception_on_action_failure", True),
-        "comment": kw.get("comment"),
-        "run_as": kw.get("run_as"),
-    }
-
-
-def mkdir(
-    endpoint_id: Any,
-    path: Any,
-    *,
-    result_path: str | None = None,
-    next: str | None = None,
-    end: bool = False,
-    catch: Sequence[Catch] = (),
-    exception_on_action_failure: bool = True,
-    comment: str | None = None,
-) -> Action:
+def mkdir(endpoint_id: Any, path: Any, **options: Unpack[ActionOptions]) -> Action:
     """Create one directory (not recursive; an existing one fails with MkdirFailed.Exists)."""
-    return _single_path_action(
-        "mkdir",
-        endpoint_id,
-        path,
-        result_path=result_path,
-        next=next,
-        end=end,
-        catch=catch,
-        exception_on_action_failure=exception_on_action_failure,
-        comment=comment,
-    )
+    return _action("mkdir", {"endpoint_id": endpoint_id, "path": path}, options)
 
 
-def stat(
-    endpoint_id: Any,
-    path: Any,
-    *,
-    result_path: str | None = None,
-    next: str | None = None,
-    end: bool = False,
-    catch: Sequence[Catch] = (),
-    exception_on_action_failure: bool = True,
-    comment: str | None = None,
-) -> Action:
+def stat(endpoint_id: Any, path: Any, **options: Unpack[ActionOptions]) -> Action:
     """Status of one path. A missing path SUCCEEDS with ``details.code == "NotFound"``."""
-    return _single_path_action(
-        "stat",
-        endpoint_id,
-        path,
-        result_path=result_path,
-        next=next,
-        end=end,
-        catch=catch,
-        exception_on_action_failure=exception_on_action_failure,
-        comment=comment,
-    )
+    return _action("stat", {"endpoint_id": endpoint_id, "path": path}, options)
 
 
 def ls(
@@ -252,58 +168,27 @@ def ls(
     filter: Any = None,
     orderby: Any = None,
     show_hidden: bool | None = None,
-    result_path: str | None = None,
-    next: str | None = None,
-    end: bool = False,
-    catch: Sequence[Catch] = (),
-    exception_on_action_failure: bool = True,
-    comment: str | None = None,
+    **options: Unpack[ActionOptions],
 ) -> Action:
     """List a directory; ``filter`` uses the Transfer syntax (``name:~*.txt``, ``type:dir``)."""
-    extra = {
-        "limit": limit,
-        "offset": offset,
-        "filter": filter,
-        "orderby": orderby,
-        "show_hidden": show_hidden,
-    }
-    return _single_path_action(
-        "ls",
-        endpoint_id,
-        path,
-        extra={k: v for k, v in extra.items() if v is not None},
-        result_path=result_path,
-        next=next,
-        end=end,
-        catch=catch,
-        exception_on_action_failure=exception_on_action_failure,
-        comment=comment,
-    )
-
-
-def collection_info(
-    endpoint_id: Any,
-    *,
-    result_path: str | None = None,
-    next: str | None = None,
-    end: bool = False,
-    catch: Sequence[Catch] = (),
-    exception_on_action_failure: bool = True,
-    comment: str | None = None,
-) -> Action:
-    """Look a collection up (entity_type, subscription_id, display_name, ...)."""
     return _action(
-        "collection_info",
-        {"endpoint_id": endpoint_id},
-        result_path=result_path,
-        next=next,
-        end=end,
-        catch=catch,
-        wait_time=None,
-        exception_on_action_failure=exception_on_action_failure,
-        comment=comment,
-        run_as=None,
+        "ls",
+        {
+            "endpoint_id": endpoint_id,
+            "path": path,
+            "limit": limit,
+            "offset": offset,
+            "filter": filter,
+            "orderby": orderby,
+            "show_hidden": show_hidden,
+        },
+        options,
     )
+
+
+def collection_info(endpoint_id: Any, **options: Unpack[ActionOptions]) -> Action:
+    """Look a collection up (entity_type, subscription_id, display_name, ...)."""
+    return _action("collection_info", {"endpoint_id": endpoint_id}, options)
 
 
 PrincipalType = Literal["identity", "group", "all_authenticated_users", "anonymous"]
@@ -318,12 +203,7 @@ def manage_permission(
     principal: Any = None,
     permissions: Literal["r", "rw"] | Any = None,
     rule_id: Any = None,
-    result_path: str | None = None,
-    next: str | None = None,
-    end: bool = False,
-    catch: Sequence[Catch] = (),
-    exception_on_action_failure: bool = True,
-    comment: str | None = None,
+    **options: Unpack[ActionOptions],
 ) -> Action:
     """Create, update or delete an access rule on a (guest) collection.
 
@@ -349,14 +229,5 @@ def manage_permission(
     if missing:
         raise DSLError(f"manage_permission {operation} needs {', '.join(missing)}")
     return _action(
-        "manage_permission",
-        {"operation": operation, "endpoint_id": endpoint_id, **given},
-        result_path=result_path,
-        next=next,
-        end=end,
-        catch=catch,
-        wait_time=None,
-        exception_on_action_failure=exception_on_action_failure,
-        comment=comment,
-        run_as=None,
+        "manage_permission", {"operation": operation, "endpoint_id": endpoint_id, **given}, options
     )
