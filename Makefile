@@ -25,7 +25,7 @@ lint: install
 
 format: install
 	$(VENV)/bin/ruff format .
-	$(VENV)/bin/ruff check --no-cache .-fix .
+	$(VENV)/bin/ruff check --fix .
 
 # Rebuild the committed flow JSON from every instance config in flows/.
 flows: install
