@@ -37,3 +37,11 @@ def test_readme_python_examples_run_and_build_valid_flows(capsys) -> None:  # ty
         exec(compile(block, "README.md", "exec"), {})
         definition = json.loads(capsys.readouterr().out)
         assert validate_definition(definition) == []
+
+
+def test_validation_doc_lists_every_finding_code() -> None:
+    from flowgen.validate import RULES
+
+    table = (ROOT / "docs" / "validation.md").read_text()
+    rows = dict(re.findall(r"^\| (FG\d+) \| (error|warning) \|", table, re.MULTILINE))
+    assert rows == {code: rule.severity.value for code, rule in RULES.items()}
