@@ -28,7 +28,18 @@ def _register() -> None:
         importlib.import_module(f"flowgen.cli.{name}")
 
 
-COMMAND_MODULES: list[str] = ["init", "build", "validate", "diff", "graph", "simulate"]
+COMMAND_MODULES: list[str] = [
+    "init",
+    "build",
+    "validate",
+    "diff",
+    "graph",
+    "simulate",
+    "deploy",
+    "login",
+    "group",
+    "run",
+]
 """Command modules, in the order their commands appear in --help."""
 
 

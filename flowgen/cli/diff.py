@@ -10,6 +10,7 @@ import typer
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
 from flowgen.cli.output import FormatOption, OutputFormat, display, note
+from flowgen.errors import UsageError
 from flowgen.exitcodes import ExitCode
 
 
@@ -25,17 +26,24 @@ def diff(
         ),
     ],
     b: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
             help="The new flow, in any of the same forms.", metavar="B", show_default=False
         ),
-    ],
+    ] = None,
     input_schema_a: Annotated[
         Path | None, typer.Option("--input-schema-a", help="Input schema of flow A.")
     ] = None,
     input_schema_b: Annotated[
         Path | None, typer.Option("--input-schema-b", help="Input schema of flow B.")
     ] = None,
+    deployed: Annotated[
+        bool,
+        typer.Option(
+            "--deployed",
+            help="Compare the instance config A with the flow deployed on Globus (drift).",
+        ),
+    ] = False,
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> ExitCode:
     """Show what changed from flow A to flow B, one change per line.
@@ -49,11 +57,19 @@ def diff(
     definition file give it with --input-schema-a/-b (schemas are compared
     only when both flows have one). The command exits with 0 when the flows
     are the same, 1 when they differ, and 2 when an input cannot be read.
+    With --deployed, A is an instance config and the flow deployed from it
+    (found through its lock file) is fetched from Globus: the command then
+    shows drift in the definition, schema, metadata and roles, for CI
+    (flowgen diff --deployed flows/mycluster.toml).
 
     Example: flowgen diff deployed_definition.json flows/mycluster.toml
 
     Example: flowgen diff old/ new/ --format json
     """
+    if deployed:
+        return _diff_deployed(a, fmt)
+    if b is None:
+        raise UsageError("give flow B to compare with, or --deployed to compare with Globus")
     from flowgen.diff import diff_flows, schemas_compared
     from flowgen.flowdocs import load_flow_docs
 
@@ -71,5 +87,19 @@ def diff(
     if not changes:
         if fmt is OutputFormat.TEXT:
             note("The flows are identical.")
+        return ExitCode.OK
+    return ExitCode.DIFFERENT
+
+
+def _diff_deployed(config: Path, fmt: OutputFormat) -> ExitCode:
+    from flowgen.deploy.auth import open_session
+    from flowgen.deploy.deploy import drift, prepare
+
+    plan = drift(open_session().flows(), prepare(config))
+    data = {"identical": plan.is_empty, "flow_id": plan.flow_id, **plan.to_json()}
+    display(data, fmt, "" if plan.is_empty else plan.render())
+    if plan.is_empty:
+        if fmt is OutputFormat.TEXT:
+            note(f"The deployed flow {plan.flow_id} matches {config}.")
         return ExitCode.OK
     return ExitCode.DIFFERENT

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -68,11 +69,77 @@ def _classify_globus(exc: BaseException) -> tuple[ExitCode, str] | None:
             else ExitCode.SERVICE
         )
         detail = getattr(exc, "message", None) or str(exc)
+        plain = _plain_globus_message(exc, status)
+        if plain is not None:
+            return code, plain
         hint = "; log in again" if code is ExitCode.AUTH else ""
         return code, f"the Globus service refused the request ({status}): {detail}{hint}"
     if "NetworkError" in names:
-        return ExitCode.SERVICE, f"cannot reach the Globus service: {exc}"
+        return (
+            ExitCode.SERVICE,
+            f"cannot reach the Globus service (nothing was changed, files are as they were): {exc}",
+        )
+    if names & {"TokenValidationError", "MissingTokenError"}:
+        return (
+            ExitCode.AUTH,
+            f"not logged in to Globus, or the login expired: run 'flowgen login' ({exc})",
+        )
     return None
+
+
+_FLOW_URL = re.compile(r"/flows/([0-9a-fA-F-]{36})(/[a-z_]+)?/?(?:\?.*)?$")
+
+
+def _plain_globus_message(exc: BaseException, status: object) -> str | None:
+    """A message naming what went wrong in the user's terms, for the common refusals."""
+    args: tuple[object, ...] = exc.args
+    method = str(args[0]) if len(args) > 1 else ""
+    url = str(args[1]) if len(args) > 1 else ""
+    match = _FLOW_URL.search(url)
+    flow_id, action = (match.group(1), match.group(2) or "") if match else ("", "")
+    messages = [m for m in getattr(exc, "messages", []) if isinstance(m, str)]
+    if status == 401:
+        detail = getattr(exc, "message", None) or "expired or revoked"
+        return f"Globus did not accept your login (401): {detail}; run 'flowgen login'"
+    if status == 403 and action in ("/validate_run", "/run"):
+        return (
+            f"you may not start flow {flow_id}: you are not one of its starters "
+            "(ask the flow's administrator to add you or your group to its Starter role)"
+        )
+    if status == 403 and flow_id and method in ("PUT", "DELETE") and not action:
+        return (
+            f"you are not an administrator of flow {flow_id} "
+            "(ask its owner to add you to its administrators, or deploy with --recreate)"
+        )
+    if status == 400 and action in ("/validate_run", "/run"):
+        detail = "; ".join(messages) or getattr(exc, "message", "") or "no details"
+        return f"the run input is not valid for flow {flow_id}: {detail}"
+    if status == 422:
+        located = _located_details(getattr(exc, "raw_json", None))
+        if located:
+            return "the Globus service rejected the request:\n" + "\n".join(
+                f"  {line}" for line in located
+            )
+    return None
+
+
+def _located_details(raw: object) -> list[str]:
+    # A 422 body lists each problem with its location: {"loc": [...], "msg": ...}.
+    from flowgen.jsonpath import format_path
+
+    error = raw.get("error") if isinstance(raw, dict) else None
+    details = error.get("detail") if isinstance(error, dict) else None
+    if not isinstance(details, list):
+        return []
+    lines = []
+    for item in details:
+        if isinstance(item, dict):
+            loc = [s for s in item.get("loc", []) if isinstance(s, str | int)]
+            if loc and loc[0] == "body":
+                loc = loc[1:]
+            where = f"{loc[0]} {format_path(loc[1:])}" if loc else "$"
+            lines.append(f"{where}: {item.get('msg', '')}")
+    return lines
 
 
 def handle_errors(command: Callable[P, R]) -> Callable[P, None]:

@@ -15,6 +15,14 @@ Example::
 
     [transfer]
     wait_time = 172800 # how long one transfer may take (48 hours)
+
+    [deploy]           # optional; what 'flowgen deploy' sets on the flow
+    subtitle = "Run analyses on Baskerville"
+    description = "Drop a folder with data/ and scripts/, start the flow."
+    keywords = ["hpc", "slurm"]
+    subscription_id = "DEFAULT"          # a subscription UUID or DEFAULT
+    starters = ["group:0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11"]
+    administrators = []                   # also viewers, run_managers, run_monitors
 """
 
 from __future__ import annotations
@@ -39,6 +47,29 @@ MAX_DISPLAY = 40
 DEFAULT_TRANSFER_WAIT = 48 * 3600
 
 
+DEPLOY_ROLE_FIELDS = ("starters", "administrators", "viewers", "run_managers", "run_monitors")
+"""The role lists of the ``[deploy]`` table, in the order they are written."""
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """The optional ``[deploy]`` table: flow metadata and roles ``flowgen deploy`` sets.
+
+    Role entries are kept as written (``group:<uuid>``, URNs, ...);
+    ``flowgen.deploy.roles`` checks and normalises them before any call.
+    """
+
+    subtitle: str = ""
+    description: str = ""
+    keywords: tuple[str, ...] = ()
+    subscription_id: str = ""
+    starters: tuple[str, ...] = ()
+    administrators: tuple[str, ...] = ()
+    viewers: tuple[str, ...] = ()
+    run_managers: tuple[str, ...] = ()
+    run_monitors: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class InstanceConfig:
     """A FlowCron instance as the flow sees it. Build one with :func:`load_config`."""
@@ -50,6 +81,7 @@ class InstanceConfig:
     polling: PollPolicy = field(default_factory=PollPolicy)
     transfer_wait_time: int = DEFAULT_TRANSFER_WAIT
     title: str = ""
+    deploy: DeploySettings = field(default_factory=DeploySettings)
 
     @property
     def flow_title(self) -> str:
@@ -81,7 +113,16 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<config>") -> Instan
     def fail(field_name: str, problem: str) -> ConfigError:
         return ConfigError(f"{source}: field '{field_name}': {problem}")
 
-    known = {"name", "hpc_name", "collection", "base_path", "polling", "transfer", "title"}
+    known = {
+        "name",
+        "hpc_name",
+        "collection",
+        "base_path",
+        "polling",
+        "transfer",
+        "title",
+        "deploy",
+    }
     unknown = sorted(set(raw) - known)
     if unknown:
         raise fail(unknown[0], f"unknown field (known fields: {', '.join(sorted(known))})")
@@ -144,6 +185,42 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<config>") -> Instan
         polling=policy,
         transfer_wait_time=wait_time,
         title=title,
+        deploy=_deploy_settings(_table(raw, "deploy", fail), fail),
+    )
+
+
+def _deploy_settings(raw: dict[str, Any], fail: Any) -> DeploySettings:
+    known = {"subtitle", "description", "keywords", "subscription_id", *DEPLOY_ROLE_FIELDS}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise fail(
+            f"deploy.{unknown[0]}", f"unknown field (known fields: {', '.join(sorted(known))})"
+        )
+    texts: dict[str, str] = {}
+    for key, limit in (("subtitle", 128), ("description", 4096)):
+        value = raw.get(key, "")
+        if not isinstance(value, str) or len(value) > limit:
+            raise fail(f"deploy.{key}", f"must be a string of at most {limit} characters")
+        texts[key] = value
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in ("keywords", *DEPLOY_ROLE_FIELDS):
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail(f"deploy.{key}", f"must be a list of strings, got {value!r}")
+        lists[key] = tuple(value)
+    subscription = raw.get("subscription_id", "")
+    if not isinstance(subscription, str) or (
+        subscription not in ("", "DEFAULT") and check_uuid(subscription.lower()) is not None
+    ):
+        raise fail(
+            "deploy.subscription_id",
+            f"must be a subscription UUID or DEFAULT, got {subscription!r}",
+        )
+    return DeploySettings(
+        subtitle=texts["subtitle"],
+        description=texts["description"],
+        subscription_id=subscription if subscription == "DEFAULT" else subscription.lower(),
+        **lists,
     )
 
 
@@ -236,7 +313,22 @@ def render_config(cfg: InstanceConfig) -> str:
         f"wait_time = {cfg.transfer_wait_time}",
         "",
     ]
+    lines += _render_deploy(cfg.deploy, q)
     return "\n".join(lines)
+
+
+def _render_deploy(d: DeploySettings, q: Any) -> list[str]:
+    # Written only when set, so configs without deploy settings stay as they were.
+    if d == DeploySettings():
+        return []
+    lines = ["[deploy]"]
+    for key in ("subtitle", "description", "subscription_id"):
+        if value := getattr(d, key):
+            lines.append(f"{key} = {q(value)}")
+    for key in ("keywords", *DEPLOY_ROLE_FIELDS):
+        if values := getattr(d, key):
+            lines.append(f"{key} = [{', '.join(q(v) for v in values)}]")
+    return [*lines, ""]
 
 
 AGENT_INSTANCE_KEYS = ("name", "base_path")

@@ -1,0 +1,62 @@
+"""``flowgen login``, ``logout`` and ``whoami``: the Globus identity flowgen acts as."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from flowgen.cli import app
+from flowgen.cli.errors import handle_errors
+from flowgen.cli.output import FormatOption, OutputFormat, display, note
+
+
+@app.command()
+@handle_errors
+def login(
+    force: Annotated[
+        bool, typer.Option("--force", help="Log in again even if a login is stored.")
+    ] = False,
+) -> None:
+    """Log in to Globus once; flowgen keeps and refreshes the tokens itself.
+
+    Opens the Globus login page (or prints its address to paste into a
+    browser and asks for the code shown after logging in). Tokens are stored
+    in the Globus SDK's standard place, readable only by you. With
+    GLOBUS_CLIENT_ID and GLOBUS_CLIENT_SECRET set (CI), no login is needed.
+
+    Example: flowgen login
+    """
+    from flowgen.deploy.auth import login as do_login
+    from flowgen.deploy.auth import uses_client_credentials, whoami
+
+    session = do_login(force=force)
+    who = whoami(session)
+    kind = "client credentials" if uses_client_credentials() else "your Globus login"
+    note(f"logged in as {who['username'] or who['identity_id']} ({kind})")
+
+
+@app.command()
+@handle_errors
+def logout() -> None:
+    """Revoke and forget the stored Globus tokens.
+
+    Example: flowgen logout
+    """
+    from flowgen.deploy.auth import logout as do_logout
+
+    note("logged out" if do_logout() else "was not logged in")
+
+
+@app.command()
+@handle_errors
+def whoami(fmt: FormatOption = OutputFormat.TEXT) -> None:
+    """Show the Globus identity flowgen acts as.
+
+    Example: flowgen whoami --format json
+    """
+    from flowgen.deploy.auth import open_session
+    from flowgen.deploy.auth import whoami as who
+
+    info = who(open_session())
+    display(info, fmt, f"{info['username']} ({info['name'] or '-'}) id {info['identity_id']}")
