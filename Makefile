@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 CONFIGS := $(wildcard flows/*.toml)
 
-.PHONY: install test lint format flows check-flows bench clean
+.PHONY: install test demo lint format flows check-flows bench clean
 
 install: $(STAMP)
 
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml
 
 test: install
 	$(PY) -m pytest
+
+# The main job on the embedded default: the whole FlowCron loop (flow, agent,
+# job on the local executor) in seconds. `make demo DEMO_ARGS=--slurm` uses Slurm.
+demo: install
+	$(PY) -m flowgen.demo $(DEMO_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check --no-cache .

@@ -14,8 +14,14 @@ from flowgen.cli.output import FormatOption, OutputFormat, display
 from flowgen.errors import UsageError
 from flowgen.exitcodes import RUN_FAILED, ExitCode
 
+# The defaults of flowgen.simulate.agent (a test checks they agree); not imported
+# from there because that would load the simulator and the agent for every command.
+DEFAULT_TICK_EVERY = 60.0
+DEFAULT_HOLD_LIMIT = 3600.0
+
 if TYPE_CHECKING:
     from flowgen.simulate import LogEntry, RunResult
+    from flowgen.simulate.agent import AgentEvent
 
 
 def parse_collection(text: str) -> tuple[str, Path]:
@@ -81,6 +87,14 @@ def _progress(start: list[Any]) -> Any:
     return show
 
 
+def _agent_progress(start: list[Any]) -> Any:
+    def show(event: AgentEvent) -> None:
+        offset = (event.time - start[0]).total_seconds() if start else 0.0
+        typer.echo(f"+{_elapsed(offset)}  agent: {event.message}")
+
+    return show
+
+
 def _summary(result: RunResult) -> str:
     stats = result.stats
     lines = [
@@ -138,6 +152,29 @@ def simulate(
     max_states: Annotated[
         int, typer.Option("--max-states", help="Stop a run after this many states.", min=1)
     ] = 10_000,
+    hpc_agent: Annotated[
+        str | None,
+        typer.Option(
+            "--hpc-agent",
+            help="Run the HPC agent's tick for this instance (base directory or name) "
+            "while the flow waits.",
+            metavar="INSTANCE_DIR",
+        ),
+    ] = None,
+    tick_every: Annotated[
+        float,
+        typer.Option(
+            "--tick-every", help="Simulated seconds between agent ticks.", metavar="SECONDS"
+        ),
+    ] = DEFAULT_TICK_EVERY,
+    hold_limit: Annotated[
+        float,
+        typer.Option(
+            "--hold-limit",
+            help="Real seconds flow time may stand still waiting for the agent's jobs.",
+            metavar="SECONDS",
+        ),
+    ] = DEFAULT_HOLD_LIMIT,
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> ExitCode:
     """Run a flow locally, with local directories standing in for Globus collections.
@@ -152,12 +189,24 @@ def simulate(
     command exits with 0 when the run SUCCEEDED, 1 when it FAILED and 2 on a
     usage error (including input that fails the schema).
 
+    With --hpc-agent the HPC agent's tick runs for that instance every
+    --tick-every seconds of flow time: the whole FlowCron loop on one machine
+    (map the HPC collection to the directory its base path lives in, or to
+    /). While the agent's jobs run, flow time stands still, so the flow never
+    runs ahead of a real job; past --hold-limit real seconds the command stops
+    with exit code 1. With --real-time flow time follows the clock instead.
+
     Example: flowgen simulate flow.json --input input.json
     --collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop
+
+    Example: flowgen simulate flows/example.toml --input in.json
+    --collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop
+    --collection 5e1d7a3c-0b8f-4d2a-9c61-3f0e2b7d4a10=/ --hpc-agent /srv/flowcron/example
     """
     from flowgen import jsonio
     from flowgen.flowdocs import load_flow_docs
     from flowgen.simulate import Simulator, SimulatorOptions
+    from flowgen.simulate.agent import AgentDriver, load_agent_instance
 
     docs = load_flow_docs(definition, input_schema)
     run_input = jsonio.load(input_file)
@@ -166,13 +215,25 @@ def simulate(
         options = SimulatorOptions(max_states=max_states, real_time_speed=real_time)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    listener = _progress([]) if fmt is OutputFormat.TEXT else None
+    start: list[Any] = []
+    listener = _progress(start) if fmt is OutputFormat.TEXT else None
+    hooks = []
+    if hpc_agent is not None:
+        driver = AgentDriver(
+            load_agent_instance(hpc_agent),
+            tick_every=tick_every,
+            hold=real_time is None,
+            hold_limit=hold_limit,
+            on_event=_agent_progress(start) if fmt is OutputFormat.TEXT else None,
+        )
+        hooks.append(driver.hook())
     simulator = Simulator(
         docs.definition,
         collections=collections,
         input_schema=docs.input_schema,
         context=parse_context(context or []),
         options=options,
+        hooks=hooks,
         on_log=listener,
     )
     result = simulator.run(run_input)
