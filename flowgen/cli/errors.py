@@ -68,7 +68,7 @@ def _classify_globus(exc: BaseException) -> tuple[ExitCode, str] | None:
             if isinstance(status, int)
             else ExitCode.SERVICE
         )
-        detail = getattr(exc, "message", None) or str(exc)
+        detail = _service_detail(exc)
         plain = _plain_globus_message(exc, status)
         if plain is not None:
             return code, plain
@@ -85,6 +85,19 @@ def _classify_globus(exc: BaseException) -> tuple[ExitCode, str] | None:
             f"not logged in to Globus, or the login expired: run 'flowgen login' ({exc})",
         )
     return None
+
+
+def _service_detail(exc: BaseException) -> str:
+    # The SDK finds the message in most bodies; the Flows {"error": {...}}
+    # shape without "detail" needs the raw body.
+    found = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", []) or [])
+    if found:
+        return str(found)
+    raw = getattr(exc, "raw_json", None)
+    error = raw.get("error") if isinstance(raw, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return str(getattr(exc, "http_reason", "") or exc)
 
 
 _FLOW_URL = re.compile(r"/flows/([0-9a-fA-F-]{36})(/[a-z_]+)?/?(?:\?.*)?$")

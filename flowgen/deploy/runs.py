@@ -130,9 +130,10 @@ def watch_run(
     *,
     backoff: Backoff = Backoff(),
     on_update: Callable[[dict[str, Any]], None] = lambda _: None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Poll until the run ends or waits for the user (INACTIVE); reports each change."""
+    pause = sleep or time.sleep
     last: tuple[str, str | None] | None = None
     waits = backoff.waits()
     while True:
@@ -148,7 +149,7 @@ def watch_run(
                 f"run {run_id} is still {status['status']} after {backoff.deadline:.0f} s; "
                 f"follow it again with 'flowgen run status {run_id} --watch'"
             )
-        sleep(wait)
+        pause(wait)
 
 
 def outcome(status: dict[str, Any]) -> ExitCode:

@@ -1,0 +1,84 @@
+"""Logging in: the user app refuses politely without tokens; the CI client app works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+import responses
+import typer
+from typer.testing import CliRunner
+
+from flowgen.deploy import auth
+from flowgen.exitcodes import ExitCode
+
+from .conftest import sent
+
+CI_ID = "5e3c8f0a-1111-4222-8333-444455556666"
+
+
+def test_not_logged_in_says_run_flowgen_login(
+    flowgen_app: typer.Typer, runner: CliRunner, config: Path
+) -> None:
+    result = runner.invoke(flowgen_app, ["deploy", str(config)])
+    assert result.exit_code == ExitCode.AUTH
+    assert "not logged in to Globus" in result.stderr and "flowgen login" in result.stderr
+    assert sent() == []
+
+
+def test_client_credentials_from_the_environment(
+    flowgen_app: typer.Typer, runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(auth.CI_CLIENT_ID_ENV, CI_ID)
+    monkeypatch.setenv(auth.CI_CLIENT_SECRET_ENV, "not-a-real-secret")
+    requested: list[str] = []
+
+    def token(request: object) -> tuple[int, dict[str, str], str]:
+        import json
+
+        form = parse_qs(request.body)  # type: ignore[attr-defined]
+        requested.append(form["grant_type"][0])
+        scope = form["scope"][0]
+        server = (
+            "flows.globus.org"
+            if "eec9b274" in scope
+            else "groups.api.globus.org"
+            if "groups" in scope
+            else "auth.globus.org"
+        )
+        body = {
+            "access_token": f"token-{server}",
+            "expires_in": 3600,
+            "resource_server": server,
+            "scope": scope,
+            "token_type": "Bearer",
+            "other_tokens": [],
+        }
+        return 200, {}, json.dumps(body)
+
+    responses.add_callback(
+        responses.POST, "https://auth.globus.org/v2/oauth2/token", callback=token
+    )
+    responses.add(
+        responses.GET,
+        "https://auth.globus.org/v2/oauth2/userinfo",
+        json={"sub": CI_ID, "preferred_username": f"{CI_ID}@clients.auth.globus.org", "name": "CI"},
+    )
+    result = runner.invoke(flowgen_app, ["whoami", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert set(requested) == {"client_credentials"}
+    assert f'"identity_id": "{CI_ID}"' in result.stdout
+    assert '"kind": "client"' in result.stdout
+    assert "token-" not in result.stdout + result.stderr
+    userinfo = sent("GET")[0]
+    assert userinfo.headers["Authorization"] == "Bearer token-auth.globus.org"
+    stored = list((tmp_path / "home" / ".globus").rglob("*.json"))
+    assert stored and oct(stored[0].stat().st_mode & 0o777) == "0o600"
+
+
+def test_environment_defaults_to_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(auth.ENVIRONMENT_ENV)
+    assert auth.environment() == "production"
+    monkeypatch.setenv(auth.ENVIRONMENT_ENV, "sandbox")
+    assert auth.environment() == "sandbox"
