@@ -12,11 +12,17 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,cli]'
 	@touch $@
 
 test: install
 	$(PY) -m pytest
+
+# Deploy, run and delete a flow on a real Globus account. Needs
+# GLOBUS_CLIENT_ID, GLOBUS_CLIENT_SECRET and FLOWGEN_LIVE_COLLECTION (a
+# collection the client may use); skips without them. Never part of `make test`.
+live-test: install
+	FLOWGEN_LIVE=1 $(PY) -m pytest -m live tests/live
 
 # The main job on the embedded default: the whole FlowCron loop (flow, agent,
 # job on the local executor) in seconds. `make demo DEMO_ARGS=--slurm` uses Slurm.
