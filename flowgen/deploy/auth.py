@@ -24,11 +24,19 @@ if TYPE_CHECKING:
 APP_NAME = "flowgen"
 """The app name the SDK files tokens under."""
 
-FLOWGEN_CLIENT_ID = "3c8d7a52-4f0e-4b6a-9d1e-7f2a0c5b8e61"
-"""flowgen's native (public) client, used for people's logins."""
-
 CLIENT_ID_ENV = "FLOWGEN_CLIENT_ID"
-"""Overrides :data:`FLOWGEN_CLIENT_ID` (an institution's own registered native app)."""
+"""The native (public) Globus app people log in through.
+
+flowgen ships no client id of its own: a Globus native app must be
+registered by a person (app.globus.org, Settings, Developers), so each site
+registers one, "thick client" with refresh tokens, and sets this variable.
+"""
+
+REGISTER_APP_HINT = (
+    f"set {CLIENT_ID_ENV} to the client id of a Globus native app: register one at "
+    "app.globus.org under Settings > Developers (a 'thick client' that may use refresh "
+    "tokens); in CI, set GLOBUS_CLIENT_ID and GLOBUS_CLIENT_SECRET instead"
+)
 
 CI_CLIENT_ID_ENV = "GLOBUS_CLIENT_ID"
 CI_CLIENT_SECRET_ENV = "GLOBUS_CLIENT_SECRET"
@@ -81,9 +89,12 @@ def make_app(*, allow_login_prompt: bool = False) -> globus_sdk.GlobusApp:
         request_refresh_tokens=True,
         token_validation_error_handler=_login_again if allow_login_prompt else None,
     )
+    client_id = os.environ.get(CLIENT_ID_ENV)
+    if not client_id:
+        raise NotLoggedInError(f"flowgen cannot log you in yet: {REGISTER_APP_HINT}")
     return UserApp(
         APP_NAME,
-        client_id=os.environ.get(CLIENT_ID_ENV) or FLOWGEN_CLIENT_ID,
+        client_id=client_id,
         scope_requirements=scope_requirements(),
         config=config,
     )

@@ -19,11 +19,21 @@ CI_ID = "5e3c8f0a-1111-4222-8333-444455556666"
 
 
 def test_not_logged_in_says_run_flowgen_login(
-    flowgen_app: typer.Typer, runner: CliRunner, config: Path
+    flowgen_app: typer.Typer, runner: CliRunner, config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv(auth.CLIENT_ID_ENV, "7d1e0c4a-2b3f-4a5e-8c6d-9e0f1a2b3c4d")
     result = runner.invoke(flowgen_app, ["deploy", str(config)])
     assert result.exit_code == ExitCode.AUTH
     assert "not logged in to Globus" in result.stderr and "flowgen login" in result.stderr
+    assert sent() == []
+
+
+def test_without_a_registered_app_login_says_how_to_get_one(
+    flowgen_app: typer.Typer, runner: CliRunner
+) -> None:
+    result = runner.invoke(flowgen_app, ["login"])
+    assert result.exit_code == ExitCode.AUTH
+    assert "FLOWGEN_CLIENT_ID" in result.stderr and "Developers" in result.stderr
     assert sent() == []
 
 
