@@ -96,15 +96,21 @@ class InstanceConfig:
 
 def load_config(path: Path) -> InstanceConfig:
     """Read and check an instance config; errors name the file and the field."""
+    raw = _read_toml(path, missing="no such config file (create one with 'flowgen init')")
+    return config_from_dict(raw, source=str(path))
+
+
+def _read_toml(path: Path, *, missing: str = "no such file") -> dict[str, Any]:
+    """Parse a TOML file; every failure is a ConfigError naming the file."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file (create one with 'flowgen init')") from None
+        raise ConfigError(f"{path}: {missing}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return config_from_dict(raw, source=str(path))
+    return raw
 
 
 def config_from_dict(raw: dict[str, Any], *, source: str = "<config>") -> InstanceConfig:
@@ -336,14 +342,7 @@ AGENT_INSTANCE_KEYS = ("name", "base_path")
 
 def read_agent_instance_file(path: Path) -> dict[str, str]:
     """Read the small file ``hpc-agent setup`` writes (``name`` and ``base_path``)."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    raw = _read_toml(path)
     found: dict[str, str] = {}
     for key in AGENT_INSTANCE_KEYS:
         value = raw.get(key)
