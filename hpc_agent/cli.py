@@ -1,7 +1,8 @@
 """The ``hpc-agent`` command line: set up, schedule, check and operate FlowCron instances.
 
 INSTANCE is an instance's base directory or its registered name. Exit codes:
-0 success, 1 a failed check or operation, 2 a usage or configuration error.
+0 success, 1 a failed check or operation, 2 a usage or configuration error,
+3 a tick that found Slurm unreachable (nothing was moved).
 Messages go to stderr; results to stdout.
 """
 
@@ -28,11 +29,8 @@ from hpc_agent.config import (
     save_instance,
 )
 from hpc_agent.eventlog import follow_events, format_event, read_events
+from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from hpc_agent.setup import SetupError, SetupOptions, describe_change, setup, stdin_prompter
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 Handler = Callable[[argparse.Namespace], int]
 

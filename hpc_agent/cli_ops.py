@@ -15,14 +15,11 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, Final
+from typing import Any
 
 from hpc_agent.config import ConfigError, InstanceConfig, load_instance
 from hpc_agent.executor import Executor
-
-EXIT_OK: Final = 0
-EXIT_FAILED: Final = 1
-EXIT_USAGE: Final = 2
+from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 Handler = Callable[[argparse.Namespace], int]
 

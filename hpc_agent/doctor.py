@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hpc_agent import protocol, schedule
 from hpc_agent.config import InstanceConfig
+from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK
 
 OK = "OK"
 WARN = "WARN"
@@ -221,5 +222,5 @@ def run_checks(cfg: InstanceConfig | None, *, now: float | None = None) -> list[
 
 
 def exit_code(checks: list[Check]) -> int:
-    """1 when any check failed, else 0."""
-    return 1 if any(c.status == FAIL for c in checks) else 0
+    """EXIT_FAILED (1) when any check failed, else EXIT_OK (0)."""
+    return EXIT_FAILED if any(c.status == FAIL for c in checks) else EXIT_OK

@@ -123,6 +123,14 @@ class Executor(Protocol):
 
     name: str
 
+    def ping(self) -> None:
+        """One cheap call proving the scheduler can take work now.
+
+        Raises SchedulerUnavailable when it cannot. The tick calls this first,
+        every time, so an outage stops it before anything is moved.
+        """
+        ...
+
     def submit(self, spec: JobSpec) -> str:
         """Submit one job; return its id. Raises SubmitRejected or SchedulerUnavailable."""
         ...

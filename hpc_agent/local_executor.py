@@ -34,16 +34,17 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hpc_agent.atomicio import write_text_atomic
 from hpc_agent.executor import (
     ExecutorError,
     JobInfo,
     JobSpec,
+    SchedulerUnavailable,
     SubmitRejected,
 )
 
@@ -167,16 +168,7 @@ def _output_path(pattern: str, workdir: Path, job_id: str, name: str) -> Path:
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Readers see the old record or the new one, never half of either."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(data, sort_keys=True))
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -240,6 +232,15 @@ class LocalExecutor:
         self.state_dir = state_dir.absolute()
         self._jobs = _Jobs(self.state_dir)
 
+    def ping(self) -> None:
+        """This machine is the scheduler: it can take work when its state directory is usable."""
+        try:
+            self._jobs.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SchedulerUnavailable(
+                f"the local executor cannot use {self._jobs.dir}: {exc.strerror}"
+            ) from exc
+
     def submit(self, spec: JobSpec) -> str:
         """Start the job detached; return its id. Refuses what sbatch would refuse."""
         try:
@@ -298,7 +299,7 @@ class LocalExecutor:
                 # Never reuse an id whose files exist, even if the counter was lost.
                 while self._jobs.spec(str(job_id)).exists():
                     job_id += 1
-                _write_text(counter, f"{job_id + 1}\n")
+                write_text_atomic(counter, f"{job_id + 1}\n")
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         return str(job_id)
@@ -425,17 +426,6 @@ class LocalExecutor:
             if info is None or info.finished:
                 return
             time.sleep(0.05)
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- the runner: one detached process per job ------------------------------------

@@ -18,9 +18,14 @@ it can, remembering nothing between ticks except the durable job records of
 4. finalize: see :mod:`hpc_agent.finalize`;
 5. retention: see :mod:`hpc_agent.retention`.
 
-The scheduler is called a constant number of times per tick (one query, at
-most one name look-up, plus one sbatch per new UoW), whatever the number of
-UoWs. A second tick that finds the instance busy exits at once (exit code 0).
+Before step 1 the tick pings the scheduler (one cheap call, every tick): when
+it cannot be reached the tick logs it and exits with
+:data:`~hpc_agent.exitcodes.EXIT_SCHEDULER_DOWN` without moving anything.
+
+The scheduler is called a constant number of times per tick (the ping, one
+query, at most one name look-up, plus one sbatch per new UoW), whatever the
+number of UoWs. A second tick that finds the instance busy exits at once
+(exit code 0).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from hpc_agent.executor import (
     SchedulerUnavailable,
     SubmitRejected,
 )
+from hpc_agent.exitcodes import EXIT_OK, EXIT_SCHEDULER_DOWN
 from hpc_agent.faults import crash_point
 from hpc_agent.finalize import Agent, decide, finalize
 from hpc_agent.lock import InstanceLock
@@ -61,10 +67,6 @@ from hpc_agent.state import (
     SUCCEEDED,
     JobRecord,
 )
-
-EXIT_OK: Final = 0
-EXIT_SCHEDULER_DOWN: Final = 3
-"""The tick stopped because the scheduler could not be reached; nothing was lost."""
 
 VANISHED_REASON: Final = "job vanished from Slurm"
 FINALIZE_JOB_RESOURCES: Final = ("--ntasks=1", "--cpus-per-task=1", "--mem=100M", "--time=00:05:00")
@@ -169,6 +171,10 @@ class Reconciler:
         """All steps; a scheduler outage stops the tick where it happens."""
         self.running_dir.mkdir(parents=True, exist_ok=True)
         try:
+            # Before anything moves: an outage found later (at sbatch) would leave a
+            # new upload renamed into CodeToRun/slurm with no job behind it.
+            self.executor.ping()
+            self.result.scheduler_queries += 1
             self.load()
             self.query_outcomes()
             self.lock.renew()

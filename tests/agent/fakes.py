@@ -21,6 +21,11 @@ class FakeExecutor:
         self.reject_message: str | None = None
         self._next = 1000
 
+    def ping(self) -> None:
+        self.calls.append("ping")
+        if self.down:
+            raise SchedulerUnavailable("Unable to contact slurm controller (connect failure)")
+
     def submit(self, spec: JobSpec) -> str:
         self.calls.append("submit")
         if self.down:

@@ -87,11 +87,15 @@ def agent_cmd(
 
 
 def jobs_named(cluster: Any, name: str) -> list[str]:
-    """Ids of every job ever submitted with ``name`` (sacct with accounting, else squeue)."""
+    """Ids of every job ever submitted with ``name``: the controller's and, with accounting, sacct's.
+
+    Both are needed: slurmdbd learns a job's name seconds after the job ends
+    (until then sacct lists it as ``allocation``), and the controller forgets
+    a job ``MinJobAge`` seconds after it ended.
+    """
+    out = cluster.run(["squeue", "-h", "-t", "all", f"--name={name}", "-o", "%i"]).stdout
     if cluster.accounting:
-        out = cluster.run(
+        out += cluster.run(
             ["sacct", "-n", "-X", "-P", "-S", "now-1days", f"--name={name}", "-o", "JobID"]
         ).stdout
-    else:
-        out = cluster.run(["squeue", "-h", "-t", "all", f"--name={name}", "-o", "%i"]).stdout
-    return [line.strip() for line in out.splitlines() if line.strip()]
+    return sorted({line.strip() for line in out.splitlines() if line.strip()})

@@ -13,9 +13,10 @@ import pytest
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.eventlog import read_events
+from hpc_agent.exitcodes import EXIT_SCHEDULER_DOWN
 from hpc_agent.lock import InstanceLock
 from hpc_agent.state import Ledger, StateStore
-from hpc_agent.tick import EXIT_SCHEDULER_DOWN, job_name, tick
+from hpc_agent.tick import job_name, tick
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 
@@ -117,7 +118,7 @@ def test_upload_still_in_progress_is_left_alone(inst: InstanceConfig) -> None:
     fake = FakeExecutor()
     tick(inst, fake)
     assert (inst.path(protocol.UPLOADED) / NAME).is_dir()
-    assert fake.calls == []
+    assert fake.calls == ["ping"]
 
 
 def test_sbatch_refusal_lands_in_failed_jobs_with_its_message(inst: InstanceConfig) -> None:
@@ -149,6 +150,23 @@ def test_scheduler_down_stops_the_tick_and_moves_nothing(inst: InstanceConfig) -
     assert again.exit_code == 0 and list(again.submitted) == ["second"]
 
 
+def test_scheduler_down_with_nothing_recorded_yet_leaves_the_upload_alone(
+    inst: InstanceConfig,
+) -> None:
+    upload(inst)
+    fake = FakeExecutor()
+    fake.down = True
+    result = tick(inst, fake)
+    assert result.exit_code == EXIT_SCHEDULER_DOWN
+    assert (inst.path(protocol.UPLOADED) / NAME / protocol.SENTINELS_DIR).is_dir()
+    assert list(inst.path(protocol.RUNNING).iterdir()) == []
+    assert StateStore(inst.base_dir).all_records() == {}
+    assert fake.calls == ["ping"]
+
+    fake.down = False
+    assert list(tick(inst, fake).submitted) == [NAME]
+
+
 def test_vanished_job_fails_after_the_grace_period(inst: InstanceConfig) -> None:
     upload(inst)
     fake = FakeExecutor()
@@ -168,7 +186,8 @@ def test_one_scheduler_query_per_tick_whatever_the_number_of_uows(inst: Instance
     assert fake.calls.count("submit") == 40 and fake.calls.count("query") == 0
     fake.calls.clear()
     result = tick(inst, fake)
-    assert fake.calls == ["query"] and result.scheduler_queries == 1
+    # The ping every tick starts with, then one batched query for all 40 jobs.
+    assert fake.calls == ["ping", "query"] and result.scheduler_queries == 2
 
 
 def test_interrupted_submission_is_found_by_name_not_resubmitted(inst: InstanceConfig) -> None:

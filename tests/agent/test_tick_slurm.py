@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from hpc_agent import protocol
+from hpc_agent.eventlog import read_events
+from hpc_agent.exitcodes import EXIT_SCHEDULER_DOWN
 from hpc_agent.tick import job_name, tick
 from tests.agent.conftest import make_uow
 from tests.agent.slurm_helpers import (
@@ -121,17 +123,30 @@ def test_controller_down_stops_the_tick_and_the_next_one_carries_on(
     make_uow(cfg.path(protocol.UPLOADED), "first", script=FAST_SCRIPT)
     tick(cfg)
     make_uow(cfg.path(protocol.UPLOADED), "second", script=FAST_SCRIPT)
+    # An instance with no job recorded yet: nothing but the ping would reach Slurm
+    # before sbatch, so this is where a tick could move an upload and then fail.
+    fresh = instance(acct_cluster, tmp_path / "fresh")
+    make_uow(fresh.path(protocol.UPLOADED), "new", script=FAST_SCRIPT)
     acct_cluster.stop_controller()
     try:
         down = agent_cmd("tick", str(cfg.base_dir))
+        fresh_down = agent_cmd("tick", str(fresh.base_dir))
     finally:
         acct_cluster.start_controller()
-    assert down.returncode != 0, down.stderr
+    for result in (down, fresh_down):
+        assert result.returncode == EXIT_SCHEDULER_DOWN, result.stderr
+        assert "scheduler unavailable" in result.stderr
     assert (cfg.path(protocol.UPLOADED) / "second" / "sentinels").is_dir()
     assert (cfg.path(protocol.RUNNING) / "first").is_dir()
     assert list(cfg.path(protocol.FAILED).iterdir()) == []
+    assert (fresh.path(protocol.UPLOADED) / "new" / "sentinels").is_dir()
+    assert list(fresh.path(protocol.RUNNING).iterdir()) == []
+    events = [e["event"] for e in read_events(fresh.path(protocol.LOGS))]
+    assert events == ["scheduler-unavailable"]
     tick_until_done(cfg, ["first", "second"])
     assert finished_path(cfg, "second") == cfg.path(protocol.ANALYSED) / "second"
+    tick_until_done(fresh, ["new"])
+    assert finished_path(fresh, "new") == fresh.path(protocol.ANALYSED) / "new"
 
 
 SUBMIT_POINTS = [

@@ -1,0 +1,28 @@
+"""Every exit code ``hpc-agent`` uses, documented in one place.
+
+Commands never pick numbers themselves; they return one of these.
+``docs/exit-codes.md`` lists them (a test keeps the two in step). Cron mails
+a non-zero tick's output, so the codes tell a person at a glance whether to
+act (1, 2) or wait for Slurm to come back (3).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+EXIT_OK: Final = 0
+"""Success; also a tick that found another agent working on the instance."""
+EXIT_FAILED: Final = 1
+"""An operation could not be done (retry, cancel, schedule), or ``doctor`` found a failing check."""
+EXIT_USAGE: Final = 2
+"""Bad command line, unknown instance, invalid config or set-up answer."""
+EXIT_SCHEDULER_DOWN: Final = 3
+"""The tick stopped because the scheduler could not be reached; nothing was moved."""
+
+EXIT_CODES: Final = {
+    "OK": EXIT_OK,
+    "FAILED": EXIT_FAILED,
+    "USAGE": EXIT_USAGE,
+    "SCHEDULER_DOWN": EXIT_SCHEDULER_DOWN,
+}
+"""Name -> code, for the documentation check."""

@@ -1,0 +1,20 @@
+"""The hpc-agent exit-code table in docs/exit-codes.md matches hpc_agent/exitcodes.py."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hpc_agent.exitcodes import EXIT_CODES
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "exit-codes.md"
+
+
+def test_the_documented_table_lists_every_code() -> None:
+    section = DOC.read_text().split("## hpc-agent", 1)[1]
+    rows = dict(re.findall(r"^\| (\d+) \| `([A-Z_]+)` \|", section, re.MULTILINE))
+    assert rows == {str(code): name for name, code in EXIT_CODES.items()}
+
+
+def test_codes_are_distinct() -> None:
+    assert len(set(EXIT_CODES.values())) == len(EXIT_CODES)
