@@ -213,10 +213,65 @@ def _lease_check(cfg: InstanceConfig, now: float) -> Check:
     return Check(OK, "lock", f"held by {lease.describe(now)}")
 
 
+def job_age_check(cfg: InstanceConfig, config: dict[str, str]) -> Check:
+    """Will the tick see every job's end? ``config`` is ``scontrol show config``, parsed.
+
+    Without accounting a finished job is visible (to squeue and scontrol) only
+    for ``MinJobAge`` seconds; a tick interval longer than that can miss the
+    outcome, and the job is then failed as "vanished" after the grace period.
+    """
+    slurm = importlib.import_module("hpc_agent.slurm")
+    interval = cfg.every_minutes * 60
+    if slurm.config_accounting(config):
+        return Check(OK, "job age", "accounting on: sacct keeps every job's outcome")
+    min_age = slurm.config_seconds(config.get("MinJobAge"))
+    if min_age is None:
+        return Check(
+            WARN,
+            "job age",
+            "accounting off and MinJobAge unreadable in `scontrol show config`",
+            "ask the site how long finished jobs stay visible; tick more often than that",
+        )
+    if min_age == 0:
+        return Check(OK, "job age", "accounting off; MinJobAge = 0: Slurm never purges jobs")
+    if interval > min_age:
+        return Check(
+            WARN,
+            "job age",
+            f"accounting off: Slurm forgets a finished job after MinJobAge = {min_age} s, "
+            f"but the agent ticks only every {cfg.every_minutes} min; outcomes can be "
+            "missed and the UoW failed as 'job vanished from Slurm'",
+            f"tick at least every {max(1, min_age // 60)} min (`hpc-agent setup --base-dir "
+            f"{cfg.base_dir} --every N` and reinstall the schedule), or ask the site to raise "
+            "MinJobAge or enable accounting (slurmdbd)",
+        )
+    return Check(
+        OK,
+        "job age",
+        f"accounting off; ticks every {cfg.every_minutes} min, within MinJobAge = {min_age} s",
+    )
+
+
+def _job_age_check(cfg: InstanceConfig) -> Check:
+    slurm = importlib.import_module("hpc_agent.slurm")
+    try:
+        config = slurm.show_config()
+    except Exception as exc:  # the scheduler's failure is a finding, not a crash
+        return Check(
+            FAIL,
+            "job age",
+            f"`scontrol show config` failed ({exc})",
+            "check that slurmctld is up (`scontrol ping`)",
+        )
+    return job_age_check(cfg, config)
+
+
 def run_checks(cfg: InstanceConfig | None, *, now: float | None = None) -> list[Check]:
     """Every check: the login node's, then the instance's when one is given."""
     checks = system_checks(cfg.executor if cfg else "slurm")
     if cfg is not None:
+        if cfg.executor == "slurm":
+            checks.append(_job_age_check(cfg))
         checks.extend(instance_checks(cfg, now=now))
     return checks
 

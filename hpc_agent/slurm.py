@@ -289,6 +289,32 @@ def parse_names(text: str) -> dict[str, str]:
     return found
 
 
+def parse_config(text: str) -> dict[str, str]:
+    """``Key = value`` pairs of ``scontrol show config`` (the header and footer are skipped)."""
+    config: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and " " not in key.strip():
+            config.setdefault(key.strip(), value.strip())
+    return config
+
+
+def config_seconds(value: str | None) -> int | None:
+    """A duration from ``scontrol show config`` (``60 sec``, ``300``) in seconds; None if unreadable."""
+    if value is None:
+        return None
+    number, _, unit = value.strip().partition(" ")
+    if not number.isdigit() or unit.strip() not in ("", "sec", "secs", "seconds"):
+        return None
+    return int(number)
+
+
+def config_accounting(config: Mapping[str, str]) -> bool:
+    """Whether the controller stores job accounting (``AccountingStorageType`` is not none)."""
+    kind = config.get("AccountingStorageType", "").strip().lower()
+    return kind not in ("", "accounting_storage/none", "(null)")
+
+
 def is_unreachable(message: str) -> bool:
     """Whether a Slurm command's error means "could not reach the scheduler"."""
     lowered = message.lower()
@@ -352,15 +378,19 @@ def _user() -> str:
     return pwd.getpwuid(os.getuid()).pw_name
 
 
-def _cluster_name(timeout: float) -> str | None:
+def show_config(*, timeout: float = DEFAULT_TIMEOUT) -> dict[str, str]:
+    """The controller's running configuration (``scontrol show config``), parsed.
+
+    Raises SchedulerUnavailable when the controller does not answer.
+    """
     result = _run(["scontrol", "show", "config"], timeout)
     if result.returncode != 0:
         raise _fail("scontrol show config", result)
-    for line in result.stdout.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip() == "ClusterName":
-            return value.strip() or None
-    return None
+    return parse_config(result.stdout)
+
+
+def _cluster_name(timeout: float) -> str | None:
+    return show_config(timeout=timeout).get("ClusterName") or None
 
 
 def check_account_qos(

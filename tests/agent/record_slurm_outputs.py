@@ -85,6 +85,7 @@ def record(cluster: SlurmCluster, tag: str, work: Path) -> None:
                 "--format=JobID,JobName",
             ]
         ).stdout
+    out["scontrol_show_config"] = cluster.run(["scontrol", "show", "config"]).stdout
     for key, text in out.items():
         (DATA / f"{tag}_{key}.txt").write_text(text)
 

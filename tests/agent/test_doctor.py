@@ -7,6 +7,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,3 +106,35 @@ def test_system_checks_find_slurm_tools_or_say_how(monkeypatch: pytest.MonkeyPat
     checks = _by_name(doctor.system_checks("slurm"))
     assert checks["sbatch"].status == doctor.FAIL
     assert "add Slurm's bin directory to PATH" in checks["sbatch"].fix
+
+
+def test_tick_interval_longer_than_min_job_age_without_accounting_warns(
+    instance: InstanceConfig,
+) -> None:
+    slurm_cfg = replace(instance, executor="slurm", every_minutes=5)
+    noacct = {"AccountingStorageType": "accounting_storage/none", "MinJobAge": "300 sec"}
+    assert doctor.job_age_check(slurm_cfg, noacct).status == doctor.OK
+    short = {**noacct, "MinJobAge": "60 sec"}
+    check = doctor.job_age_check(slurm_cfg, short)
+    assert check.status == doctor.WARN
+    assert "MinJobAge = 60 s" in check.message and "every 5 min" in check.message
+    assert "tick at least every 1 min" in check.fix
+    acct = {**short, "AccountingStorageType": "accounting_storage/slurmdbd"}
+    assert doctor.job_age_check(slurm_cfg, acct).status == doctor.OK
+    assert doctor.job_age_check(slurm_cfg, {**noacct, "MinJobAge": "0 sec"}).status == doctor.OK
+
+
+@pytest.mark.slurm
+def test_doctor_reads_min_job_age_from_the_real_slurm(
+    instance: InstanceConfig, slurm_env_noacct: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The test bed sets MinJobAge = 60 s and keeps no accounting.
+    every_five = replace(instance, executor="slurm", every_minutes=5)
+    save_instance(every_five)
+    assert main(["doctor", str(instance.base_dir)]) == 0  # a warning, not a failure
+    assert "WARN  job age: accounting off: Slurm forgets a finished job after MinJobAge = 60 s" in (
+        capsys.readouterr().out
+    )
+    save_instance(replace(every_five, every_minutes=1))
+    assert main(["doctor", str(instance.base_dir)]) == 0
+    assert "OK    job age: accounting off; ticks every 1 min" in capsys.readouterr().out

@@ -16,9 +16,12 @@ import pytest
 from hpc_agent.executor import JobSpec
 from hpc_agent.slurm import (
     accounting_disabled,
+    config_accounting,
+    config_seconds,
     is_unreachable,
     normalize_elapsed,
     normalize_state,
+    parse_config,
     parse_names,
     parse_sacct,
     parse_sbatch_parsable,
@@ -277,3 +280,24 @@ def test_unreachable_scheduler_messages(message: str) -> None:
 )
 def test_refusals_are_not_mistaken_for_an_unreachable_scheduler(message: str) -> None:
     assert not is_unreachable(message)
+
+
+# -- scontrol show config -----------------------------------------------------
+
+
+@pytest.mark.parametrize(("tag", "accounting"), [("acct", True), ("noacct", False)])
+def test_show_config_gives_accounting_and_min_job_age(tag: str, accounting: bool) -> None:
+    config = parse_config(recorded(f"{tag}_scontrol_show_config.txt"))
+    assert config_accounting(config) is accounting
+    assert config_seconds(config["MinJobAge"]) == 60
+    assert config["ClusterName"].startswith("fc")
+    # Neither the header nor the ping footer is a setting.
+    assert not any(key.startswith(("Configuration", "Slurmctld(")) for key in config)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("300 sec", 300), ("0 sec", 0), ("45", 45), ("5 min", None), ("(null)", None), (None, None)],
+)
+def test_config_seconds(text: str | None, seconds: int | None) -> None:
+    assert config_seconds(text) == seconds
