@@ -133,7 +133,11 @@ def slurm_reachable() -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
-    return None if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")
+    if done.returncode == 0:
+        return None
+    # sinfo explains itself over several lines; the last one says what failed.
+    lines = done.stderr.strip().splitlines()
+    return lines[-1] if lines else f"sinfo exited {done.returncode}"
 
 
 class Progress:

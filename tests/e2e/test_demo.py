@@ -50,3 +50,20 @@ def test_the_demo_replaces_its_own_previous_directory(tmp_path: Path) -> None:
     (root / "old-run").mkdir()
     prepare_root(root)
     assert sorted(p.name for p in root.iterdir()) == [demo.MARKER]
+
+
+@pytest.mark.slurm
+def test_the_demo_runs_on_real_slurm(slurm_env: object) -> None:
+    out = io.StringIO()
+    assert demo.main(["--slurm"], out=out) == 0, out.getvalue()
+    text = out.getvalue()
+    assert "agent on the slurm executor" in text
+    assert "(succeeded, Slurm state COMPLETED, exit code 0:0)" in text
+
+
+def test_the_demo_says_when_no_slurm_answers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert demo.main(["--slurm"], out=io.StringIO()) == 2
+    assert "no Slurm cluster answers here" in capsys.readouterr().err
