@@ -5,6 +5,9 @@ tick's one batched query is a real one. The tick runs in a fresh child
 process so its wall time and peak RSS are measured alone.
 Targets: <= 1.5 s wall, <= 100 MB peak RSS. ``--no-slurm`` replaces the
 scheduler with a stub that answers PENDING (measures the agent alone).
+
+Run: ``.venv/bin/python benchmarks/bench_agent_steady.py`` (under a minute; it
+starts and stops its own test cluster).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from hpc_agent.tick import tick
 
 class Stub:
     name = "stub"
+    def ping(self): pass
     def submit(self, spec): raise AssertionError("nothing to submit")
     def query(self, ids): return {{i: JobInfo(job_id=i, state="PENDING") for i in ids}}
     def find_by_name(self, names): return {{}}
@@ -109,7 +113,10 @@ def main() -> int:
                 text=True,
                 check=True,
             ).stdout
-            runs.append(json.loads(out))
+            run = json.loads(out)
+            # A tick that stopped early (scheduler down) would look fast for nothing.
+            assert run["exit"] == 0, run
+            runs.append(run)
     finally:
         if cluster is not None:
             cluster.stop()

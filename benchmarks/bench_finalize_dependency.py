@@ -3,7 +3,15 @@
 One tick submits the UoW and its tiny ``--dependency=afterany`` finalize job;
 no further tick runs. The figure is the time from the job's end (the end time
 Slurm reports) to the moment the UoW appears, handed back, in AnalysedFiles/.
+Slurm reports End in whole seconds, so the job script also writes the time of
+its last command, and the figure is measured from that (Slurm's coarser figure
+is shown beside it). On an idle cluster most of the delay is Slurm's own: the
+dependent job is started by the next batch scheduling pass (``batch_sched_delay``,
+3 s by default), then the finalize step itself takes about half a second.
 Target: <= 5 s.
+
+Run: ``.venv/bin/python benchmarks/bench_finalize_dependency.py`` (under a
+minute; it starts and stops its own test cluster).
 """
 
 from __future__ import annotations
@@ -20,6 +28,12 @@ from hpc_agent.tick import tick
 
 RUNS = 3
 
+TIMED_SCRIPT = (
+    "#!/bin/bash\n#SBATCH --time=00:01:00\n#SBATCH --ntasks=1\n#SBATCH --mem=10M\n"
+    # Slurm's End is whole seconds; the script's own last act is the precise end.
+    "date +%s.%N > data/ended_at\n"
+)
+
 
 def main() -> int:
     root = scratch()
@@ -34,7 +48,7 @@ def main() -> int:
                 qos=cluster.qos,
                 finalize_by_dependency=True,
             )
-            make_uow(cfg.path(protocol.UPLOADED), "uow")
+            make_uow(cfg.path(protocol.UPLOADED), "uow", script=TIMED_SCRIPT)
             tick(cfg)
             done = cfg.path(protocol.ANALYSED) / "uow"
             deadline = time.time() + 120
@@ -45,13 +59,16 @@ def main() -> int:
             arrived = time.time()
             report = json.loads((done / protocol.REPORT_JSON).read_text())
             ended = datetime.fromisoformat(report["end_time"]).timestamp()
-            delays.append(arrived - ended)
+            script_end = float((done / "data" / "ended_at").read_text())
+            delays.append((arrived - script_end, arrived - ended))
     finally:
         cluster.stop()
-    print(f"{'run':>4} {'job end -> AnalysedFiles (s)':>30}")
-    for number, delay in enumerate(delays, 1):
-        print(f"{number:>4} {delay:>30.2f}")
-    print(f"target <= 5 s: {'met' if max(delays) <= 5 else 'NOT met'} (worst {max(delays):.2f})")
+    print("finalize-by-dependency on an idle test cluster: job end -> handed back")
+    print(f"{'run':>4} {'from the script end (s)':>24} {'from Slurm End (s, to 1 s)':>27}")
+    for number, (precise, coarse) in enumerate(delays, 1):
+        print(f"{number:>4} {precise:>24.2f} {coarse:>27.2f}")
+    worst = max(precise for precise, _ in delays)
+    print(f"target <= 5 s: {'met' if worst <= 5 else 'NOT met'} (worst {worst:.2f})")
     return 0
 
 
