@@ -83,7 +83,11 @@ def _executor(cfg: InstanceConfig) -> Executor:
     from hpc_agent.executors import make_executor
     from hpc_agent.state import StateStore
 
-    return make_executor(cfg.executor, StateStore(cfg.base_dir).root / "executor")
+    return make_executor(
+        cfg.executor,
+        StateStore(cfg.base_dir).root / "executor",
+        timeout_seconds=cfg.slurm_timeout_seconds,
+    )
 
 
 def _guard(func: Handler) -> Handler:

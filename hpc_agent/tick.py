@@ -144,7 +144,11 @@ def tick(
         if executor is None:
             from hpc_agent.executors import make_executor
 
-            executor = make_executor(cfg.executor, agent.store.root / "executor")
+            executor = make_executor(
+                cfg.executor,
+                agent.store.root / "executor",
+                timeout_seconds=cfg.slurm_timeout_seconds,
+            )
         result = Reconciler(agent, executor, lock).run()
     finally:
         lock.release()
