@@ -139,8 +139,15 @@ class Executor(Protocol):
         """One batched status query; ids the scheduler does not know are absent."""
         ...
 
-    def find_by_name(self, names: Sequence[str]) -> Mapping[str, str]:
-        """Map job names to the id of a job with that name (crash recovery)."""
+    def find_by_name(
+        self, names: Sequence[str], *, submitted_after: float | None = None
+    ) -> Mapping[str, str]:
+        """Map job names to the id of the newest job with that name (crash recovery).
+
+        With ``submitted_after`` (seconds since the epoch) only jobs submitted
+        at or after that time count, so the earlier job of a UoW that is run
+        again under the same name is never taken for the new one.
+        """
         ...
 
     def cancel(self, job_id: str) -> None:

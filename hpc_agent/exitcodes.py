@@ -13,7 +13,8 @@ from typing import Final
 EXIT_OK: Final = 0
 """Success; also a tick that found another agent working on the instance."""
 EXIT_FAILED: Final = 1
-"""An operation could not be done (retry, cancel, schedule), or ``doctor`` found a failing check."""
+"""An operation could not be done (retry, cancel, schedule), ``doctor`` found a failing check,
+or a tick got an answer from the scheduler it cannot use (it stopped; nothing was lost)."""
 EXIT_USAGE: Final = 2
 """Bad command line, unknown instance, invalid config or set-up answer."""
 EXIT_SCHEDULER_DOWN: Final = 3

@@ -388,8 +388,10 @@ class LocalExecutor:
             ),
         )
 
-    def find_by_name(self, names: Sequence[str]) -> Mapping[str, str]:
-        """Map each name to the newest job submitted here under it."""
+    def find_by_name(
+        self, names: Sequence[str], *, submitted_after: float | None = None
+    ) -> Mapping[str, str]:
+        """Map each name to the newest job submitted here under it (at or after ``submitted_after``)."""
         wanted = set(names)
         found: dict[str, str] = {}
         if not self._jobs.dir.is_dir():
@@ -397,6 +399,8 @@ class LocalExecutor:
         for path in self._jobs.dir.glob("*.spec.json"):
             spec = _read_json(path)
             if spec is None or spec.get("name") not in wanted:
+                continue
+            if submitted_after is not None and float(spec["submit_epoch"]) < submitted_after:
                 continue
             name, job_id = str(spec["name"]), str(spec["job_id"])
             if name not in found or int(job_id) > int(found[name]):

@@ -15,6 +15,7 @@ import pwd
 import re
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 from hpc_agent.executor import (
     ExecutorError,
@@ -74,7 +75,7 @@ _ALREADY_ENDED = (
     "invalid job id specified",
 )
 _ASSOC_FORMAT = ("format=Cluster,Account,QOS",)
-_NAME_FORMAT = ("--format=JobID,JobName",)
+_NAME_FORMAT = ("--format=JobID,JobName,Submit",)
 _NO_VALUE = frozenset({"", "unknown", "none", "n/a", "(null)", "none assigned"})
 _SCONTROL_KEY = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9_:/]*)=")
 
@@ -274,15 +275,41 @@ def parse_scontrol_jobs(text: str) -> dict[str, JobInfo]:
     return jobs
 
 
-def parse_names(text: str) -> dict[str, str]:
-    """``name -> id`` from ``id|name`` lines (squeue ``%i|%j``, sacct ``JobID,JobName``).
+def slurm_time_epoch(text: str | None) -> float | None:
+    """Seconds since the epoch of a Slurm time (``2026-01-31T12:00:00``, this host's local time).
 
-    When several jobs share a name the newest (highest id) wins.
+    None for ``Unknown``, ``None`` and anything else unreadable.
+    """
+    value = _value(text or "")
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def parse_names(text: str, *, submitted_after: float | None = None) -> dict[str, str]:
+    """``name -> id`` from ``id|name|submit`` lines (squeue ``%i|%j|%V``, sacct
+    ``JobID,JobName,Submit``); ``id|name`` lines are read too.
+
+    When several jobs share a name the newest (highest id) wins. With
+    ``submitted_after`` (seconds since the epoch), a job submitted before it is
+    ignored; one whose submit time is unreadable is kept.
     """
     found: dict[str, str] = {}
     for line in text.splitlines():
-        job_id, sep, name = line.strip().partition("|")
-        if not sep or not job_id.isdigit() or not name:
+        fields = line.strip().split("|")
+        if len(fields) < 2:
+            continue
+        job_id = fields[0]
+        if len(fields) >= 3:
+            name, submit = "|".join(fields[1:-1]), slurm_time_epoch(fields[-1])
+        else:
+            name, submit = fields[1], None
+        if not job_id.isdigit() or not name:
+            continue
+        if submitted_after is not None and submit is not None and submit < submitted_after:
             continue
         if name not in found or int(job_id) > int(found[name]):
             found[name] = job_id
@@ -547,21 +574,31 @@ class SlurmExecutor:
         if result.returncode != 0 or "is UP" not in result.stdout:
             raise SchedulerUnavailable(f"slurmctld is down: {_message(result)}")
 
-    def find_by_name(self, names: Sequence[str]) -> Mapping[str, str]:
-        """Jobs with these names, from the controller and, with accounting, from sacct."""
+    def find_by_name(
+        self, names: Sequence[str], *, submitted_after: float | None = None
+    ) -> Mapping[str, str]:
+        """Jobs with these names, from the controller and, with accounting, from sacct.
+
+        ``submitted_after`` (seconds since the epoch) ignores older jobs that
+        had the same name, such as the earlier run of a retried UoW.
+        """
         wanted = sorted(set(names))
         found: dict[str, str] = {}
         for chunk in _chunks(wanted):
             listed = ",".join(chunk)
             outputs = []
             result = _run(
-                ["squeue", "-h", "-t", "all", f"--name={listed}", "-o", "%i|%j"], self.timeout
+                ["squeue", "-h", "-t", "all", f"--name={listed}", "-o", "%i|%j|%V"],
+                self.timeout,
             )
             if result.returncode != 0:
                 raise _fail("squeue", result)
             outputs.append(result.stdout)
             if self.accounting:
                 result = _run(
+                    # Not -S submitted_after: sacct refuses a start after its own
+                    # "now", which a small clock difference could produce; the
+                    # submit times are filtered here instead.
                     [
                         "sacct",
                         f"--name={listed}",
@@ -577,7 +614,8 @@ class SlurmExecutor:
                 if result.returncode != 0:
                     raise _fail("sacct", result)
                 outputs.append(result.stdout)
-            for name, job_id in parse_names("\n".join(outputs)).items():
+            merged = parse_names("\n".join(outputs), submitted_after=submitted_after)
+            for name, job_id in merged.items():
                 if name in chunk and (name not in found or int(job_id) > int(found[name])):
                     found[name] = job_id
         return found

@@ -23,8 +23,8 @@ it cannot be reached the tick logs it and exits with
 :data:`~hpc_agent.exitcodes.EXIT_SCHEDULER_DOWN` without moving anything.
 
 The scheduler is called a constant number of times per tick (the ping, one
-query, at most one name look-up, plus one sbatch per new UoW), whatever the
-number of UoWs. A second tick that finds the instance busy exits at once
+query, at most two name look-ups after an interrupted tick, plus one sbatch
+per new UoW), whatever the number of UoWs. A second tick that finds the instance busy exits at once
 (exit code 0).
 """
 
@@ -48,12 +48,13 @@ from hpc_agent.admission import admit, upload_state
 from hpc_agent.config import InstanceConfig
 from hpc_agent.executor import (
     Executor,
+    ExecutorError,
     JobInfo,
     JobSpec,
     SchedulerUnavailable,
     SubmitRejected,
 )
-from hpc_agent.exitcodes import EXIT_OK, EXIT_SCHEDULER_DOWN
+from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_SCHEDULER_DOWN
 from hpc_agent.faults import crash_point
 from hpc_agent.finalize import Agent, decide, finalize
 from hpc_agent.lock import InstanceLock
@@ -69,6 +70,13 @@ from hpc_agent.state import (
 )
 
 VANISHED_REASON: Final = "job vanished from Slurm"
+RECOVERY_CLOCK_SLACK: Final = 5.0
+"""Seconds of leeway when an interrupted submission is looked up by name.
+
+Slurm prints submit times to the second, and its clock may differ a little
+from this host's; a job of the same name submitted longer ago than this
+before the intent was recorded belongs to an earlier run of the UoW (retried
+or uploaded again under the same name, which takes at least two ticks)."""
 FINALIZE_JOB_RESOURCES: Final = ("--ntasks=1", "--cpus-per-task=1", "--mem=100M", "--time=00:05:00")
 """The finalize-by-dependency job is tiny, so it fits on any node at once."""
 
@@ -196,6 +204,21 @@ class Reconciler:
             self.agent.ledger.save()
             self.result.exit_code = EXIT_SCHEDULER_DOWN
             self.result.message = f"scheduler unavailable: {exc}"
+            return self.result
+        except ExecutorError as exc:
+            # An answer the agent cannot use (unexpected output, an odd error):
+            # stop the same way; a UoW caught mid-submission is looked up by
+            # name next time, so nothing is lost or submitted twice.
+            self.log.write(
+                "scheduler-error",
+                f"the scheduler gave an answer the agent cannot use ({exc}); the tick "
+                "stopped without moving anything further, the next tick tries again",
+                level="error",
+                error=str(exc),
+            )
+            self.agent.ledger.save()
+            self.result.exit_code = EXIT_FAILED
+            self.result.message = f"scheduler error: {exc}"
             return self.result
         self.lock.renew()
         self.finalize_all()
@@ -408,10 +431,7 @@ class Reconciler:
         ]
         if not todo:
             return
-        unsure = [r.job_name for r in todo if r.phase == SUBMITTING and r.job_name]
-        found = dict(self.executor.find_by_name(unsure)) if unsure else {}
-        if unsure:
-            self.result.scheduler_queries += 1
+        found = self.find_interrupted([r for r in todo if r.phase == SUBMITTING])
         for record in todo:
             self.lock.renew()
             if record.job_name in found:
@@ -429,6 +449,28 @@ class Reconciler:
                 )
                 continue
             self.submit_one(record)
+
+    def find_interrupted(self, unsure: list[JobRecord]) -> dict[str, str]:
+        """Jobs that interrupted submissions may have created, by job name.
+
+        Only jobs submitted after the intent was recorded count (less
+        :data:`RECOVERY_CLOCK_SLACK`): an older job of the same name is a
+        previous run of a retried or re-uploaded UoW, not this one. A record
+        rebuilt without an intent time is matched by name alone. At most two
+        look-ups, whatever the number of UoWs.
+        """
+        timed = [r for r in unsure if r.job_name and r.submit_intent_at is not None]
+        untimed = [r.job_name for r in unsure if r.job_name and r.submit_intent_at is None]
+        found: dict[str, str] = {}
+        if timed:
+            since = min(r.submit_intent_at or 0.0 for r in timed) - RECOVERY_CLOCK_SLACK
+            names = [r.job_name for r in timed if r.job_name]
+            found.update(self.executor.find_by_name(names, submitted_after=since))
+            self.result.scheduler_queries += 1
+        if untimed:
+            found.update(self.executor.find_by_name(untimed))
+            self.result.scheduler_queries += 1
+        return found
 
     def submit_one(self, record: JobRecord) -> None:
         """sbatch one UoW: intent first, job id recorded before anything else."""

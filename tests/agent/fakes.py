@@ -17,6 +17,7 @@ class FakeExecutor:
         self.by_name: dict[str, str] = {}
         self.specs: list[JobSpec] = []
         self.calls: list[str] = []
+        self.name_lookups: list[float | None] = []
         self.down = False
         self.reject_message: str | None = None
         self._next = 1000
@@ -45,8 +46,11 @@ class FakeExecutor:
             raise SchedulerUnavailable("Unable to contact slurm controller")
         return {i: self.jobs[i] for i in job_ids if i in self.jobs}
 
-    def find_by_name(self, names: Sequence[str]) -> Mapping[str, str]:
+    def find_by_name(
+        self, names: Sequence[str], *, submitted_after: float | None = None
+    ) -> Mapping[str, str]:
         self.calls.append("find_by_name")
+        self.name_lookups.append(submitted_after)
         if self.down:
             raise SchedulerUnavailable("Unable to contact slurm controller")
         return {n: self.by_name[n] for n in names if n in self.by_name}

@@ -65,7 +65,7 @@ def record(cluster: SlurmCluster, tag: str, work: Path) -> None:
     ).stdout
     out["scontrol_ended"] = cluster.run(["scontrol", "show", "job", "-o"]).stdout
     out["squeue_names"] = cluster.run(
-        ["squeue", "-h", "-t", "all", "--name=rec-ok,rec-long,absent", "-o", "%i|%j"]
+        ["squeue", "-h", "-t", "all", "--name=rec-ok,rec-long,absent", "-o", "%i|%j|%V"]
     ).stdout
     sacct = cluster.run(
         ["sacct", "-j", joined, "-n", "-P", "-X", "--format=" + ",".join(SACCT_FIELDS)],
@@ -82,7 +82,7 @@ def record(cluster: SlurmCluster, tag: str, work: Path) -> None:
                 "-P",
                 "-S",
                 "now-30days",
-                "--format=JobID,JobName",
+                "--format=JobID,JobName,Submit",
             ]
         ).stdout
     out["scontrol_show_config"] = cluster.run(["scontrol", "show", "config"]).stdout

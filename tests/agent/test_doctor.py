@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -58,15 +62,33 @@ def test_directory_on_another_file_system_fails(instance: InstanceConfig) -> Non
         elsewhere.rmdir()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_unwritable_directory_fails(instance: InstanceConfig) -> None:
-    target = instance.path(protocol.LOGS)
-    target.chmod(0o500)
+@contextlib.contextmanager
+def unwritable(directory: Path) -> Iterator[None]:
+    """Make ``directory`` unwritable for this process: permissions, or for root the
+    immutable attribute (root ignores permissions)."""
+    if os.geteuid() != 0:
+        directory.chmod(0o500)
+        try:
+            yield
+        finally:
+            directory.chmod(0o755)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("running as root without chattr: cannot make a directory unwritable")
+    made = subprocess.run([chattr, "+i", str(directory)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"chattr +i is not supported here: {made.stderr.decode().strip()}")
     try:
-        check = _by_name(doctor.run_checks(instance))["writable"]
-        assert check.status == doctor.FAIL and "Logs" in check.message
+        yield
     finally:
-        target.chmod(0o755)
+        subprocess.run([chattr, "-i", str(directory)], check=True)
+
+
+def test_unwritable_directory_fails(instance: InstanceConfig) -> None:
+    with unwritable(instance.path(protocol.LOGS)):
+        check = _by_name(doctor.run_checks(instance))["writable"]
+    assert check.status == doctor.FAIL and "Logs" in check.message
 
 
 def test_stale_lease_is_a_warning(instance: InstanceConfig) -> None:

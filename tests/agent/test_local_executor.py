@@ -264,6 +264,11 @@ def test_find_by_name_and_query_of_unknown_ids(executor: LocalExecutor, tmp_path
     assert int(first) < int(second)
     assert set(executor.query([first, "999"])) == {first}
     assert LocalExecutor(tmp_path / "empty").find_by_name(["alpha"]) == {}
+    # An earlier job of the same name is not the one submitted after a time.
+    later = time.time() + 1
+    assert executor.find_by_name(["alpha"], submitted_after=later) == {}
+    third = executor.submit(spec(uow, script, name="alpha"))
+    assert executor.find_by_name(["alpha"], submitted_after=later - 1) == {"alpha": third}
 
 
 def test_arguments_are_never_run_through_a_shell(executor: LocalExecutor, tmp_path: Path) -> None:

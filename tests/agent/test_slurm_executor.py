@@ -210,6 +210,11 @@ def test_find_by_name_sees_queued_and_ended_jobs(bed: SlurmCluster, tmp_path: Pa
         found = executor.find_by_name([quick.name, slow.name, "fctest-never-submitted"])
         assert found == {quick.name: quick_id, slow.name: slow_id}
         assert executor.find_by_name([]) == {}
+        # Jobs submitted before a time (an earlier run under the same name) are left out.
+        later = time.time() + 5
+        assert executor.find_by_name([quick.name, slow.name], submitted_after=later) == {}
+        since = time.time() - 60
+        assert executor.find_by_name([quick.name], submitted_after=since) == {quick.name: quick_id}
     finally:
         executor.cancel(slow_id)
 

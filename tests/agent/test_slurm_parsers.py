@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -218,6 +219,17 @@ def test_names_newest_job_wins() -> None:
     found = parse_names(recorded("acct_sacct_names.txt") + recorded("acct_squeue_names.txt"))
     assert found == {"rec-ok": "5", "rec-long": "6"}
     assert parse_names("") == {}
+
+
+def test_names_submitted_before_a_time_are_ignored() -> None:
+    # squeue -o '%i|%j|%V' / sacct --format=JobID,JobName,Submit: local times.
+    text = "7|uow|2026-01-31T12:00:00\n9|uow|2026-01-31T12:10:00\n8|other|Unknown\n"
+    noon_five = datetime(2026, 1, 31, 12, 5).timestamp()
+    assert parse_names(text) == {"uow": "9", "other": "8"}
+    assert parse_names(text, submitted_after=noon_five) == {"uow": "9", "other": "8"}
+    later = datetime(2026, 1, 31, 12, 11).timestamp()
+    # An unreadable submit time keeps the job: better found than submitted twice.
+    assert parse_names(text, submitted_after=later) == {"other": "8"}
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,11 @@ import pytest
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.eventlog import read_events
-from hpc_agent.exitcodes import EXIT_SCHEDULER_DOWN
+from hpc_agent.executor import ExecutorError
+from hpc_agent.exitcodes import EXIT_FAILED, EXIT_SCHEDULER_DOWN
 from hpc_agent.lock import InstanceLock
 from hpc_agent.state import Ledger, StateStore
-from hpc_agent.tick import job_name, tick
+from hpc_agent.tick import RECOVERY_CLOCK_SLACK, job_name, tick
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 
@@ -167,6 +168,25 @@ def test_scheduler_down_with_nothing_recorded_yet_leaves_the_upload_alone(
     assert list(tick(inst, fake).submitted) == [NAME]
 
 
+def test_an_unusable_scheduler_answer_stops_the_tick_with_exit_1(
+    inst: InstanceConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload(inst, "first")
+    fake = FakeExecutor()
+    tick(inst, fake)
+    upload(inst, "second")
+
+    def garbled(job_ids: object) -> object:
+        raise ExecutorError("sacct failed: sacct: error: something unexpected")
+
+    monkeypatch.setattr(fake, "query", garbled)
+    result = tick(inst, fake)
+    assert result.exit_code == EXIT_FAILED and "something unexpected" in result.message
+    assert (inst.path(protocol.UPLOADED) / "second" / protocol.SENTINELS_DIR).is_dir()
+    assert (inst.path(protocol.RUNNING) / "first").is_dir()
+    assert "scheduler-error" in [e["event"] for e in read_events(inst.path(protocol.LOGS))]
+
+
 def test_vanished_job_fails_after_the_grace_period(inst: InstanceConfig) -> None:
     upload(inst)
     fake = FakeExecutor()
@@ -205,6 +225,9 @@ def test_interrupted_submission_is_found_by_name_not_resubmitted(inst: InstanceC
     assert fake.calls.count("submit") == 1
     again = store.load(NAME)
     assert again is not None and again.job_id == job
+    # Only jobs submitted since the intent (less the clock slack) may be this UoW's.
+    assert record.submit_intent_at is not None
+    assert fake.name_lookups == [record.submit_intent_at - RECOVERY_CLOCK_SLACK]
 
 
 def test_timestamp_option_keeps_names_with_a_run_id(inst: InstanceConfig) -> None:

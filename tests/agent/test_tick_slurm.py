@@ -19,7 +19,7 @@ import pytest
 from hpc_agent import protocol
 from hpc_agent.eventlog import read_events
 from hpc_agent.exitcodes import EXIT_SCHEDULER_DOWN
-from hpc_agent.tick import job_name, tick
+from hpc_agent.tick import RECOVERY_CLOCK_SLACK, job_name, tick
 from tests.agent.conftest import make_uow
 from tests.agent.slurm_helpers import (
     FAST_SCRIPT,
@@ -186,6 +186,30 @@ def test_kill_9_at_every_step_loses_nothing_and_never_submits_twice(
     assert len(jobs_named(acct_cluster, job_name(cfg.name, "uow"))) == 1, point
     assert sorted(p.name for p in cfg.path(protocol.ANALYSED).iterdir()) == ["uow"]
     assert list(cfg.path(protocol.RUNNING).iterdir()) == []
+
+
+def test_a_retried_uow_interrupted_before_sbatch_is_not_mistaken_for_its_old_job(
+    acct_cluster: Any, tmp_path: Path
+) -> None:
+    # Fails on its first run, succeeds once retried: the old job has the same name.
+    script = (
+        "#!/bin/bash\n#SBATCH --time=00:01:00\n#SBATCH --mem=50M\n"
+        "if [ -e data/tried ]; then echo ok > data/out.txt; else touch data/tried; exit 3; fi\n"
+    )
+    cfg = instance(acct_cluster, tmp_path / "inst")
+    make_uow(cfg.path(protocol.UPLOADED), "uow", script=script)
+    tick_until_done(cfg, ["uow"])
+    assert finished_path(cfg, "uow") == cfg.path(protocol.FAILED) / "uow"
+    # A person retries minutes later, not within the clock leeway of the look-up.
+    time.sleep(RECOVERY_CLOCK_SLACK + 1)
+    assert agent_cmd("retry", str(cfg.base_dir), "uow").returncode == 0
+    crashed = agent_cmd("tick", str(cfg.base_dir), env={"FLOWCRON_CRASH_AT": "after-submit-intent"})
+    assert crashed.returncode == -9, crashed.stderr
+    tick_until_done(cfg, ["uow"])
+    done = finished_path(cfg, "uow")
+    assert done == cfg.path(protocol.ANALYSED) / "uow", "the old job's outcome was reused"
+    assert (done / "data" / "out.txt").read_text() == "ok\n"
+    assert len(jobs_named(acct_cluster, job_name(cfg.name, "uow"))) == 2
 
 
 def test_eight_ticks_at_once_never_submit_a_uow_twice(acct_cluster: Any, tmp_path: Path) -> None:
