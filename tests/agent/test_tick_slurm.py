@@ -188,6 +188,22 @@ def test_kill_9_at_every_step_loses_nothing_and_never_submits_twice(
     assert list(cfg.path(protocol.RUNNING).iterdir()) == []
 
 
+@pytest.mark.parametrize("point", ["after-submit-intent", "after-submit-before-record"])
+def test_kill_9_around_sbatch_without_accounting_submits_once(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, point: str
+) -> None:
+    # Without sacct the look-up by name has only the controller (squeue) to ask.
+    noacct = _bed(request, "slurm_cluster_noacct", monkeypatch)
+    cfg = instance(noacct, tmp_path / "inst")
+    make_uow(cfg.path(protocol.UPLOADED), "uow", script=FAST_SCRIPT)
+    crashed = agent_cmd("tick", str(cfg.base_dir), env={"FLOWCRON_CRASH_AT": point})
+    assert crashed.returncode == -9, crashed.stderr
+    tick_until_done(cfg, ["uow"])
+    done = finished_path(cfg, "uow")
+    assert done == cfg.path(protocol.ANALYSED) / "uow"
+    assert len(jobs_named(noacct, job_name(cfg.name, "uow"))) == 1
+
+
 def test_a_retried_uow_interrupted_before_sbatch_is_not_mistaken_for_its_old_job(
     acct_cluster: Any, tmp_path: Path
 ) -> None:
