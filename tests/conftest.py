@@ -8,11 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 
 # ---------------------------------------------------------------------------
 # Real Slurm test bed (tests/slurmbed.py): marked tests use these fixtures.
 # ---------------------------------------------------------------------------
 from slurmbed import SlurmCluster, require_slurm
+from typer.testing import CliRunner
+
+from flowgen.cli import _register, app
 
 
 def _cluster(prefix: str, *, accounting: bool) -> Iterator[SlurmCluster]:
@@ -65,3 +69,19 @@ def slurm_env_noacct(
 # ---------------------------------------------------------------------------
 # End of the Slurm test bed block.
 # ---------------------------------------------------------------------------
+
+
+# ---- flowgen command line (shared by tests/cli, tests/deploy, ...) -------------
+
+
+@pytest.fixture(scope="session")
+def flowgen_app() -> typer.Typer:
+    """The ``flowgen`` app with every command module registered, as ``main()`` does for --help."""
+    _register()
+    return app
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A CliRunner; stdout and stderr are available separately on the result."""
+    return CliRunner()

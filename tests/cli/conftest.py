@@ -7,25 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
-
-from flowgen.cli import _register, app
 
 DATA = Path(__file__).parent.parent / "data" / "flows"
-
-
-@pytest.fixture(scope="session")
-def flowgen_app() -> typer.Typer:
-    """The ``flowgen`` app with every command module registered, as ``main()`` does."""
-    _register()
-    return app
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    """A CliRunner; stdout and stderr are available separately on the result."""
-    return CliRunner()
 
 
 @pytest.fixture

@@ -15,12 +15,9 @@ from typing import Any
 import globus_sdk
 import pytest
 import responses
-import typer
 from globus_sdk.testing import RegisteredResponse
 from globus_sdk.transport import RequestsTransport
-from typer.testing import CliRunner
 
-from flowgen.cli import _register, app
 from flowgen.deploy import auth
 from flowgen.flowcron.build import build_from_config
 
@@ -69,19 +66,6 @@ def logged_in(monkeypatch: pytest.MonkeyPatch) -> auth.Session:
     session = auth.Session(authorizer=globus_sdk.AccessTokenAuthorizer("test-token"))
     monkeypatch.setattr(auth, "open_session", lambda **_: session)
     return session
-
-
-@pytest.fixture(scope="session")
-def flowgen_app() -> typer.Typer:
-    """The registered ``flowgen`` app."""
-    _register()
-    return app
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    """A CliRunner with stdout and stderr apart."""
-    return CliRunner()
 
 
 @pytest.fixture
