@@ -327,3 +327,29 @@ def test_manage_permission_create_update_delete(run: Runner) -> None:
         },
     )
     assert bad.error == "ActionUnableToRun"
+
+
+def test_transfer_never_writes_through_a_destination_symlink_leaving_the_root(
+    run: Runner, laptop: Path, hpc: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    (laptop / "uow" / "results").mkdir(parents=True)
+    (laptop / "uow" / "results" / "new.txt").write_text("new")
+    (laptop / "uow" / "precious.txt").write_text("overwritten")
+    (hpc / "uow").mkdir()
+    # Links left in the destination tree (by a job, say) point out of the collection.
+    (hpc / "uow" / "results").symlink_to(outside)
+    (hpc / "uow" / "precious.txt").symlink_to(outside / "precious.txt")
+    params = {
+        "source_endpoint": LAPTOP,
+        "destination_endpoint": HPC,
+        "DATA": [{"source_path": "/uow/", "destination_path": "/uow/", "recursive": True}],
+    }
+    result = one(run, "transfer", params)
+    assert result.error == "ActionFailedException"
+    assert "PERMISSION_DENIED" in str(result.cause)
+    assert "/uow/" in str(result.cause) and str(hpc) not in str(result.cause)
+    assert (outside / "precious.txt").read_text() == "keep me"
+    assert not (outside / "new.txt").exists()

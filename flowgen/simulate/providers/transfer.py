@@ -14,11 +14,13 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import posixpath
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from flowgen.simulate.collections import CollectionError
 from flowgen.simulate.providers.base import (
     ActionContext,
     ActionStatus,
@@ -141,8 +143,20 @@ class TransferProvider(_TaskProvider):
         body = task.body
         source = endpoint_of(body, ctx.collections, "source_endpoint", "source_endpoint_id")
         dest = endpoint_of(body, ctx.collections, "destination_endpoint", "destination_endpoint_id")
+
+        def dest_local(shown: str) -> Path:
+            # Every destination is re-resolved: a symlink already in the
+            # destination tree must not carry a write out of the collection.
+            try:
+                return ctx.collections.local_path(dest, shown)
+            except CollectionError:
+                raise Fault(
+                    "PERMISSION_DENIED", f"destination {shown} leads out of the collection"
+                ) from None
+
         copier = _Copier(
             task.counters,
+            dest_local,
             sync_level=_sync_level(body),
             preserve=bool(body.get("preserve_timestamp", False)),
             verify=bool(body.get("verify_checksum", False)),
@@ -150,8 +164,8 @@ class TransferProvider(_TaskProvider):
         )
         for item in body["DATA"]:
             src_shown, src = resolve(ctx.collections, source, item["source_path"])
-            dst_shown, dst = resolve(ctx.collections, dest, item["destination_path"])
-            copier.copy_item(src, dst, item.get("recursive"), src_shown, dst_shown)
+            dst_shown = resolve(ctx.collections, dest, item["destination_path"])[0]
+            copier.copy_item(src, item.get("recursive"), src_shown, dst_shown)
 
 
 def _sync_level(body: dict[str, Any]) -> int | None:
@@ -179,6 +193,7 @@ class _Copier:
     def __init__(
         self,
         counters: Counters,
+        dest_local: Callable[[str], Path],
         *,
         sync_level: int | None,
         preserve: bool,
@@ -186,14 +201,14 @@ class _Copier:
         delete_extra: bool,
     ) -> None:
         self.c = counters
+        self.dest_local = dest_local
         self.sync_level = sync_level
         self.preserve = preserve
         self.verify = verify
         self.delete_extra = delete_extra
 
-    def copy_item(
-        self, src: Path, dst: Path, recursive: object, src_shown: str, dst_shown: str
-    ) -> None:
+    def copy_item(self, src: Path, recursive: object, src_shown: str, dst_shown: str) -> None:
+        dst = self.dest_local(dst_shown)
         if not src.exists():
             raise Fault("FILE_NOT_FOUND", f"No such file or directory: {src_shown}")
         if src.is_dir():
@@ -201,15 +216,15 @@ class _Copier:
                 raise Fault("IS_A_DIRECTORY", f"{src_shown} is a directory; set recursive")
             if dst.exists() and not dst.is_dir():
                 raise Fault("NOT_A_DIRECTORY", f"destination {dst_shown} is not a directory")
-            self._copy_tree(src, dst)
+            self._copy_tree(src, dst, dst_shown)
         else:
             if recursive is True:
                 raise Fault("NOT_A_DIRECTORY", f"{src_shown} is not a directory (recursive set)")
             if dst.is_dir():
                 raise Fault("IS_A_DIRECTORY", f"destination {dst_shown} is an existing directory")
-            self._copy_file(src, dst)
+            self._copy_file(src, dst, dst_shown)
 
-    def _copy_tree(self, src: Path, dst: Path) -> None:
+    def _copy_tree(self, src: Path, dst: Path, dst_shown: str) -> None:
         dst.mkdir(parents=True, exist_ok=True)
         self.c.directories += 1
         wanted: set[str] = set()
@@ -218,21 +233,22 @@ class _Copier:
                 self.c.symlinks += 1
                 continue
             wanted.add(child.name)
-            target = dst / child.name
+            shown = posixpath.join(dst_shown, child.name)
+            target = self.dest_local(shown)
             if child.is_dir():
                 if target.exists() and not target.is_dir():
-                    raise Fault("NOT_A_DIRECTORY", f"destination {target} is not a directory")
-                self._copy_tree(child, target)
+                    raise Fault("NOT_A_DIRECTORY", f"destination {shown} is not a directory")
+                self._copy_tree(child, target, shown)
             elif child.is_file():
                 if target.is_dir():
-                    raise Fault("IS_A_DIRECTORY", f"destination {target} is a directory")
-                self._copy_file(child, target)
+                    raise Fault("IS_A_DIRECTORY", f"destination {shown} is a directory")
+                self._copy_file(child, target, shown)
         if self.delete_extra:
             for extra in sorted(dst.iterdir()):
                 if extra.name not in wanted:
                     _remove(extra)
 
-    def _copy_file(self, src: Path, dst: Path) -> None:
+    def _copy_file(self, src: Path, dst: Path, dst_shown: str) -> None:
         self.c.files += 1
         if dst.exists() and self._in_sync(src, dst):
             self.c.files_skipped += 1
@@ -249,7 +265,7 @@ class _Copier:
         if self.verify:
             self.c.bytes_checksummed += size
             if _md5(src) != _md5(dst):
-                raise Fault("CHECKSUM_MISMATCH", f"checksum of {dst} differs from its source")
+                raise Fault("CHECKSUM_MISMATCH", f"checksum of {dst_shown} differs from its source")
 
     def _in_sync(self, src: Path, dst: Path) -> bool:
         """Whether sync_level lets the file be skipped (Transfer's sync rules)."""
