@@ -136,7 +136,8 @@ class StateStore:
         except FileNotFoundError:
             return records
         for entry in entries:
-            if entry.name.startswith(".") or not entry.name.endswith(".json"):
+            # Temporary files end in ".tmp"; a record may start with "." (so may a UoW).
+            if not entry.name.endswith(".json"):
                 continue
             try:
                 with open(entry.path, encoding="utf-8") as handle:

@@ -342,3 +342,21 @@ def test_job_names_are_sanitised_and_stay_unique() -> None:
     assert job_name("proj", "ok_name-1.2") == "flowcron-proj-ok_name-1.2"
     odd, other = job_name("proj", "a b"), job_name("proj", "a_b")
     assert " " not in odd and odd != other
+
+
+def test_uow_whose_name_starts_with_a_dot_finishes_and_runs_once(inst: InstanceConfig) -> None:
+    # Its record is a dot-file (.name.json); a tick that skipped such records
+    # rebuilt it every time, never finalized the UoW and, once Slurm forgot the
+    # job, submitted it again.
+    name = f".sample_{RUN_ID}"
+    upload(inst, name)
+    fake = FakeExecutor()
+    job_id = tick(inst, fake).submitted[name]
+    fake.finish(job_id)
+    second = tick(inst, fake)
+    assert second.finished == {name: f"{protocol.ANALYSED}/{name}"}
+    assert report(inst, protocol.ANALYSED, name)["job_id"] == job_id
+    fake.forget(job_id)
+    fake.by_name.clear()
+    third = tick(inst, fake)
+    assert third.submitted == {} and fake.calls.count("submit") == 1
