@@ -28,6 +28,15 @@ class OperationError(Exception):
     """An operation cannot be done; the message says why and what to do."""
 
 
+def _check_uow_name(uow: str) -> None:
+    """Refuse a name that is not one folder: it could reach outside the instance's dirs."""
+    if uow in ("", ".", "..") or "/" in uow or "\0" in uow:
+        raise OperationError(
+            f"{uow!r} is not a UoW name: give the folder's name only, as "
+            "`hpc-agent status` lists it (e.g. sample_<run id>)"
+        )
+
+
 def _locked(cfg: InstanceConfig, agent: Agent, wait: float) -> InstanceLock:
     lock = InstanceLock(cfg.base_dir, cfg.lease_timeout_seconds)
     if not lock.acquire(wait_seconds=wait):
@@ -48,6 +57,7 @@ def finalize_uow(
     Returns where the UoW went, or None when there was nothing to do yet
     (already finalized, or the job has not ended: the tick takes over).
     """
+    _check_uow_name(uow)
     agent = Agent.open(cfg)
     lock = _locked(cfg, agent, LOCK_WAIT_SECONDS)
     try:
@@ -92,6 +102,7 @@ def retry(cfg: InstanceConfig, uow: str) -> Path:
     Its reports are kept under new names (``flowcron-report.retry-1.json``...),
     and a fresh ``sentinels/`` marks it as a complete upload.
     """
+    _check_uow_name(uow)
     agent = Agent.open(cfg)
     lock = _locked(cfg, agent, LOCK_WAIT_SECONDS)
     try:
@@ -136,6 +147,7 @@ def _retry_name(name: str, number: int) -> str:
 
 def cancel(cfg: InstanceConfig, uow: str, executor: Executor) -> str | None:
     """Cancel the job of ``uow`` and finalize it as cancelled into FailedJobs/."""
+    _check_uow_name(uow)
     agent = Agent.open(cfg)
     lock = _locked(cfg, agent, LOCK_WAIT_SECONDS)
     try:

@@ -44,6 +44,28 @@ def test_retry_of_an_unknown_uow_says_which_ones_exist(inst: InstanceConfig) -> 
         retry(inst, "nope")
 
 
+@pytest.mark.parametrize("bad", ["s/data", "s/..", "..", ".", ""])
+def test_uow_names_that_are_paths_are_refused_and_nothing_moves(
+    inst: InstanceConfig, bad: str
+) -> None:
+    # "retry p42 s/data" used to move a sub-folder of a failed UoW into an
+    # upload of the same name still arriving in UploadedFiles/.
+    failed = make_uow(inst.path(protocol.FAILED), "s")
+    uploading = inst.path(protocol.UPLOADED) / "s"
+    (uploading / "scripts").mkdir(parents=True)
+    fake = FakeExecutor()
+    for operation in (
+        lambda: retry(inst, bad),
+        lambda: cancel(inst, bad, fake),
+        lambda: finalize_uow(inst, bad, fake, wait_seconds=0),
+    ):
+        with pytest.raises(OperationError, match="not a UoW name"):
+            operation()
+    assert (failed / "data" / "input.txt").is_file()
+    assert not (uploading / "data").exists()
+    assert fake.calls == []
+
+
 def test_cancel_scancels_and_finalizes_as_cancelled(inst: InstanceConfig) -> None:
     make_uow(inst.path(protocol.UPLOADED), "s")
     fake = FakeExecutor()
