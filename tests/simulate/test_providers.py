@@ -353,3 +353,19 @@ def test_transfer_never_writes_through_a_destination_symlink_leaving_the_root(
     assert "/uow/" in str(result.cause) and str(hpc) not in str(result.cause)
     assert (outside / "precious.txt").read_text() == "keep me"
     assert not (outside / "new.txt").exists()
+
+
+def test_transfer_of_a_directory_into_itself_fails_without_nesting_copies(
+    run: Runner, laptop: Path
+) -> None:
+    (laptop / "uow" / "data").mkdir(parents=True)
+    (laptop / "uow" / "data" / "x.csv").write_text("1")
+    params = {
+        "source_endpoint": LAPTOP,
+        "destination_endpoint": LAPTOP,
+        "DATA": [{"source_path": "/uow", "destination_path": "/uow/copy", "recursive": True}],
+    }
+    result = one(run, "transfer", params)
+    assert result.error == "ActionFailedException"
+    assert "INVALID_PATH" in str(result.cause) and "inside the source /uow" in str(result.cause)
+    assert sorted(p.name for p in (laptop / "uow").iterdir()) == ["data"]

@@ -216,6 +216,12 @@ class _Copier:
                 raise Fault("IS_A_DIRECTORY", f"{src_shown} is a directory; set recursive")
             if dst.exists() and not dst.is_dir():
                 raise Fault("NOT_A_DIRECTORY", f"destination {dst_shown} is not a directory")
+            real_src = os.path.realpath(src).rstrip(os.sep) + os.sep
+            if os.path.realpath(dst).startswith(real_src):
+                # Copying a tree into itself would nest copies without end.
+                raise Fault(
+                    "INVALID_PATH", f"destination {dst_shown} is inside the source {src_shown}"
+                )
             self._copy_tree(src, dst, dst_shown)
         else:
             if recursive is True:
