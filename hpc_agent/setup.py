@@ -35,6 +35,7 @@ from hpc_agent.config import (
     toml_string,
     write_registry_entry,
 )
+from hpc_agent.executor import ExecutorError
 
 INSTANCE_FILE = "flowcron-instance.toml"
 """What ``flowgen init --from FILE`` reads; see :func:`write_instance_file`."""
@@ -188,7 +189,15 @@ def check_account_qos(account: str | None, qos: str | None) -> list[str]:
         slurm = importlib.import_module("hpc_agent.slurm")
     except ImportError:
         return []
-    return [str(problem) for problem in slurm.check_account_qos(account, qos)]
+    try:
+        return [str(problem) for problem in slurm.check_account_qos(account, qos)]
+    except ExecutorError as exc:
+        raise SetupError(
+            f"could not ask Slurm whether account {account or 'none'!r} and QoS "
+            f"{qos or 'none'!r} may be used: {exc}. Check that Slurm's commands work on "
+            "this node (e.g. `sacct`), or pass --account none --qos none to leave both to "
+            "Slurm's defaults"
+        ) from None
 
 
 def setup(

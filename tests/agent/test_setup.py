@@ -146,6 +146,27 @@ def test_account_refused_with_yes_exits_2(tmp_path: Path, home: Path) -> None:
         )
 
 
+def test_slurm_unreachable_during_setup_is_a_message_not_a_traceback(
+    tmp_path: Path,
+    home: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hpc_agent import slurm
+    from hpc_agent.executor import SchedulerUnavailable
+
+    def unreachable(account: str | None, qos: str | None) -> list[str]:
+        raise SchedulerUnavailable("sacct: Unable to contact slurm controller")
+
+    monkeypatch.setattr(slurm, "check_account_qos", unreachable)
+    base = _base(tmp_path)
+    argv = ["setup", "--base-dir", str(base), "--name", "p", "--account", "a", "--qos", "q"]
+    assert main([*argv, "--schedule", "none", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert "Unable to contact slurm controller" in err and "--account none" in err
+    assert not (base / "flowcron.toml").exists()
+
+
 def test_interactive_setup_through_stdin_of_the_real_command(tmp_path: Path, home: Path) -> None:
     base = _base(tmp_path)
     stdin = "p7\n20\n3\n4\nyes\n"
