@@ -369,3 +369,33 @@ def test_transfer_of_a_directory_into_itself_fails_without_nesting_copies(
     assert result.error == "ActionFailedException"
     assert "INVALID_PATH" in str(result.cause) and "inside the source /uow" in str(result.cause)
     assert sorted(p.name for p in (laptop / "uow").iterdir()) == ["data"]
+
+
+def test_deletes_remove_links_never_their_targets(
+    run: Runner, laptop: Path, hpc: Path, tmp_path: Path
+) -> None:
+    (hpc / "target").mkdir()
+    (hpc / "target" / "keep.txt").write_text("k")
+    (laptop / "d").mkdir()
+    (laptop / "d" / "wanted.txt").write_text("w")
+    (hpc / "d").mkdir()
+    (hpc / "d" / "extra.txt").write_text("x")
+    (hpc / "d" / "extra_dir").mkdir()
+    (hpc / "d" / "extra_link").symlink_to(hpc / "target")
+    synced = one(
+        run,
+        "transfer",
+        {
+            "source_endpoint": LAPTOP,
+            "destination_endpoint": HPC,
+            "delete_destination_extra": True,
+            "DATA": [{"source_path": "/d", "destination_path": "/d", "recursive": True}],
+        },
+    )
+    assert synced.status == "SUCCEEDED", synced.cause
+    assert sorted(p.name for p in (hpc / "d").iterdir()) == ["wanted.txt"]
+    (hpc / "link").symlink_to("target")
+    deleted = one(run, "delete", {"endpoint": HPC, "DATA": [{"path": "/link"}]})
+    assert deleted.status == "SUCCEEDED", deleted.cause
+    assert not (hpc / "link").is_symlink()
+    assert (hpc / "target" / "keep.txt").read_text() == "k"
