@@ -122,7 +122,12 @@ def render_block(cfg: InstanceConfig, *, interpreter: str | None = None) -> str:
         if cfg.qos:
             options.append(f"--qos={cfg.qos}")
         lines.append("#SCRON " + " ".join(options))
-    lines.append(f"{cron_spec(cfg.every_minutes)} {command_line(cfg, interpreter=interpreter)}")
+    command = command_line(cfg, interpreter=interpreter)
+    if cfg.schedule == "cron":
+        # cron turns an unescaped % into a newline (the rest becomes stdin), so a
+        # % in a path would cut the command short; cron removes the backslash.
+        command = command.replace("%", "\\%")
+    lines.append(f"{cron_spec(cfg.every_minutes)} {command}")
     lines.append(end_marker(cfg.name))
     return "\n".join(lines) + "\n"
 

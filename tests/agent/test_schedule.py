@@ -92,6 +92,39 @@ def test_the_cron_command_runs_with_crons_empty_environment(cfg: InstanceConfig)
     assert result.returncode in (0, 1)
 
 
+def _as_cron_runs_it(command: str) -> str:
+    """What cron hands to the shell: ``\\%`` becomes ``%``, an unescaped ``%`` ends the command."""
+    out, escaped = [], False
+    for char in command:
+        if escaped:
+            if char != "%":
+                out.append("\\")
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "%":
+            break
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def test_a_percent_sign_in_the_base_path_survives_cron(tmp_path: Path) -> None:
+    # cron turns an unescaped % into a newline: the tick would silently never run.
+    base = tmp_path / "50%_share"
+    base.mkdir()
+    cfg = InstanceConfig(name="pct", base_dir=base.resolve(), executor="local")
+    for sub in protocol.INSTANCE_DIRS:
+        cfg.path(sub).mkdir(parents=True, exist_ok=True)
+    save_instance(cfg)
+    entry = schedule.render_block(cfg).splitlines()[2]
+    command = _as_cron_runs_it(entry.split(" ", 5)[5].replace(" tick ", " doctor "))
+    subprocess.run(["/bin/sh", "-c", command], env={}, check=False, timeout=60)
+    out = (cfg.path(protocol.LOGS) / "cron.out").read_text()
+    assert "directories: all present" in out, out
+
+
 def test_half_block_is_reported_not_guessed(cfg: InstanceConfig, fake_crontab: Path) -> None:
     fake_crontab.write_text("# BEGIN flowcron:proj\n* * * * * true\n")
     with pytest.raises(ScheduleError, match="no '# END flowcron:proj'"):
