@@ -21,7 +21,7 @@ class ExitCode(IntEnum):
     INVALID = 3
     """``validate``/``build``: the flow has error-level findings (or warnings with --strict)."""
     AUTH = 4
-    """Not logged in, or the credentials were refused (401)."""
+    """Not logged in, or the credentials were refused (401); ``run status --watch``: the run waits for consent."""
     FORBIDDEN = 5
     """The service refused the caller (403): not an administrator or starter."""
     NOT_FOUND = 6
@@ -30,6 +30,8 @@ class ExitCode(IntEnum):
     """The service reported a conflict (409)."""
     SERVICE = 8
     """The service rejected the request (422, other 4xx/5xx) or could not be reached."""
+    STILL_RUNNING = 9
+    """``run status --watch``: stopped watching at --timeout; the run goes on."""
     INTERNAL = 70
     """A bug in flowgen (an unexpected exception); the message asks for a report (sysexits EX_SOFTWARE)."""
 

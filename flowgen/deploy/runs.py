@@ -28,9 +28,9 @@ FINAL = ("SUCCEEDED", "FAILED", "ENDED")
 
 
 class WatchTimeoutError(FlowgenError):
-    """A watched run did not end before the deadline."""
+    """A watched run did not end before the deadline (it goes on; nothing failed)."""
 
-    exit_code = ExitCode.SERVICE
+    exit_code = ExitCode.STILL_RUNNING
 
 
 def resolve_flow_id(target: str) -> str:

@@ -159,7 +159,7 @@ def test_watch_has_a_deadline(flowgen_app: typer.Typer, runner: CliRunner) -> No
     register("GET", f"/runs/{RUN_ID}", _run("ACTIVE"))
     register("GET", f"/runs/{RUN_ID}/log", _log("Poll"))
     result = runner.invoke(flowgen_app, ["run", "status", RUN_ID, "--watch", "--timeout", "10"])
-    assert result.exit_code == ExitCode.SERVICE
+    assert result.exit_code == ExitCode.STILL_RUNNING
     assert "still ACTIVE after 10 s" in result.stderr
 
 
