@@ -128,8 +128,15 @@ def init(
     def growth_ok(value: Any) -> str | None:
         return None if 1.0 <= value <= 10.0 else f"must be between 1 and 10, got {value}"
 
+    name_answer = ask("name", given["name"], c.check_name)
+    # Refuse before asking the rest: answers typed in vain are lost work too.
+    target = output if output is not None else Path("flows") / f"{name_answer}.toml"
+    if target.exists() and not force:
+        raise UsageError(
+            f"{target} exists already; use --force to overwrite it or -o to choose another file"
+        )
     cfg_dict = {
-        "name": ask("name", given["name"], c.check_name),
+        "name": name_answer,
         "hpc_name": ask("hpc-name", hpc_name, c.check_display),
         "collection": ask("collection", collection, c.check_uuid),
         "base_path": ask("base-path", given["base_path"], c.check_base_path),
@@ -144,11 +151,6 @@ def init(
         },
     }
     cfg = c.config_from_dict(cfg_dict, source="flowgen init")
-    target = output if output is not None else Path("flows") / f"{cfg.name}.toml"
-    if target.exists() and not force:
-        raise UsageError(
-            f"{target} exists already; use --force to overwrite it or -o to choose another file"
-        )
     from flowgen import jsonio
 
     jsonio.write_text(target, c.render_config(cfg))

@@ -43,6 +43,16 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     assert out.read_text() == "keep me"
 
 
+def test_init_refuses_an_existing_file_before_asking_the_rest(tmp_path: Path) -> None:
+    out = tmp_path / "bask.toml"
+    out.write_text("keep me")
+    result = runner.invoke(app, ["init", "-o", str(out)], input="bask\n")
+    assert result.exit_code == 2
+    assert "exists already" in result.output
+    assert "Hpc name" not in result.output
+    assert out.read_text() == "keep me"
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
