@@ -47,6 +47,8 @@ from flowgen.simulate import Collection, LogEntry, RunResult, Simulator
 from flowgen.simulate.agent import AgentDriver, AgentEvent, create_instance
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_HOLD_LIMIT = 300.0
+"""Real seconds the demo waits for a job before giving up (the job takes about 2 s)."""
 EXAMPLE_CONFIG = REPO_ROOT / "flows" / "example.toml"
 LAPTOP_ID = "7c2b4f1e-3d6a-4e58-9b0c-1a2d3e4f5a6b"
 """The demo's "laptop" collection (any UUID: the simulator knows it by this id)."""
@@ -212,7 +214,11 @@ def run_demo(root: Path, *, slurm: bool, out: TextIO) -> tuple[RunResult, Path]:
     executor = "slurm" if slurm else "local"
     instance = create_instance(Path(base), cfg.name, executor=executor)
     progress = Progress(out)
-    driver = AgentDriver(instance, hold_poll=0.2, on_event=progress.agent)
+    # The demo job takes seconds; a job stuck for minutes means something is wrong,
+    # so give up long before the driver's default hour.
+    driver = AgentDriver(
+        instance, hold_poll=0.2, hold_limit=DEMO_HOLD_LIMIT, on_event=progress.agent
+    )
     print(
         f"FlowCron demo: flow {cfg.flow_title} ({len(built.definition['States'])} states), "
         f"agent on the {executor} executor\n"
@@ -266,8 +272,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         help="submit to the Slurm cluster sbatch reaches here instead of the local executor",
     )
     args = parser.parse_args(argv)
-    root = Path(PurePosixPath(load_config(EXAMPLE_CONFIG).base_path).parent.parent)
     try:
+        root = Path(PurePosixPath(load_config(EXAMPLE_CONFIG).base_path).parent.parent)
         if args.slurm and (why := slurm_reachable()) is not None:
             raise DemoError(f"--slurm: no Slurm cluster answers here ({why}); run without --slurm")
         wall = time.perf_counter()
