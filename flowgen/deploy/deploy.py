@@ -142,8 +142,27 @@ def deployed_flow(
                 f"{local.config}' to create it again and replace the lock file"
             ) from None
     if recreate:
+        if lock is not None and lock.environment == environment():
+            _refuse_to_forget(client, local, lock.flow_id)
         return None, False
     return _adopt_by_title(client, local, assume_yes=assume_yes, confirm=confirm, dry_run=dry_run)
+
+
+def _refuse_to_forget(client: globus_sdk.FlowsClient, local: LocalFlow, flow_id: str) -> None:
+    """``--recreate`` is for a deleted flow: never orphan one that still exists."""
+    import globus_sdk
+
+    try:
+        client.get_flow(flow_id)
+    except globus_sdk.FlowsAPIError as exc:
+        if exc.http_status == 404:
+            return
+        raise
+    raise UsageError(
+        f"--recreate: flow {flow_id} in {local.lock_path} still exists, and a new flow would "
+        f"leave it behind unrecorded; deploy without --recreate to update it, or delete it "
+        f"first ('globus flows delete {flow_id}')"
+    )
 
 
 def _adopt_by_title(

@@ -341,6 +341,19 @@ def test_lock_pointing_to_a_deleted_flow_then_recreate(
     assert lock_of(config)["flow_id"] == new_id
 
 
+def test_recreate_refuses_to_orphan_a_flow_that_still_exists(
+    flowgen_app: typer.Typer, runner: CliRunner, config: Path, built: Built
+) -> None:
+    write_lock(config)
+    before = (config.parent / "mycluster.lock.json").read_text()
+    register("GET", f"/flows/{FLOW_ID}", flow_doc(built))
+    result = deploy(flowgen_app, runner, config, "--recreate")
+    assert result.exit_code == ExitCode.USAGE
+    assert "still exists" in result.stderr and FLOW_ID in result.stderr
+    assert [r.method for r in sent()] == ["GET"]
+    assert (config.parent / "mycluster.lock.json").read_text() == before
+
+
 def test_409_is_a_conflict(
     flowgen_app: typer.Typer, runner: CliRunner, config: Path, built: Built
 ) -> None:
