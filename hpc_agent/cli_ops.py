@@ -136,21 +136,46 @@ def cmd_run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    last_crashed = False
     try:
         count = 0
         while not stop.is_set():
             started = time.monotonic()
-            result = tick(cfg, executor)
+            try:
+                result = tick(cfg, executor)
+            except Exception as exc:  # one bad tick (say an NFS hiccup) must not end the loop
+                last_crashed = True
+                _report_crashed_tick(cfg, exc)
+            else:
+                last_crashed = False
+                if result.exit_code:
+                    print(f"tick: {result.message}", file=sys.stderr)
             count += 1
-            if result.exit_code:
-                print(f"tick: {result.message}", file=sys.stderr)
             if args.max_ticks and count >= args.max_ticks:
                 break
             stop.wait(max(0.0, args.every - (time.monotonic() - started)))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return EXIT_OK
+    return EXIT_FAILED if last_crashed else EXIT_OK
+
+
+def _report_crashed_tick(cfg: InstanceConfig, exc: Exception) -> None:
+    """Log a tick that raised as one error event and say so briefly on stderr."""
+    from hpc_agent import protocol
+    from hpc_agent.eventlog import EventLog
+
+    text = f"{type(exc).__name__}: {exc}"
+    try:
+        EventLog(cfg.path(protocol.LOGS), cfg.name).write(
+            "tick-crashed",
+            f"this tick stopped early ({text}); the next tick will try again",
+            level="error",
+            error=text,
+        )
+    except OSError as log_exc:  # the log may sit on the same failing file system
+        print(f"hpc-agent run: could not log the failed tick ({log_exc})", file=sys.stderr)
+    print(f"hpc-agent run: tick failed ({text}); trying again next tick", file=sys.stderr)
 
 
 @_guard

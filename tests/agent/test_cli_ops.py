@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -48,3 +49,36 @@ def test_unknown_instance_is_a_usage_error(
 ) -> None:
     assert main(["status", "/nonexistent/instance"]) == 2
     assert "not a FlowCron instance" in capsys.readouterr().err
+
+
+def test_run_survives_a_tick_that_raises_and_logs_it(
+    inst: InstanceConfig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hpc_agent.tick
+    from hpc_agent.eventlog import read_events
+
+    real_tick = hpc_agent.tick.tick
+    calls: list[int] = []
+
+    def flaky_tick(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:  # the file system hiccups once, then recovers
+            raise OSError(5, "Input/output error", "/nfs/project/UploadedFiles")
+        return real_tick(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hpc_agent.tick, "tick", flaky_tick)
+    local = dataclasses.replace(inst, executor="local")
+    save_instance(local)
+    make_uow(inst.path(protocol.UPLOADED), "s")
+
+    code = main(["run", str(inst.base_dir), "--every", "1", "--max-ticks", "2"])
+
+    assert code == 0
+    assert len(calls) == 2
+    err = capsys.readouterr().err
+    assert "tick failed (OSError" in err and "Traceback" not in err
+    crashed = [e for e in read_events(inst.path(protocol.LOGS)) if e["event"] == "tick-crashed"]
+    assert len(crashed) == 1 and crashed[0]["level"] == "error"
+    assert "Input/output error" in crashed[0]["message"]
+    # The second tick ran for real and submitted the waiting UoW.
+    assert (inst.path(protocol.RUNNING) / "s").is_dir()
