@@ -143,6 +143,13 @@ def admit(uow: Path, cfg: InstanceConfig, *, now: float | None = None) -> Admiss
             "into smaller Units of Work, or ask the instance's owner to raise max_uow_bytes."
         )
     problems.extend(walk.problems)
+    for reserved in (protocol.REPORT_JSON, protocol.REPORT_TEXT):
+        if os.path.lexists(uow / reserved):
+            problems.append(
+                f"'{reserved}' is the name of the report FlowCron writes into every Unit of "
+                f"Work; rename your '{reserved}' and start the flow again (it is kept, "
+                f"renamed to '{reserved}.user')."
+            )
 
     for sub in (protocol.DATA_DIR, protocol.SCRIPTS_DIR):
         if not (uow / sub).is_dir() or (uow / sub).is_symlink():

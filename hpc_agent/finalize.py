@@ -158,31 +158,53 @@ def build_report(
     }
 
 
-def tidy_tree(uow: Path) -> list[str]:
+def tidy_tree(uow: Path, warnings: list[str] | None = None) -> list[str]:
     """Delete symlinks pointing outside ``uow`` and give the group read/write.
 
     Returns the removed links (relative paths). Never follows a symlink, so a
-    link cannot make the agent change permissions outside the UoW.
+    link cannot make the agent change permissions outside the UoW. A folder
+    the agent cannot read or an entry it may not chmod (say a colleague's
+    private subfolder) is skipped, and a sentence saying so is appended to
+    ``warnings``: handing the UoW back matters more than its permissions.
     """
     root = os.path.realpath(uow)
     removed: list[str] = []
+    notes = warnings if warnings is not None else []
     stack = [str(uow)]
-    _add_bits(str(uow), GROUP_DIR_BITS)
+    _add_bits_or_note(str(uow), GROUP_DIR_BITS, uow, notes)
     while stack:
         current = stack.pop()
-        with os.scandir(current) as entries:
-            for entry in entries:
-                if entry.is_symlink():
-                    target = os.path.realpath(entry.path)
-                    if target != root and not target.startswith(root + os.sep):
-                        Path(entry.path).unlink()
-                        removed.append(os.path.relpath(entry.path, uow))
-                elif entry.is_dir(follow_symlinks=False):
-                    _add_bits(entry.path, GROUP_DIR_BITS)
-                    stack.append(entry.path)
-                else:
-                    _add_bits(entry.path, GROUP_FILE_BITS)
+        try:
+            with os.scandir(current) as scan:
+                entries = list(scan)
+        except OSError as exc:
+            notes.append(
+                f"The folder '{os.path.relpath(current, uow)}' could not be read by the agent "
+                f"({exc.strerror}), so its group permissions and symlinks were left as they were."
+            )
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if target != root and not target.startswith(root + os.sep):
+                    Path(entry.path).unlink()
+                    removed.append(os.path.relpath(entry.path, uow))
+            elif entry.is_dir(follow_symlinks=False):
+                _add_bits_or_note(entry.path, GROUP_DIR_BITS, uow, notes)
+                stack.append(entry.path)
+            else:
+                _add_bits_or_note(entry.path, GROUP_FILE_BITS, uow, notes)
     return sorted(removed)
+
+
+def _add_bits_or_note(path: str, bits: int, uow: Path, notes: list[str]) -> None:
+    try:
+        _add_bits(path, bits)
+    except OSError as exc:
+        notes.append(
+            f"'{os.path.relpath(path, uow)}' could not be given group read/write "
+            f"({exc.strerror}); ask its owner to fix its permissions."
+        )
 
 
 def _add_bits(path: str, bits: int) -> None:
@@ -208,6 +230,28 @@ def remove_sentinels(uow: Path) -> None:
         path.rename(free_name(uow, protocol.SENTINELS_DIR + ".file"))
 
 
+def move_aside_report_names(uow: Path, *, files_too: bool) -> list[tuple[str, str]]:
+    """Rename the user's entries at the report names to ``<name>.user`` (never delete).
+
+    A folder, link or other non-file there is always the user's; a plain file
+    only when ``files_too`` (no report was written yet). Returns the
+    (old, new) names moved.
+    """
+    moved: list[tuple[str, str]] = []
+    for name in (protocol.REPORT_JSON, protocol.REPORT_TEXT):
+        path = uow / name
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(mode) and not files_too:
+            continue
+        aside = free_name(uow, name + ".user")
+        path.rename(aside)
+        moved.append((name, aside.name))
+    return moved
+
+
 def free_name(directory: Path, name: str) -> Path:
     """``directory/name``, or ``name.1``, ``name.2``... when taken: never overwrite."""
     candidate = directory / name
@@ -231,16 +275,31 @@ def finalize(agent: Agent, record: JobRecord) -> str | None:
         return _after_rename(agent, record)
     target_dir = protocol.ANALYSED if record.outcome == SUCCEEDED else protocol.FAILED
     try:
+        # Before the first report is written, anything at the report names is the
+        # user's; later only a non-file can be (the agent writes plain files there).
+        moved = move_aside_report_names(uow_dir, files_too=record.destination is None)
+        record.notes.extend(
+            f"Your '{old}' was in the way of FlowCron's report, so it was renamed to '{new}'."
+            for old, new in moved
+        )
+        if moved and record.destination is not None:
+            store.save(record)
         if record.destination is None:
             record.destination = ledger_key(
                 target_dir, free_name(cfg.path(target_dir), record.uow).name
             )
             store.save(record)
-        removed = tidy_tree(uow_dir)
+        warnings: list[str] = []
+        removed = tidy_tree(uow_dir, warnings)
+        for warning in warnings:
+            agent.log.write(
+                "finalize-warning", warning, level="warning", uow=record.uow, job_id=record.job_id
+            )
         crash_point("after-permissions")
         report = build_report(
             cfg, record, destination=target_dir, removed_symlinks=removed, now=agent.now
         )
+        report["notes"].extend(warnings)
         write_report(uow_dir, report)
         for name in (protocol.REPORT_JSON, protocol.REPORT_TEXT):
             with contextlib.suppress(FileNotFoundError):
@@ -310,6 +369,7 @@ __all__ = [
     "decide",
     "finalize",
     "free_name",
+    "move_aside_report_names",
     "remove_sentinels",
     "tidy_tree",
 ]

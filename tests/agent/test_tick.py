@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from hpc_agent.executor import ExecutorError
 from hpc_agent.exitcodes import EXIT_FAILED, EXIT_SCHEDULER_DOWN
 from hpc_agent.lock import InstanceLock
 from hpc_agent.state import Ledger, StateStore
-from hpc_agent.tick import RECOVERY_CLOCK_SLACK, job_name, tick
+from hpc_agent.tick import RECOVERY_CLOCK_SLACK, TickResult, job_name, tick
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 
@@ -360,3 +361,91 @@ def test_uow_whose_name_starts_with_a_dot_finishes_and_runs_once(inst: InstanceC
     fake.by_name.clear()
     third = tick(inst, fake)
     assert third.submitted == {} and fake.calls.count("submit") == 1
+
+
+def test_user_entries_at_the_report_names_are_rejected_and_kept(inst: InstanceConfig) -> None:
+    uow = upload(inst)
+    (uow / protocol.REPORT_JSON).mkdir()
+    (uow / protocol.REPORT_JSON / "mine.txt").write_text("my notes\n")
+    (uow / protocol.REPORT_TEXT).write_text("my own report\n")
+
+    result = tick(inst, FakeExecutor())
+
+    assert result.finished == {NAME: f"{protocol.FAILED}/{NAME}"}
+    done = inst.path(protocol.FAILED) / NAME
+    got = report(inst, protocol.FAILED)
+    assert got["outcome"] == "rejected"
+    assert any(protocol.REPORT_JSON in problem for problem in got["problems"])  # type: ignore[attr-defined]
+    assert (done / f"{protocol.REPORT_JSON}.user" / "mine.txt").read_text() == "my notes\n"
+    assert (done / f"{protocol.REPORT_TEXT}.user").read_text() == "my own report\n"
+    assert (done / protocol.REPORT_TEXT).read_text().startswith("FlowCron report")
+
+
+def test_a_job_that_makes_a_folder_at_the_report_name_is_still_handed_back(
+    inst: InstanceConfig,
+) -> None:
+    upload(inst)
+    fake = FakeExecutor()
+    job_id = tick(inst, fake).submitted[NAME]
+    (inst.path(protocol.RUNNING) / NAME / protocol.REPORT_JSON).mkdir()  # the job's output
+    fake.finish(job_id)
+
+    assert tick(inst, fake).finished == {NAME: f"{protocol.ANALYSED}/{NAME}"}
+    done = inst.path(protocol.ANALYSED) / NAME
+    assert (done / f"{protocol.REPORT_JSON}.user").is_dir()
+    assert report(inst, protocol.ANALYSED)["outcome"] == "succeeded"
+
+
+NOBODY = 65534
+
+
+def test_a_subfolder_the_agent_cannot_read_is_a_warning_not_a_stuck_uow(
+    tmp_path: Path, inst: InstanceConfig
+) -> None:
+    import dataclasses
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as another user")
+    # An instance owned by an unprivileged agent account, holding a colleague's
+    # private folder the agent may neither read nor chmod.
+    base = Path(tempfile.mkdtemp(prefix="flowcron-perm-", dir="/tmp"))
+    try:
+        base.chmod(0o755)
+        cfg = dataclasses.replace(inst, base_dir=base)
+        for directory in protocol.INSTANCE_DIRS:
+            cfg.path(directory).mkdir(parents=True, exist_ok=True)
+        uow = upload(cfg)
+        for path in [base, *base.rglob("*")]:
+            os.lchown(path, NOBODY, NOBODY)
+        fake = FakeExecutor()
+
+        def as_agent(fn: Callable[[], TickResult]) -> TickResult:
+            os.setegid(NOBODY)
+            os.seteuid(NOBODY)
+            try:
+                return fn()
+            finally:
+                os.seteuid(0)
+                os.setegid(0)
+
+        job_id = as_agent(lambda: tick(cfg, fake)).submitted[NAME]
+        # While the job runs, a colleague (root here) makes a private folder in it.
+        private = cfg.path(protocol.RUNNING) / uow.name / "data" / "private"
+        private.mkdir()
+        (private / "secret.txt").write_text("x\n")
+        private.chmod(0o700)
+        fake.finish(job_id)
+        second = as_agent(lambda: tick(cfg, fake))
+
+        assert second.finished == {NAME: f"{protocol.ANALYSED}/{NAME}"}
+        done = cfg.path(protocol.ANALYSED) / NAME
+        assert (done / "data" / "private" / "secret.txt").read_text() == "x\n"
+        notes = report(cfg, protocol.ANALYSED)["notes"]
+        assert any("data/private" in note for note in notes)  # type: ignore[attr-defined]
+        warnings = [e for e in read_events(cfg.path(protocol.LOGS)) if e["level"] == "warning"]
+        assert any("data/private" in e["message"] for e in warnings)
+    finally:
+        import shutil
+
+        shutil.rmtree(base)
