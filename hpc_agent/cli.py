@@ -25,6 +25,7 @@ from hpc_agent.config import (
     ConfigError,
     InstanceConfig,
     load_instance,
+    registered_base,
     registry_path,
     save_instance,
 )
@@ -286,6 +287,27 @@ def _add_uninstall(sub: Any) -> None:
     p.set_defaults(func=cmd_uninstall)
 
 
+def _remove_registry_entry(cfg: InstanceConfig) -> None:
+    """Remove the registry entry of ``cfg``'s name only when it points at ``cfg.base_dir``."""
+    entry = registry_path(cfg.name)
+    try:
+        registered = registered_base(cfg.name)
+    except ConfigError as exc:
+        print(f"registry entry left in place: {exc}", file=sys.stderr)
+        return
+    if registered is None:
+        return
+    if not schedule.same_path(registered, cfg.base_dir):
+        print(
+            f"registry entry {entry} left in place: it names the instance at {registered}, "
+            f"not {cfg.base_dir}",
+            file=sys.stderr,
+        )
+        return
+    entry.unlink()
+    print(f"removed the registry entry {entry}", file=sys.stderr)
+
+
 def cmd_uninstall(args: argparse.Namespace) -> int:
     """Remove the schedule and the registry entry; keep every file of the instance."""
     cfg = load_instance(args.instance)
@@ -299,15 +321,17 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
                     backup = schedule.apply(change)
                     print(f"removed the {change.tool} entry (backup: {backup})", file=sys.stderr)
                 else:
-                    print("schedule left in place", file=sys.stderr)
-                    status = EXIT_FAILED
+                    # Declined: uninstall as a whole is off, the registry entry included.
+                    print(
+                        f"nothing was changed: the {change.tool} entry and the registry entry "
+                        f"of {cfg.name} are still in place",
+                        file=sys.stderr,
+                    )
+                    return EXIT_FAILED
         except schedule.ScheduleError as exc:
             print(f"could not remove the schedule: {exc}", file=sys.stderr)
             status = EXIT_FAILED
-    entry = registry_path(cfg.name)
-    if entry.exists():
-        entry.unlink()
-        print(f"removed the registry entry {entry}", file=sys.stderr)
+    _remove_registry_entry(cfg)
     print(
         f"No data was deleted: everything is still in {cfg.base_dir} "
         f"(settings in {cfg.config_path}). Remove it yourself when you no longer need it.",

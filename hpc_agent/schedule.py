@@ -271,10 +271,44 @@ def plan_install(cfg: InstanceConfig, *, interpreter: str | None = None) -> Chan
 
 
 def plan_remove(cfg: InstanceConfig, tool: str | None = None) -> Change:
-    """The change that removes the instance's block."""
+    """The change that removes the instance's block.
+
+    Only a block whose command ticks ``cfg.base_dir`` is removed: a block of
+    the same name for an instance elsewhere (a live successor of an old base)
+    raises ScheduleError naming both places, and the table stays as it is.
+    """
     tool = tool or tool_for(cfg.schedule)
     table = read_table(tool)
+    block = current_block(table.text, cfg.name)
+    if block is not None:
+        base = block_base(block)
+        if base is None or not same_path(base, cfg.base_dir):
+            raise ScheduleError(
+                f"the {tool} entry named '{cfg.name}' runs the instance at "
+                f"{base or 'an unrecognised command'}, not {cfg.base_dir}; it was left in place "
+                f"(remove it with `hpc-agent schedule remove {base or cfg.name}` if it is stale)"
+            )
     return Change(tool, table.text, without_block(table.text, cfg.name))
+
+
+def block_base(block: str) -> Path | None:
+    """The base directory a block's command ticks (the word after ``hpc_agent tick``)."""
+    for line in block.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            return None
+        for index in range(len(words) - 2):
+            if words[index : index + 2] == ["hpc_agent", "tick"]:
+                return Path(words[index + 2])
+    return None
+
+
+def same_path(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name the same place (symlinks resolved where they exist)."""
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def apply(change: Change) -> Path | None:

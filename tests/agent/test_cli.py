@@ -113,3 +113,50 @@ def test_schedule_command_show_install_remove(
     assert capsys.readouterr().out.startswith("# BEGIN flowcron:p")
     assert main(["schedule", "remove", "p", "--yes"]) == 0
     assert "flowcron:p" not in fake_crontab.read_text()
+
+
+def test_uninstall_of_an_old_base_leaves_the_live_instance_of_that_name_alone(
+    tmp_path: Path, home: Path, fake_crontab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    live = tmp_path / "live"
+    assert (
+        main(["setup", "--base-dir", str(live), "--name", "u", "--executor", "local", "--yes"]) == 0
+    )
+    table = fake_crontab.read_text()
+    assert f"tick {live.resolve()}" in table
+    # An old copy of the instance, same name, somewhere else.
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "flowcron.toml").write_text((live / "flowcron.toml").read_text())
+    capsys.readouterr()
+
+    assert main(["uninstall", str(old), "--yes"]) == 1
+
+    assert fake_crontab.read_text() == table
+    assert registry_path("u").exists()
+    err = capsys.readouterr().err
+    assert f"not {old.resolve()}" in err and "left in place" in err
+
+
+def test_declining_the_schedule_removal_changes_nothing(
+    tmp_path: Path,
+    home: Path,
+    fake_crontab: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    base = tmp_path / "inst"
+    assert (
+        main(["setup", "--base-dir", str(base), "--name", "u", "--executor", "local", "--yes"]) == 0
+    )
+    table = fake_crontab.read_text()
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+
+    assert main(["uninstall", "u"]) == 1
+
+    assert fake_crontab.read_text() == table
+    assert registry_path("u").exists()
+    assert "nothing was changed" in capsys.readouterr().err
