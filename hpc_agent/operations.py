@@ -15,9 +15,17 @@ from typing import Final
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.executor import Executor, ExecutorError
-from hpc_agent.finalize import Agent, decide, finalize, free_name
+from hpc_agent.finalize import Agent, decide, finalize, free_name, report_outcome
 from hpc_agent.lock import InstanceLock
-from hpc_agent.state import FAILED, FINALIZING, SUBMITTED, SUCCEEDED, ledger_key
+from hpc_agent.state import (
+    FAILED,
+    FINALIZING,
+    SUBMITTED,
+    SUBMITTING,
+    SUCCEEDED,
+    JobRecord,
+    ledger_key,
+)
 
 LOCK_WAIT_SECONDS: Final = 60.0
 OUTCOME_WAIT_SECONDS: Final = 30.0
@@ -158,33 +166,65 @@ def cancel(cfg: InstanceConfig, uow: str, executor: Executor) -> str | None:
                 "(see `hpc-agent status`)"
             )
         if record.phase != FINALIZING:
-            job: dict[str, object] | None = None
             try:
-                for job_id in (record.job_id, record.finalize_job_id):
-                    if job_id:
-                        executor.cancel(job_id)
-                if record.job_id:
-                    info = executor.query([record.job_id]).get(record.job_id)
-                    if info is not None:
-                        job = asdict(info)
-                        job["state"] = "CANCELLED"
+                _cancel_and_decide(record, executor)
             except ExecutorError as exc:
                 raise OperationError(f"could not cancel job {record.job_id}: {exc}") from exc
-            decide(
-                record,
-                outcome=FAILED,
-                reason="cancelled with `hpc-agent cancel`",
-                job=job or {"job_id": record.job_id, "state": "CANCELLED"},
-            )
             agent.store.save(record)
-            agent.log.write(
-                "cancelled", f"{uow} cancelled by request", uow=uow, job_id=record.job_id
-            )
+            if report_outcome(record) == "cancelled":
+                agent.log.write(
+                    "cancelled", f"{uow} cancelled by request", uow=uow, job_id=record.job_id
+                )
+            else:
+                agent.log.write(
+                    "cancel-too-late",
+                    f"{uow}: job {record.job_id} had already ended ({record.outcome}) when "
+                    "the cancel came; it is handed back with its real outcome",
+                    level="warning",
+                    uow=uow,
+                    job_id=record.job_id,
+                )
         destination = finalize(agent, record)
         agent.ledger.save()
         return destination
     finally:
         lock.release()
+
+
+def _cancel_and_decide(record: JobRecord, executor: Executor) -> None:
+    """scancel the UoW's jobs and decide its outcome (the real one if the job had ended).
+
+    A UoW still "submitting" may have a job sbatch created before the agent
+    recorded its id: it is looked up by name, as the tick does, so it is
+    cancelled too and not left running.
+    """
+    from hpc_agent.tick import RECOVERY_CLOCK_SLACK
+
+    if record.phase == SUBMITTING and not record.job_id and record.job_name:
+        since = None
+        if record.submit_intent_at is not None:
+            since = record.submit_intent_at - RECOVERY_CLOCK_SLACK
+        found = executor.find_by_name([record.job_name], submitted_after=since)
+        record.job_id = found.get(record.job_name) or None
+    for job_id in (record.job_id, record.finalize_job_id):
+        if job_id:
+            executor.cancel(job_id)  # a job that already ended is not an error
+    info = executor.query([record.job_id]).get(record.job_id) if record.job_id else None
+    if info is not None and info.finished and info.state != "CANCELLED":
+        # It ended on its own before the cancel reached it: keep what really happened.
+        reason = None
+        if not info.succeeded:
+            reason = f"Slurm state {info.state}, exit code {info.exit_code or 'unknown'}"
+        decide(
+            record,
+            outcome=SUCCEEDED if info.succeeded else FAILED,
+            reason=reason,
+            job=asdict(info),
+        )
+        return
+    job: dict[str, object] = asdict(info) if info is not None else {"job_id": record.job_id}
+    job["state"] = "CANCELLED"
+    decide(record, outcome=FAILED, reason="cancelled with `hpc-agent cancel`", job=job)
 
 
 __all__ = ["OperationError", "cancel", "finalize_uow", "free_name", "retry"]

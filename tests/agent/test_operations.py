@@ -9,8 +9,9 @@ import pytest
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.operations import OperationError, cancel, finalize_uow, retry
+from hpc_agent.state import StateStore
 from hpc_agent.status import collect_status, format_status
-from hpc_agent.tick import tick
+from hpc_agent.tick import RECOVERY_CLOCK_SLACK, tick
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 
@@ -76,6 +77,38 @@ def test_cancel_scancels_and_finalizes_as_cancelled(inst: InstanceConfig) -> Non
     assert report["outcome"] == "cancelled"
     with pytest.raises(OperationError, match="no queued or running UoW"):
         cancel(inst, "s", fake)
+
+
+def test_cancel_of_a_uow_still_submitting_finds_its_job_by_name(inst: InstanceConfig) -> None:
+    make_uow(inst.path(protocol.UPLOADED), "s")
+    fake = FakeExecutor()
+    job = tick(inst, fake).submitted["s"]
+    store = StateStore(inst.base_dir)
+    record = store.load("s")
+    assert record is not None
+    # As if the agent died after sbatch created the job but before it recorded the id.
+    record.job_id, record.phase = None, "submitting"
+    store.save(record)
+
+    assert cancel(inst, "s", fake) == f"{protocol.FAILED}/s"
+
+    assert fake.jobs[job].state == "CANCELLED"  # not left running
+    assert record.submit_intent_at is not None
+    assert fake.name_lookups == [record.submit_intent_at - RECOVERY_CLOCK_SLACK]
+    report = json.loads((inst.path(protocol.FAILED) / "s" / protocol.REPORT_JSON).read_text())
+    assert (report["outcome"], report["job_id"]) == ("cancelled", job)
+
+
+def test_cancel_after_the_job_completed_keeps_the_real_outcome(inst: InstanceConfig) -> None:
+    make_uow(inst.path(protocol.UPLOADED), "s")
+    fake = FakeExecutor()
+    job = tick(inst, fake).submitted["s"]
+    fake.finish(job)  # it ended before the cancel arrived (the tick has not seen it yet)
+
+    assert cancel(inst, "s", fake) == f"{protocol.ANALYSED}/s"
+
+    report = json.loads((inst.path(protocol.ANALYSED) / "s" / protocol.REPORT_JSON).read_text())
+    assert (report["outcome"], report["state"]) == ("succeeded", "COMPLETED")
 
 
 def test_finalize_command_finishes_an_ended_job_and_is_idempotent(inst: InstanceConfig) -> None:
