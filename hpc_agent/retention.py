@@ -140,12 +140,16 @@ def prune_logs(logs_dir: Path, keep_days: int, now: float) -> list[str]:
 
 
 def _names(directory: Path, *, dirs: bool | None = None) -> list[str]:
-    """Entry names in ``directory`` (all, or only non-directories when ``dirs`` is False)."""
+    """Entry names in ``directory`` (all, or only non-directories when ``dirs`` is False).
+
+    Names starting with a dot are included: a UoW may be called ``.sample``,
+    and the agent keeps none of its own hidden files in these directories.
+    """
     try:
         with os.scandir(directory) as entries:
             if dirs is False:
                 return [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
-            return [e.name for e in entries if not e.name.startswith(".")]
+            return [e.name for e in entries]
     except FileNotFoundError:
         return []
 

@@ -151,8 +151,10 @@ def _age(now: float, since: float) -> float:
 
 
 def _entries(directory: os.PathLike[str]) -> list[os.DirEntry[str]]:
+    # Dot-named entries are listed too: they are UoWs like any other (the tick
+    # runs them), and the agent keeps no hidden files of its own here.
     try:
         with os.scandir(directory) as entries:
-            return sorted((e for e in entries if not e.name.startswith(".")), key=lambda e: e.name)
+            return sorted(entries, key=lambda e: e.name)
     except FileNotFoundError:
         return []

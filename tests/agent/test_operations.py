@@ -158,3 +158,18 @@ def test_status_survives_a_scheduler_outage(inst: InstanceConfig) -> None:
     status = collect_status(inst, fake)
     assert "Unable to contact" in status["scheduler_error"]
     assert status["running"][0]["slurm_state"] is None
+
+
+def test_status_lists_dot_named_uows(inst: InstanceConfig) -> None:
+    make_uow(inst.path(protocol.UPLOADED), ".done")
+    make_uow(inst.path(protocol.UPLOADED), ".queued")
+    fake = FakeExecutor()
+    fake.finish(tick(inst, fake).submitted[".done"])
+    tick(inst, fake)  # .done finishes; .queued keeps running
+    make_uow(inst.path(protocol.UPLOADED), ".waiting", sentinels=False)
+
+    status = collect_status(inst, fake)
+
+    assert [item["uow"] for item in status["analysed"]] == [".done"]
+    assert [item["uow"] for item in status["running"]] == [".queued"]
+    assert [item["uow"] for item in status["uploaded"]] == [".waiting"]

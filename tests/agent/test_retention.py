@@ -27,12 +27,12 @@ def inst(cfg: InstanceConfig) -> InstanceConfig:
     return dataclasses.replace(cfg, soft_delete_days=2, hard_delete_days=3)
 
 
-def finished_uow(cfg: InstanceConfig, now: float) -> Path:
-    make_uow(cfg.path(protocol.UPLOADED), "old")
+def finished_uow(cfg: InstanceConfig, now: float, name: str = "old") -> Path:
+    make_uow(cfg.path(protocol.UPLOADED), name)
     fake = FakeExecutor()
-    fake.finish(tick(cfg, fake, now=now).submitted["old"])
+    fake.finish(tick(cfg, fake, now=now).submitted[name])
     tick(cfg, fake, now=now)
-    done = cfg.path(protocol.ANALYSED) / "old"
+    done = cfg.path(protocol.ANALYSED) / name
     # Transfers preserve mtimes: make the files look ancient; it must not matter.
     os.utime(done, (0, 0))
     return done
@@ -101,3 +101,13 @@ def test_old_logs_are_pruned(tmp_path: Path) -> None:
         "flowcron-2025-12-31.jsonl",
         "notes.txt",
     ]
+
+
+def test_a_dot_named_uow_is_recycled_and_deleted_like_any_other(inst: InstanceConfig) -> None:
+    finished_uow(inst, T0, ".hidden")
+    run(inst, T0 + 2 * DAY + 1)
+    assert not (inst.path(protocol.ANALYSED) / ".hidden").exists()
+    assert (inst.path(protocol.RECYCLING_BIN) / ".hidden" / protocol.REPORT_JSON).is_file()
+    run(inst, T0 + 5 * DAY + 2)
+    assert not (inst.path(protocol.RECYCLING_BIN) / ".hidden").exists()
+    assert Ledger(StateStore(inst.base_dir).root).load().entries == {}
