@@ -17,6 +17,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from hpc_agent import protocol
 from hpc_agent.config import ConfigError, InstanceConfig, load_instance
 from hpc_agent.executor import Executor
 from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
@@ -217,7 +218,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     if destination is None:
         print(f"{args.uow}: cancelled, but it could not be moved yet; see the log", file=sys.stderr)
         return EXIT_FAILED
-    print(f"{args.uow} cancelled: now in {destination}")
+    if destination.startswith(protocol.ANALYSED):
+        # The job had already succeeded: it is handed back as it ended, not as cancelled.
+        print(f"{args.uow}: its job had already finished successfully; now in {destination}")
+    else:
+        print(f"{args.uow}: handed back, now in {destination} (see its report for the outcome)")
     return EXIT_OK
 
 

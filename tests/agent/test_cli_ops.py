@@ -82,3 +82,24 @@ def test_run_survives_a_tick_that_raises_and_logs_it(
     assert "Input/output error" in crashed[0]["message"]
     # The second tick ran for real and submitted the waiting UoW.
     assert (inst.path(protocol.RUNNING) / "s").is_dir()
+
+
+def test_cancel_says_what_happened(
+    inst: InstanceConfig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hpc_agent.cli_ops
+
+    fake = FakeExecutor()
+    monkeypatch.setattr(hpc_agent.cli_ops, "_executor", lambda cfg: fake)
+    for name in ("running", "done"):
+        make_uow(inst.path(protocol.UPLOADED), name)
+    jobs = tick(inst, fake).submitted
+    fake.finish(jobs["done"])  # it ended before the cancel arrived
+    capsys.readouterr()
+
+    assert main(["cancel", str(inst.base_dir), "running"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"running: handed back, now in {protocol.FAILED}/running (see its report for the outcome)"
+    )
+    assert main(["cancel", str(inst.base_dir), "done"]) == 0
+    assert "had already finished successfully" in capsys.readouterr().out
