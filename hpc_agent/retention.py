@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from hpc_agent import protocol
 from hpc_agent.finalize import Agent, free_name
-from hpc_agent.state import ledger_key
+from hpc_agent.state import Ledger, ledger_key
 
 DAY: Final = 86400
 _LOG_NAME = re.compile(r"^flowcron-(\d{4}-\d{2}-\d{2})\.jsonl$")
@@ -47,12 +47,7 @@ def apply_retention(agent: Agent) -> RetentionResult:
     for directory in protocol.FINISHED_DIRS:
         for name in _names(cfg.path(directory)):
             key = ledger_key(directory, name)
-            seen.add(key)
-            since = ledger.at(key)
-            if since is None:
-                ledger.put(key, now, found=True)
-                continue
-            if not soft or now - since < soft:
+            if not _due(ledger, key, now, soft, seen):
                 continue
             target = free_name(bin_dir, name)
             try:
@@ -82,12 +77,7 @@ def apply_retention(agent: Agent) -> RetentionResult:
 
     for name in _names(bin_dir):
         key = ledger_key(protocol.RECYCLING_BIN, name)
-        seen.add(key)
-        since = ledger.at(key)
-        if since is None:
-            ledger.put(key, now, found=True)
-            continue
-        if not hard or now - since < hard:
+        if not _due(ledger, key, now, hard, seen):
             continue
         try:
             _rmtree(bin_dir / name)
@@ -116,6 +106,20 @@ def apply_retention(agent: Agent) -> RetentionResult:
     if cfg.log_retention_days:
         result.logs_deleted = prune_logs(cfg.path(protocol.LOGS), cfg.log_retention_days, now)
     return result
+
+
+def _due(ledger: Ledger, key: str, now: float, limit: float, seen: set[str]) -> bool:
+    """Whether ``key`` has been where it is for ``limit`` seconds (0 disables the step).
+
+    Marks it seen; an item the ledger does not know yet (put there by hand)
+    starts its clock now rather than being judged by its mtime.
+    """
+    seen.add(key)
+    since = ledger.at(key)
+    if since is None:
+        ledger.put(key, now, found=True)
+        return False
+    return bool(limit) and now - since >= limit
 
 
 def prune_logs(logs_dir: Path, keep_days: int, now: float) -> list[str]:

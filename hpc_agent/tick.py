@@ -194,36 +194,40 @@ class Reconciler:
             self.lock.renew()
             self.submit_all()
         except SchedulerUnavailable as exc:
-            self.log.write(
+            return self._stop(
+                exc,
                 "scheduler-unavailable",
                 f"the scheduler cannot be reached ({exc}); the tick stopped without moving "
                 "anything further, the next tick carries on",
-                level="error",
-                error=str(exc),
+                EXIT_SCHEDULER_DOWN,
+                f"scheduler unavailable: {exc}",
             )
-            self.agent.ledger.save()
-            self.result.exit_code = EXIT_SCHEDULER_DOWN
-            self.result.message = f"scheduler unavailable: {exc}"
-            return self.result
         except ExecutorError as exc:
             # An answer the agent cannot use (unexpected output, an odd error):
             # stop the same way; a UoW caught mid-submission is looked up by
             # name next time, so nothing is lost or submitted twice.
-            self.log.write(
+            return self._stop(
+                exc,
                 "scheduler-error",
                 f"the scheduler gave an answer the agent cannot use ({exc}); the tick "
                 "stopped without moving anything further, the next tick tries again",
-                level="error",
-                error=str(exc),
+                EXIT_FAILED,
+                f"scheduler error: {exc}",
             )
-            self.agent.ledger.save()
-            self.result.exit_code = EXIT_FAILED
-            self.result.message = f"scheduler error: {exc}"
-            return self.result
         self.lock.renew()
         self.finalize_all()
         self.result.retention = apply_retention(self.agent)
         self.agent.ledger.save()
+        return self.result
+
+    def _stop(
+        self, exc: Exception, event: str, message: str, exit_code: int, summary: str
+    ) -> TickResult:
+        """End the tick early on a scheduler problem: log it, keep the ledger, say why."""
+        self.log.write(event, message, level="error", error=str(exc))
+        self.agent.ledger.save()
+        self.result.exit_code = exit_code
+        self.result.message = summary
         return self.result
 
     # -- loading -------------------------------------------------------------
