@@ -9,6 +9,7 @@ what to do about it.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
@@ -21,6 +22,8 @@ from typing import Literal
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
+from hpc_agent.rerun import EarlierRun, find_earlier_outputs
+from hpc_agent.script_lint import lint_script
 
 UploadState = Literal["uploading", "ready", "bad-sentinels"]
 
@@ -68,6 +71,9 @@ class Admission:
     is True when the upload is still in progress and not timed out: leave the
     UoW alone, it is neither admitted nor rejected. ``script_sha256`` is the
     hash of the user's file as uploaded (``sha256sum scripts/<file>``).
+    ``earlier`` lists what an earlier FlowCron run left in the folder (a
+    folder run again); the tick archives it before the UoW moves on, whether
+    it is admitted or rejected (see :mod:`hpc_agent.rerun`).
     """
 
     ok: bool
@@ -78,6 +84,7 @@ class Admission:
     script_sha256: str | None = None
     pending: bool = False
     directives: tuple[Directive, ...] = field(default=())
+    earlier: EarlierRun | None = None
 
 
 def upload_state(uow: Path) -> UploadState:
@@ -143,28 +150,24 @@ def admit(uow: Path, cfg: InstanceConfig, *, now: float | None = None) -> Admiss
             "into smaller Units of Work, or ask the instance's owner to raise max_uow_bytes."
         )
     problems.extend(walk.problems)
+    earlier = find_earlier_outputs(uow)
+    ours = set(earlier.entries) if earlier else set()
     for reserved in (protocol.REPORT_JSON, protocol.REPORT_TEXT):
-        if os.path.lexists(uow / reserved):
+        if os.path.lexists(uow / reserved) and reserved not in ours:
             problems.append(
                 f"'{reserved}' is the name of the report FlowCron writes into every Unit of "
-                f"Work; rename your '{reserved}' and start the flow again (it is kept, "
-                f"renamed to '{reserved}.user')."
+                f"Work, and yours is not a FlowCron report; rename your '{reserved}' and "
+                f"start the flow again (it is kept, renamed to '{reserved}.user')."
             )
 
-    for sub in (protocol.DATA_DIR, protocol.SCRIPTS_DIR):
-        if not (uow / sub).is_dir() or (uow / sub).is_symlink():
-            problems.append(
-                f"The folder '{sub}/' is missing. A Unit of Work holds your files in "
-                f"'{protocol.DATA_DIR}/' and exactly one Slurm job script in "
-                f"'{protocol.SCRIPTS_DIR}/'; add it and start the flow again."
-            )
+    problems.extend(layout_problems(uow))
     if problems and not (uow / protocol.SCRIPTS_DIR).is_dir():
-        return Admission(ok=False, problems=tuple(problems))
+        return Admission(ok=False, problems=tuple(problems), earlier=earlier)
 
     script, choose_problems = choose_script(uow / protocol.SCRIPTS_DIR)
     problems.extend(choose_problems)
     if script is None:
-        return Admission(ok=False, problems=tuple(problems))
+        return Admission(ok=False, problems=tuple(problems), earlier=earlier)
 
     checked = check_script(script, cfg, relative=f"{protocol.SCRIPTS_DIR}/{script.name}")
     problems.extend(checked.problems)
@@ -176,7 +179,78 @@ def admit(uow: Path, cfg: InstanceConfig, *, now: float | None = None) -> Admiss
         script_text=checked.script_text if not problems else None,
         script_sha256=checked.script_sha256,
         directives=checked.directives,
+        earlier=earlier,
     )
+
+
+# -- the folder layout -------------------------------------------------------
+
+
+def layout_problems(uow: Path) -> list[str]:
+    """A sentence for each of ``data/`` and ``scripts/`` that is missing, with a likely fix.
+
+    Folder names are case-sensitive on the HPC, so ``Data/`` from a Mac or
+    Windows machine is not ``data/``: the message names the near miss. A job
+    script at the top of the folder, or a UoW one level further down (the
+    flow was started on the folder around it), is named too.
+    """
+    problems: list[str] = []
+    names = _entry_names(uow)
+    for sub in (protocol.DATA_DIR, protocol.SCRIPTS_DIR):
+        if (uow / sub).is_dir() and not (uow / sub).is_symlink():
+            continue
+        problem = (
+            f"The folder '{sub}/' is missing. A Unit of Work holds your files in "
+            f"'{protocol.DATA_DIR}/' and exactly one Slurm job script in "
+            f"'{protocol.SCRIPTS_DIR}/'."
+        )
+        near = _near_miss(sub, [n for n in names if n != sub and (uow / n).is_dir()])
+        if near is not None:
+            problem += (
+                f" Did you mean '{sub}/'? This folder has '{near}/'; names are "
+                f"case-sensitive on the HPC, so rename '{near}' to '{sub}'"
+            )
+        elif sub == protocol.SCRIPTS_DIR and protocol.SUBMISSION_SCRIPT in names:
+            problem += (
+                f" '{protocol.SUBMISSION_SCRIPT}' is at the top of the folder: move it "
+                f"into a folder '{protocol.SCRIPTS_DIR}/'"
+            )
+        elif nested := _nested_uow(uow, names):
+            problem += (
+                f" The folder '{nested}' inside it has '{protocol.DATA_DIR}/' and "
+                f"'{protocol.SCRIPTS_DIR}/': start the flow on '{nested}' itself"
+            )
+        else:
+            problem += " Add it"
+        problems.append(problem + " and start the flow again.")
+    return problems
+
+
+def _entry_names(uow: Path) -> list[str]:
+    try:
+        with os.scandir(uow) as scan:
+            return sorted(entry.name for entry in scan)
+    except OSError:
+        return []
+
+
+def _near_miss(wanted: str, candidates: list[str]) -> str | None:
+    """A folder name that is ``wanted`` with other case, spacing, or a typo."""
+    folded = {name.strip().casefold(): name for name in candidates}
+    if wanted in folded:
+        return folded[wanted]
+    close = difflib.get_close_matches(wanted, list(folded), n=1, cutoff=0.75)
+    return folded[close[0]] if close else None
+
+
+def _nested_uow(uow: Path, names: list[str]) -> str | None:
+    folders = [n for n in names if n != protocol.SENTINELS_DIR and (uow / n).is_dir()]
+    if len(folders) != 1:
+        return None
+    inner = uow / folders[0]
+    if (inner / protocol.DATA_DIR).is_dir() and (inner / protocol.SCRIPTS_DIR).is_dir():
+        return folders[0]
+    return None
 
 
 # -- walking the UoW ---------------------------------------------------------
@@ -401,6 +475,15 @@ def check_script(path: Path, cfg: InstanceConfig, *, relative: str) -> ScriptChe
             "else. Use paths relative to the Unit of Work (e.g. data/input.txt) or "
             "absolute project paths instead."
         )
+
+    for warning in lint_script(text, relative, instance_dir=cfg.base_dir):
+        if cfg.risky_script_policy == "reject":
+            problems.append(
+                warning.message + " (This FlowCron instance refuses such scripts: fix it "
+                "and start the flow again.)"
+            )
+        else:
+            notes.append("Warning: " + warning.message)
 
     directives = parse_directives(text)
     for d in directives:

@@ -104,6 +104,12 @@ def _add_setup(sub: Any) -> None:
     stamp.add_argument("--no-timestamp", dest="timestamp", action="store_false")
     p.add_argument("--executor", choices=("slurm", "local"))
     p.add_argument("--schedule", choices=("cron", "scrontab", "none"))
+    p.add_argument(
+        "--risky-scripts",
+        choices=("warn", "reject"),
+        help="script lines that will not work in a job (~/, conda activate without "
+        "conda set up...): warn in the report (default) or refuse the Unit of Work",
+    )
     p.add_argument("--yes", action="store_true", help="ask nothing; fail on a missing value")
     p.add_argument("--force", action="store_true", help="take over a name used elsewhere")
     p.set_defaults(func=cmd_setup)
@@ -122,6 +128,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
         timestamp=args.timestamp,
         executor=args.executor,
         schedule=args.schedule,
+        risky_scripts=args.risky_scripts,
         yes=args.yes,
         force=args.force,
     )

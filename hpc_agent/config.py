@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hpc_agent.atomicio import write_text_atomic
+from hpc_agent.protocol import instance_name_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,15 +32,15 @@ CONFIG_FILE = "flowcron.toml"
 REGISTRY_SUFFIX = ".toml"
 TIB = 1024**4
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-"""Instance names: safe in file names, cron markers and Slurm job names."""
-
 SLURM_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 """Account and QoS names as Slurm accepts them (no spaces, no shell characters)."""
 
 EXECUTORS = ("slurm", "local")
 SCHEDULES = ("cron", "scrontab", "none")
 ACCOUNT_QOS_POLICIES = ("force", "reject")
+RISKY_SCRIPT_POLICIES = ("warn", "reject")
+"""What admission does with a script line that will not work in a job (``~/``, ``conda activate``
+without conda set up...): note it in the report and run the job, or refuse the UoW."""
 
 
 class ConfigError(Exception):
@@ -68,6 +69,7 @@ class InstanceConfig:
     max_uow_bytes: int = 2 * TIB
     upload_timeout_days: int = 7
     account_qos_policy: str = "force"
+    risky_script_policy: str = "warn"
     log_retention_days: int = 7
     finalize_by_dependency: bool = False
     unknown_job_grace_seconds: int = 600
@@ -105,17 +107,18 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "executor": EXECUTORS,
     "schedule": SCHEDULES,
     "account_qos_policy": ACCOUNT_QOS_POLICIES,
+    "risky_script_policy": RISKY_SCRIPT_POLICIES,
 }
 
 
 def validate(cfg: InstanceConfig) -> list[str]:
     """Every problem with ``cfg``, each naming the field and what is allowed."""
     problems: list[str] = []
-    if not isinstance(cfg.name, str) or not NAME_RE.match(cfg.name):
-        problems.append(
-            f"name: {cfg.name!r} is not a valid instance name; use 1-64 letters, digits, "
-            "'.', '_' or '-', starting with a letter or digit"
-        )
+    # The rule is the protocol's, so flowgen accepts every name setup accepts.
+    if not isinstance(cfg.name, str):
+        problems.append(f"name: expected a string, got {cfg.name!r}")
+    elif name_problem := instance_name_problem(cfg.name):
+        problems.append(f"name: {cfg.name!r} {name_problem}")
     if not isinstance(cfg.base_dir, Path) or not cfg.base_dir.is_absolute():
         problems.append(f"base_dir: {cfg.base_dir!r} must be an absolute path")
     for key in ("account", "qos"):
@@ -265,7 +268,8 @@ def registered_names() -> list[str]:
     return sorted(
         p.name[: -len(REGISTRY_SUFFIX)]
         for p in directory.iterdir()
-        if p.name.endswith(REGISTRY_SUFFIX) and NAME_RE.match(p.name[: -len(REGISTRY_SUFFIX)])
+        if p.name.endswith(REGISTRY_SUFFIX)
+        and instance_name_problem(p.name[: -len(REGISTRY_SUFFIX)]) is None
     )
 
 
@@ -278,8 +282,10 @@ def load_instance(ref: str | Path) -> InstanceConfig:
     text = str(ref)
     if isinstance(ref, Path) or "/" in text or text in (".", "..") or Path(text).is_dir():
         return load_base(Path(text))
-    if not NAME_RE.match(text):
-        raise ConfigError(f"{text!r} is neither a directory nor a valid instance name")
+    if name_problem := instance_name_problem(text):
+        raise ConfigError(
+            f"{text!r} is neither a directory nor a valid instance name (it {name_problem})"
+        )
     base = registered_base(text)
     if base is None:
         known = registered_names()

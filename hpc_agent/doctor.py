@@ -137,7 +137,20 @@ def instance_checks(cfg: InstanceConfig, *, now: float | None = None) -> list[Ch
         checks.append(_space_check(cfg.base_dir))
     checks.append(_schedule_check(cfg))
     checks.append(_lease_check(cfg, now))
+    checks.append(_policy_check(cfg))
     return checks
+
+
+def _policy_check(cfg: InstanceConfig) -> Check:
+    """What the instance does with scripts that choose their own account/QoS or will not work."""
+    risky = {"warn": "warned about", "reject": "refused"}[cfg.risky_script_policy]
+    account = {"force": "overridden", "reject": "refused"}[cfg.account_qos_policy]
+    return Check(
+        OK,
+        "policy",
+        f"#SBATCH --account/--qos lines are {account} (account_qos_policy); script lines "
+        f"that will not work in a job are {risky} (risky_script_policy)",
+    )
 
 
 def _writable(path: Path) -> bool:

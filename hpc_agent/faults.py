@@ -20,6 +20,7 @@ from typing import Final
 CRASH_ENV: Final = "FLOWCRON_CRASH_AT"
 
 CRASH_POINTS: Final = (
+    "after-archive-earlier",
     "after-admit-record",
     "after-admit-rename",
     "after-submit-intent",

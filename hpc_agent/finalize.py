@@ -33,7 +33,7 @@ from hpc_agent import __version__, protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.eventlog import EventLog
 from hpc_agent.faults import crash_point
-from hpc_agent.report import write_report
+from hpc_agent.report import stderr_summary, write_report
 from hpc_agent.state import FAILED, FINALIZING, SUCCEEDED, JobRecord, Ledger, StateStore, ledger_key
 
 GROUP_FILE_BITS: Final = stat.S_IRGRP | stat.S_IWGRP
@@ -91,8 +91,14 @@ def report_outcome(record: JobRecord) -> str | None:
     return record.outcome
 
 
-def next_step(record: JobRecord) -> str:
+def next_step(record: JobRecord, *, wrote_errors: bool = False) -> str:
     """What the researcher should do next, in one or two sentences."""
+    if record.outcome == SUCCEEDED and wrote_errors:
+        err = protocol.SLURM_STDERR.replace("%j", record.job_id or "<job id>")
+        return (
+            f"Check the errors above ({err}): the job ended with exit code 0, but a "
+            "command in it may have failed, so the results may be incomplete."
+        )
     if record.outcome == SUCCEEDED:
         return "Nothing: your results are in this folder."
     if record.problems:
@@ -128,9 +134,14 @@ def build_report(
     destination: str,
     removed_symlinks: list[str],
     now: float,
+    uow_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """The report of one finished UoW (see :mod:`hpc_agent.report` for the files)."""
+    """The report of one finished UoW (see :mod:`hpc_agent.report` for the files).
+
+    With ``uow_dir``, the end of the job's error output is quoted (``stderr``).
+    """
     job = record.job or {}
+    stderr = stderr_summary(uow_dir, record.job_id) if uow_dir is not None else None
     return {
         "agent_version": __version__,
         "instance": cfg.name,
@@ -152,7 +163,8 @@ def build_report(
         "problems": list(record.problems),
         "notes": list(record.notes),
         "removed_symlinks": removed_symlinks,
-        "next_step": next_step(record),
+        "stderr": stderr,
+        "next_step": next_step(record, wrote_errors=stderr is not None),
         "admitted_at": iso(record.admitted_at),
         "finalized_at": iso(now),
     }
@@ -297,7 +309,12 @@ def finalize(agent: Agent, record: JobRecord) -> str | None:
             )
         crash_point("after-permissions")
         report = build_report(
-            cfg, record, destination=target_dir, removed_symlinks=removed, now=agent.now
+            cfg,
+            record,
+            destination=target_dir,
+            removed_symlinks=removed,
+            now=agent.now,
+            uow_dir=uow_dir,
         )
         report["notes"].extend(warnings)
         write_report(uow_dir, report)

@@ -1,4 +1,4 @@
-"""The ``local`` executor: a UoW's job script run with bash on this machine, with a Slurm-like life.
+"""The ``local`` executor: a UoW's job script run on this machine, with a Slurm-like life.
 
 For laptops, demos and CI without Slurm. Each job gets an increasing integer
 id, runs detached from the agent (every cron tick is a new process, so the job
@@ -18,7 +18,8 @@ Account, QoS and other sbatch options do not apply on one machine and are
 ignored. State lives under ``state_dir``: ``jobs/<id>.spec.json`` (written at
 submission) and ``jobs/<id>.json`` (written only by the job's runner process,
 temp-then-rename). Nothing runs through a shell string: the script is started
-as ``bash SCRIPT ARGS...``.
+with the interpreter its ``#!`` line names, as sbatch would
+(``INTERPRETER [ARG] SCRIPT ARGS...``; bash when it has none).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from hpc_agent.executor import (
     SchedulerUnavailable,
     SubmitRejected,
 )
+from hpc_agent.script_lint import shebang
 
 KILL_WAIT = 2.0
 """Seconds between SIGTERM and SIGKILL when a job is cancelled or over its time limit."""
@@ -139,6 +141,23 @@ def job_time_limit(script_text: str, extra: Sequence[str] = ()) -> int | None:
             limit = parse_time_limit(value)
             found = True
     return limit if found else None
+
+
+def script_command(script: Path) -> list[str]:
+    """How the job script is started: through its ``#!`` line, as sbatch does.
+
+    sbatch executes the script, so the kernel runs the interpreter its first
+    line names (``python3`` for ``#!/usr/bin/env python3``); this does the
+    same without needing the execute bit. Without a ``#!`` line (admission
+    refuses those for Slurm) it falls back to bash.
+    """
+    try:
+        with script.open("rb") as handle:
+            first = handle.readline(4096).decode("utf-8", "replace")
+    except OSError:
+        first = ""
+    interpreter = shebang(first.removeprefix("\ufeff").rstrip("\r\n"))
+    return [*(interpreter or ["bash"]), str(script)]
 
 
 def format_elapsed(seconds: float) -> str:
@@ -518,7 +537,7 @@ class _Runner:
             err = out if stderr_path == stdout_path else stderr_path.open("wb")
             try:
                 return subprocess.Popen(
-                    ["bash", str(spec["script"]), *[str(arg) for arg in spec["args"]]],
+                    [*script_command(Path(spec["script"])), *[str(arg) for arg in spec["args"]]],
                     cwd=str(workdir),
                     stdin=subprocess.DEVNULL,
                     stdout=out,

@@ -17,6 +17,7 @@ from hpc_agent.config import InstanceConfig
 from hpc_agent.executor import Executor, ExecutorError
 from hpc_agent.finalize import Agent, decide, finalize, free_name, report_outcome
 from hpc_agent.lock import InstanceLock
+from hpc_agent.rerun import archive_earlier_outputs, find_earlier_outputs
 from hpc_agent.state import (
     FAILED,
     FINALIZING,
@@ -107,8 +108,9 @@ def finalize_uow(
 def retry(cfg: InstanceConfig, uow: str) -> Path:
     """Send a failed UoW back for resubmission; returns its new path in UploadedFiles/.
 
-    Its reports are kept under new names (``flowcron-report.retry-1.json``...),
-    and a fresh ``sentinels/`` marks it as a complete upload.
+    Its reports and Slurm output are archived as for any folder run again
+    (``flowcron-earlier-runs/<uow>/``, see :mod:`hpc_agent.rerun`), and a
+    fresh ``sentinels/`` marks it as a complete upload.
     """
     _check_uow_name(uow)
     agent = Agent.open(cfg)
@@ -125,15 +127,9 @@ def retry(cfg: InstanceConfig, uow: str) -> Path:
                 raise OperationError(
                     f"{busy} exists already; wait until it is finished, or rename one of them"
                 )
-        number = 1
-        while any(
-            (source / _retry_name(name, number)).exists()
-            for name in (protocol.REPORT_JSON, protocol.REPORT_TEXT)
-        ):
-            number += 1
-        for name in (protocol.REPORT_JSON, protocol.REPORT_TEXT):
-            if (source / name).exists():
-                (source / name).rename(source / _retry_name(name, number))
+        earlier = find_earlier_outputs(source)
+        if earlier is not None:
+            archive_earlier_outputs(source, earlier)
         (source / protocol.SENTINELS_DIR).mkdir(exist_ok=True)
         source.rename(target)
         agent.ledger.pop(ledger_key(protocol.FAILED, uow))
@@ -146,11 +142,6 @@ def retry(cfg: InstanceConfig, uow: str) -> Path:
         return target
     finally:
         lock.release()
-
-
-def _retry_name(name: str, number: int) -> str:
-    stem, dot, ext = name.rpartition(".")
-    return f"{stem}.retry-{number}{dot}{ext}"
 
 
 def cancel(cfg: InstanceConfig, uow: str, executor: Executor) -> str | None:

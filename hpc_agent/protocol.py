@@ -55,6 +55,15 @@ REPORT_JSON: Final = "flowcron-report.json"
 """The agent's machine-readable report, written into every finished UoW."""
 REPORT_TEXT: Final = "FLOWCRON_REPORT.txt"
 """The agent's short human report, written into every finished UoW."""
+EARLIER_RUNS_DIR: Final = "flowcron-earlier-runs"
+"""Where the agent archives what FlowCron wrote into a folder in earlier runs.
+
+A researcher starts the flow again on a folder that came back: it still holds
+the earlier run's reports and Slurm output. Before the UoW runs, the agent
+moves those (and only those it recognises as FlowCron's own) into
+``flowcron-earlier-runs/<earlier UoW name>/``, so they never block the run,
+are never deleted, and the new report cannot be taken for the old one.
+"""
 SLURM_STDOUT: Final = "slurm-%j.out"
 SLURM_STDERR: Final = "slurm-%j.err"
 """Slurm output file patterns, relative to the UoW (``%j`` is the job id)."""
@@ -96,7 +105,7 @@ def shorten_label(name: str) -> str:
     >>> shorten_label("short")
     'short'
     >>> shorten_label("a_really_long_unit_of_work_folder_name")
-    'a_really_long...r_folder_name'
+    'a_really_long...k_folder_name'
     """
     if len(name) <= LABEL_LIMIT:
         return name
@@ -109,3 +118,80 @@ def is_finished(uow_dir_entries: set[str]) -> bool:
     The sentinel rule: finished exactly when ``sentinels/`` is gone.
     """
     return SENTINELS_DIR not in uow_dir_entries
+
+
+# -- Instance names ------------------------------------------------------------
+#
+# ``hpc-agent setup --name`` and ``flowgen init`` must accept exactly the same
+# names, or a PI sets the HPC side up and then cannot build its flow. The name
+# ends up in every one of these, so the rule is the one safe for all of them:
+#
+# - file names on both sides: ``~/.config/flowcron/<name>.toml`` (the agent's
+#   registry), ``flows/<name>.toml``, ``flows/<name>.lock.json``, the directory
+#   ``flows/build/<name>/`` and ``FlowCron-<name>_definition.json``. Hence no
+#   ``/``, no leading ``.`` (hidden, or ``..``) and no trailing ``.`` (Windows,
+#   where the PI may run flowgen, drops it from directory names), and not a
+#   Windows device name (``con``, ``nul``, ...), which no file there can have;
+# - command lines: the name is printed in ``hpc-agent ... <name>`` hints and
+#   the scrontab ``--job-name=flowcron-<name>-tick``, so no leading ``-`` and
+#   nothing a shell or Slurm treats specially (letters, digits, ``._-`` only);
+# - the cron markers ``# BEGIN flowcron:<name>`` / ``# END flowcron:<name>``,
+#   matched as whole lines: no spaces or newlines;
+# - Slurm job names ``flowcron-<instance>-<uow>``, which keep exactly these
+#   characters unchanged (``hpc_agent.tick.job_name``);
+# - the flow's title ``FlowCron-<name>`` and its Transfer labels. Globus
+#   refuses labels over 128 characters and the longest label has 94 besides
+#   the name, so the flow shortens a name over 30 characters in labels the way
+#   it shortens folder names (:func:`shorten_label`) rather than this rule
+#   refusing names the agent has always accepted (up to 64).
+
+INSTANCE_NAME_MAX: Final = 64
+"""The longest instance name: what the agent has accepted from the start."""
+INSTANCE_NAME_PATTERN: Final = (
+    rf"[A-Za-z0-9](?:[A-Za-z0-9_.-]{{0,{INSTANCE_NAME_MAX - 2}}}[A-Za-z0-9_-])?"
+)
+"""The shape of an instance name (:func:`instance_name_problem` also refuses device names)."""
+_INSTANCE_NAME = re.compile(INSTANCE_NAME_PATTERN)
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_.-]")
+_WINDOWS_DEVICES: Final = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10)]
+)
+INSTANCE_NAME_RULE: Final = (
+    f"use 1 to {INSTANCE_NAME_MAX} letters, digits, '.', '_' or '-', starting with a "
+    "letter or digit and not ending with '.' (e.g. cryo.em-lab)"
+)
+"""What a valid instance name looks like, for messages."""
+
+
+def instance_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid instance name, or None when it is.
+
+    The answer reads after the name (``'cryo em' contains ' '; use ...``) and
+    ends with :data:`INSTANCE_NAME_RULE`, so it always says what to use.
+
+    >>> instance_name_problem("cryo.em-lab") is None
+    True
+    >>> print(instance_name_problem("cryo em"))
+    contains ' '; use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit and not ending with '.' (e.g. cryo.em-lab)
+    >>> print(instance_name_problem("lab.").split(";")[0])
+    ends with '.'
+    >>> print(instance_name_problem("nul.lab").split(";")[0])
+    starts with 'nul', a device name on Windows, where flows/nul.lab.toml cannot exist
+    """
+    stem = name.split(".", 1)[0]
+    if _INSTANCE_NAME.fullmatch(name) and stem.lower() not in _WINDOWS_DEVICES:
+        return None
+    if not name:
+        reason = "is empty"
+    elif bad := sorted({c for c in name if not _NAME_CHAR.fullmatch(c)}):
+        reason = "contains " + " ".join(repr(c) for c in bad)
+    elif len(name) > INSTANCE_NAME_MAX:
+        reason = f"is {len(name)} characters long, more than {INSTANCE_NAME_MAX}"
+    elif not name[0].isalnum():
+        reason = f"starts with {name[0]!r}"
+    elif name.endswith("."):
+        reason = "ends with '.'"
+    else:
+        which = "is" if stem == name else f"starts with {stem!r},"
+        reason = f"{which} a device name on Windows, where flows/{name}.toml cannot exist"
+    return f"{reason}; {INSTANCE_NAME_RULE}"

@@ -11,8 +11,11 @@ missing or None.
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from hpc_agent import protocol
 from hpc_agent.atomicio import write_text_atomic
@@ -31,6 +34,16 @@ TEXT_FIELDS = (
     ("Script sha256", "script_sha256"),
 )
 """(label, report key) pairs shown in the text report, in order."""
+
+STDERR_TAIL_LINES: Final = 20
+"""How many of the last lines of the job's error output a report quotes."""
+STDERR_TAIL_BYTES: Final = 16 * 1024
+"""At most this much is read from the end of the error output (it can be gigabytes)."""
+STDERR_LINE_CHARS: Final = 300
+"""A quoted line longer than this is cut (progress bars write one endless line)."""
+
+_NOT_FOUND: Final = re.compile(r"(?:^|: )([^\s:]+): (?:command )?not found\s*$")
+_NO_SUCH_FILE: Final = re.compile(r"No such file or directory")
 
 _OUTCOME_TITLES = {
     "succeeded": "The job succeeded.",
@@ -51,7 +64,10 @@ def render_text(report: dict[str, Any]) -> str:
     """The human report: outcome, the facts that exist, problems, notes and the next step."""
     outcome = str(report.get("outcome") or "")
     lines = ["FlowCron report", "===============", ""]
-    lines.append(_OUTCOME_TITLES.get(outcome, f"Outcome: {outcome or 'unknown'}."))
+    title = _OUTCOME_TITLES.get(outcome, f"Outcome: {outcome or 'unknown'}.")
+    if outcome == "succeeded" and isinstance(report.get("stderr"), dict):
+        title = "The job succeeded, but your job wrote errors: read them below."
+    lines.append(title)
     if report.get("reason"):
         lines.append(f"Reason: {report['reason']}")
     lines.append("")
@@ -60,6 +76,7 @@ def render_text(report: dict[str, Any]) -> str:
         value = report.get(key)
         if value not in (None, ""):
             lines.append(f"{label + ':':<{width + 1}} {value}")
+    lines.extend(_stderr_lines(report))
     for title, key in (("Problems", "problems"), ("Notes", "notes")):
         items = [str(item) for item in report.get(key) or ()]
         if items:
@@ -73,6 +90,82 @@ def render_text(report: dict[str, Any]) -> str:
         lines.extend(["", f"What to do next: {report['next_step']}"])
     lines.extend(["", f"Full details: {protocol.REPORT_JSON}"])
     return "\n".join(lines) + "\n"
+
+
+def stderr_summary(uow_dir: Path, job_id: str | None) -> dict[str, Any] | None:
+    """The end of the job's error output, for the report; None when it is empty or absent.
+
+    ``{"file": "slurm-<id>.err", "bytes": size, "tail": [last lines], "hints": [...]}``.
+    Reads at most :data:`STDERR_TAIL_BYTES` from the end, never through a
+    symlink or from anything but a regular file; undecodable bytes are
+    replaced, so the report is always valid UTF-8.
+    """
+    if job_id is None:
+        return None
+    name = protocol.SLURM_STDERR.replace("%j", job_id)
+    try:
+        fd = os.open(uow_dir / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+            return None
+        start = max(0, info.st_size - STDERR_TAIL_BYTES)
+        os.lseek(fd, start, os.SEEK_SET)
+        raw = os.read(fd, STDERR_TAIL_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    text = raw.decode("utf-8", "replace")
+    all_lines = text.splitlines()
+    if start > 0 and all_lines:
+        all_lines = all_lines[1:]  # the first line read is probably cut
+    tail = [_cut(line) for line in all_lines[-STDERR_TAIL_LINES:]]
+    if not any(line.strip() for line in tail):
+        return None
+    return {"file": name, "bytes": info.st_size, "tail": tail, "hints": error_hints(tail)}
+
+
+def error_hints(lines: list[str]) -> list[str]:
+    """Plain advice for the errors researchers meet most, from quoted error lines."""
+    hints: list[str] = []
+    missing = sorted({m.group(1) for line in lines if (m := _NOT_FOUND.search(line))})
+    if missing:
+        names = ", ".join(f"'{name}'" for name in missing)
+        hints.append(
+            f"The job could not find the program(s) {names}. Jobs do not read your shell "
+            "start-up files: load the software in the script ('module load ...', or "
+            "'source .../conda.sh' before 'conda activate') or give the program's "
+            "absolute path."
+        )
+    if any(_NO_SUCH_FILE.search(line) for line in lines):
+        hints.append(
+            "A file or folder the job needed was not there. The job runs inside this "
+            "folder on the HPC: use paths relative to it (e.g. data/input.txt), not paths "
+            "on your own computer."
+        )
+    return hints
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= STDERR_LINE_CHARS else line[:STDERR_LINE_CHARS] + " [...]"
+
+
+def _stderr_lines(report: dict[str, Any]) -> list[str]:
+    summary = report.get("stderr")
+    if not isinstance(summary, dict):
+        return []
+    tail = [str(line) for line in summary.get("tail") or ()]
+    lines = [
+        "",
+        f"Your job wrote errors: {summary.get('file')} is not empty. Its last lines:",
+    ]
+    lines.extend(f"  | {line}" for line in tail)
+    for hint in summary.get("hints") or ():
+        lines.append(f"  -> {hint}")
+    return lines
 
 
 def read_report(uow_dir: Path) -> dict[str, Any] | None:

@@ -23,7 +23,7 @@ from hpc_agent.atomicio import write_text_atomic
 from hpc_agent.config import (
     CONFIG_FILE,
     EXECUTORS,
-    NAME_RE,
+    RISKY_SCRIPT_POLICIES,
     SCHEDULES,
     SLURM_NAME_RE,
     ConfigError,
@@ -46,6 +46,7 @@ _FLAG_OF = {
     "every_minutes": "--every",
     "soft_delete_days": "--soft-delete-days",
     "hard_delete_days": "--hard-delete-days",
+    "risky_script_policy": "--risky-scripts",
 }
 """Config keys whose flag is spelled differently, for error messages."""
 
@@ -68,6 +69,7 @@ class SetupOptions:
     timestamp: bool | None = None
     executor: str | None = None
     schedule: str | None = None
+    risky_scripts: str | None = None
     yes: bool = False
     force: bool = False
 
@@ -78,11 +80,9 @@ class SetupOptions:
 def parse_name(text: str) -> str:
     """An instance name, or ValueError saying what a name may contain."""
     text = text.strip()
-    if not NAME_RE.match(text):
-        raise ValueError(
-            "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit "
-            "(e.g. cryoem-proj42)"
-        )
+    # The protocol's rule, shared with flowgen init, so the PI's flow accepts the name too.
+    if problem := protocol.instance_name_problem(text):
+        raise ValueError(problem)
     return text
 
 
@@ -285,6 +285,16 @@ def setup(
             "yes" if old.get("timestamp") else "no",
         )
 
+    risky = value(
+        options.risky_scripts,
+        "risky_script_policy",
+        "A job script may have lines that will not work in a job ('~/', 'source ~/.bashrc', "
+        "'conda activate' without conda set up, 'cd' to a path on a laptop). Warn in the "
+        "report and run the job, or refuse the Unit of Work? (warn or reject)",
+        choice_parser(RISKY_SCRIPT_POLICIES),
+        "warn",
+    )
+
     _check_names(base, name, existing, force=options.force)
     try:
         fresh = InstanceConfig(name=name, base_dir=base)
@@ -300,6 +310,7 @@ def setup(
             timestamp=stamp,
             executor=executor,
             schedule=sched,
+            risky_script_policy=risky,
         )
     except ConfigError as exc:
         raise SetupError(str(exc)) from None

@@ -58,6 +58,7 @@ from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_SCHEDULER_DOWN
 from hpc_agent.faults import crash_point
 from hpc_agent.finalize import Agent, decide, finalize
 from hpc_agent.lock import InstanceLock
+from hpc_agent.rerun import archive_earlier_outputs
 from hpc_agent.retention import RetentionResult, apply_retention
 from hpc_agent.state import (
     ADMITTED,
@@ -377,6 +378,12 @@ class Reconciler:
             job_name=job_name(self.cfg.name, final),
         )
         try:
+            if verdict.earlier is not None:
+                # Before the record: a crash after this move is repaired by
+                # admitting again, which then finds nothing left to archive.
+                archive = archive_earlier_outputs(path, verdict.earlier)
+                record.notes.insert(0, verdict.earlier.note(archive))
+                crash_point("after-archive-earlier")
             if verdict.ok and verdict.script_text is not None:
                 self.write_script(final, verdict.script_text)
             else:

@@ -19,10 +19,16 @@ from flowgen.exitcodes import ExitCode
 @handle_errors
 def init(
     name: Annotated[
-        str | None, typer.Option(help="Instance name (as given to hpc-agent setup).")
+        str | None,
+        typer.Option(
+            help="Instance name, as given to 'hpc-agent setup --name' (e.g. cryo.em-lab)."
+        ),
     ] = None,
     hpc_name: Annotated[
-        str | None, typer.Option(help="The HPC's name as users know it, e.g. Baskerville.")
+        str | None,
+        typer.Option(
+            help="The HPC's name as users know it, at most 40 characters, e.g. Baskerville."
+        ),
     ] = None,
     collection: Annotated[
         str | None, typer.Option(help="UUID of the HPC's Globus collection.")
@@ -30,7 +36,7 @@ def init(
     base_path: Annotated[
         str | None,
         typer.Option(
-            help="Absolute path of the instance on the HPC ('pwd -P' there), no trailing /."
+            help="Absolute path of the instance on the HPC ('pwd -P' there); a trailing / is dropped."
         ),
     ] = None,
     from_file: Annotated[
@@ -40,28 +46,36 @@ def init(
             help="The flowcron-instance.toml that 'hpc-agent setup' wrote (gives name and base path).",
         ),
     ] = None,
+    # "(default: N)", not "[default: N]": the rich help output takes [...] for markup and drops it.
     initial_wait: Annotated[
-        int | None, typer.Option(help="Seconds before the first check for the job [default: 30].")
+        int | None,
+        typer.Option(help="Seconds to wait before the first check on the job (default: 30)."),
     ] = None,
     growth: Annotated[
-        float | None, typer.Option(help="Each wait is the previous one times this [default: 1.15].")
+        float | None,
+        typer.Option(help="Each wait is the one before times this, 1 to 10 (default: 1.15)."),
     ] = None,
     max_wait: Annotated[
-        int | None, typer.Option(help="Longest wait between checks, seconds [default: 1800].")
+        int | None,
+        typer.Option(
+            help="Longest wait between two checks, seconds; at least --initial-wait "
+            "(default: 1800 = 30 minutes)."
+        ),
     ] = None,
     deadline: Annotated[
         int | None,
         typer.Option(
-            help="Stop waiting for the job after this many seconds [default: 604800 = 7 days]."
+            help="Give up on the job after waiting this many seconds in all; at least "
+            "--max-wait (default: 604800 = 7 days)."
         ),
     ] = None,
     transfer_wait: Annotated[
         int | None,
-        typer.Option(help="Longest a single transfer may take, seconds [default: 172800]."),
+        typer.Option(help="Longest one transfer may take, seconds (default: 172800 = 2 days)."),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Where to write [default: flows/<name>.toml]."),
+        typer.Option("--output", "-o", help="Where to write (default: flows/<name>.toml)."),
     ] = None,
     no_input: Annotated[
         bool,
@@ -79,17 +93,21 @@ def init(
     Asks what the original set-up script asked: the instance name, the HPC's
     name, the UUID of its Globus collection, the absolute base path of the
     instance on the HPC, and the polling policy. Every answer is checked as
-    it is given and asked again with the reason when it is wrong. Every
-    question has a flag; with --no-input nothing is asked and a missing or
-    invalid value ends the command with exit code 2. The name and base path
-    can come from the file 'hpc-agent setup' wrote (--from). An existing
-    config is never overwritten without --force.
+    it is given, also against the answers before it (the longest wait is at
+    least the first wait, the deadline at least the longest wait), and the
+    question is asked again with the reason when the answer is wrong. A
+    trailing / on the base path is dropped. Every question has a flag; with
+    --no-input nothing is asked and a missing or invalid value ends the
+    command with exit code 2. The name and base path can come from the file
+    'hpc-agent setup' wrote (--from). An existing config is never
+    overwritten without --force.
 
     Example: flowgen init --from flowcron-instance.toml --hpc-name Baskerville
     --collection 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11 --no-input
     """
     from flowgen.dsl import PollPolicy
     from flowgen.flowcron import config as c
+    from flowgen.flowcron.flow import human_duration
 
     given: dict[str, Any] = {"name": name, "base_path": base_path}
     if from_file is not None:
@@ -99,56 +117,144 @@ def init(
     defaults = PollPolicy()
 
     def ask(
-        label: str,
+        flag: str,
         value: Any,
+        question: str,
         check: Callable[[Any], str | None],
         default: Any = None,
         kind: type = str,
+        clean: Callable[[Any], Any] | None = None,
     ) -> Any:
+        """The checked answer for ``flag``: given, asked (again, with the reason) or default."""
         while True:
             if value is None:
                 if no_input:
-                    if default is not None:
-                        return default
-                    raise UsageError(f"--{label} is required with --no-input")
-                value = typer.prompt(
-                    label.replace("-", " ").capitalize(), default=default, type=kind
-                )
+                    if default is None:
+                        raise UsageError(f"{flag} is required with --no-input")
+                    value = default
+                else:
+                    # The question ends in '?', so no ':' after it.
+                    value = typer.prompt(question, default=default, type=kind, prompt_suffix=" ")
+            if clean is not None:
+                value = clean(value)
             problem = check(value)
             if problem is None:
                 return value
             if no_input:
-                raise UsageError(f"--{label}: {problem}")
+                raise UsageError(f"{flag}: {problem}")
             typer.echo(f"  {problem}; please try again.", err=True)
             value = None
 
-    def positive(value: Any) -> str | None:
-        return None if value >= 1 else f"must be at least 1, got {value}"
+    def seconds(value: int) -> str | None:
+        return None if value >= 1 else f"must be a whole number of seconds, at least 1, got {value}"
 
-    def growth_ok(value: Any) -> str | None:
+    def at_least(floor: int, floor_flag: str) -> Callable[[int], str | None]:
+        # Checked at the question that breaks the order, so the PI fixes the
+        # answer just given instead of learning at the end that two disagree.
+        def check(value: int) -> str | None:
+            return seconds(value) or c.check_not_shorter(value, floor, floor_flag)
+
+        return check
+
+    def growth_ok(value: float) -> str | None:
         return None if 1.0 <= value <= 10.0 else f"must be between 1 and 10, got {value}"
 
-    name_answer = ask("name", given["name"], c.check_name)
+    def example(value: int) -> str:
+        return f"e.g. {value} = {human_duration(value)}"
+
+    name_answer = ask(
+        "--name",
+        given["name"],
+        "What is the instance's name, as given to 'hpc-agent setup --name' (e.g. cryo.em-lab)?",
+        c.check_name,
+    )
     # Refuse before asking the rest: answers typed in vain are lost work too.
     target = output if output is not None else Path("flows") / f"{name_answer}.toml"
     if target.exists() and not force:
         raise UsageError(
             f"{target} exists already; use --force to overwrite it or -o to choose another file"
         )
+    hpc_answer = ask(
+        "--hpc-name",
+        hpc_name,
+        "What do your users call the HPC, as transfer labels and messages should show it "
+        f"(at most {c.MAX_DISPLAY} characters, e.g. Baskerville)?",
+        c.check_display,
+    )
+    collection_answer = ask(
+        "--collection",
+        collection,
+        "What is the UUID of the HPC's Globus collection (shown on app.globus.org under "
+        "Collections, e.g. 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11)?",
+        c.check_uuid,
+    )
+    base_answer = ask(
+        "--base-path",
+        given["base_path"],
+        "What is the instance's absolute path on the HPC, as 'hpc-agent setup' printed it "
+        "('pwd -P' in the instance directory, e.g. /bask/projects/x/flowcron)?",
+        c.check_base_path,
+        clean=c.strip_trailing_slashes,
+    )
+    first = ask(
+        "--initial-wait",
+        initial_wait,
+        "How many seconds should the flow wait before its first check on the job?",
+        seconds,
+        defaults.initial_wait,
+        int,
+    )
+    growth_answer = ask(
+        "--growth",
+        growth,
+        "By what factor should each wait grow over the one before "
+        "(1 to 10; 1 keeps every wait the same, 1.15 makes each 15% longer)?",
+        growth_ok,
+        defaults.growth,
+        float,
+    )
+    # A default the earlier answers rule out is raised to fit, not reported as an error.
+    longest_default = max(defaults.max_wait, first)
+    longest = ask(
+        "--max-wait",
+        max_wait,
+        "What is the longest the flow should wait between two checks, in seconds "
+        f"(at least the first wait, {example(longest_default)})?",
+        at_least(first, "--initial-wait"),
+        longest_default,
+        int,
+    )
+    give_up_default = max(defaults.deadline, longest)
+    give_up = ask(
+        "--deadline",
+        deadline,
+        "After how many seconds of waiting in all should the flow give up on the job "
+        f"(at least the longest wait, {example(give_up_default)})?",
+        at_least(longest, "--max-wait"),
+        give_up_default,
+        int,
+    )
+    transfer_answer = ask(
+        "--transfer-wait",
+        transfer_wait,
+        "How many seconds may one transfer (the upload, or the results coming back) take "
+        f"before the flow gives up on it ({example(c.DEFAULT_TRANSFER_WAIT)})?",
+        seconds,
+        c.DEFAULT_TRANSFER_WAIT,
+        int,
+    )
     cfg_dict = {
         "name": name_answer,
-        "hpc_name": ask("hpc-name", hpc_name, c.check_display),
-        "collection": ask("collection", collection, c.check_uuid),
-        "base_path": ask("base-path", given["base_path"], c.check_base_path),
+        "hpc_name": hpc_answer,
+        "collection": collection_answer,
+        "base_path": base_answer,
         "polling": {
-            "initial_wait": ask("initial-wait", initial_wait, positive, defaults.initial_wait, int),
-            "growth": ask("growth", growth, growth_ok, defaults.growth, float),
-            "max_wait": ask("max-wait", max_wait, positive, defaults.max_wait, int),
-            "deadline": ask("deadline", deadline, positive, defaults.deadline, int),
+            "initial_wait": first,
+            "growth": growth_answer,
+            "max_wait": longest,
+            "deadline": give_up,
         },
-        "transfer": {
-            "wait_time": ask("transfer-wait", transfer_wait, positive, c.DEFAULT_TRANSFER_WAIT, int)
-        },
+        "transfer": {"wait_time": transfer_answer},
     }
     cfg = c.config_from_dict(cfg_dict, source="flowgen init")
     from flowgen import jsonio

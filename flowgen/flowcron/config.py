@@ -10,8 +10,8 @@ Example::
     [polling]          # optional; these are the defaults
     initial_wait = 30  # seconds before the first check
     growth = 1.15      # each wait is the previous one times this
-    max_wait = 1800    # never wait longer than this between checks
-    deadline = 604800  # give up after waiting this long in all (7 days)
+    max_wait = 1800    # never wait longer than this between checks (>= initial_wait)
+    deadline = 604800  # give up after waiting this long in all (7 days; >= max_wait)
 
     [transfer]
     wait_time = 172800 # how long one transfer may take (48 hours)
@@ -27,7 +27,6 @@ Example::
 
 from __future__ import annotations
 
-import re
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -36,13 +35,13 @@ from typing import Any
 
 from flowgen.dsl.fragments import PollPolicy
 from flowgen.errors import ConfigError, FlowgenError
+from hpc_agent import protocol
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 MAX_DISPLAY = 40
 DEFAULT_TRANSFER_WAIT = 48 * 3600
 
@@ -177,6 +176,10 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<config>") -> Instan
         policy = PollPolicy(growth=float(growth), **poll_values)
     except FlowgenError as exc:
         raise fail("polling", exc.message) from None
+    # The same order 'flowgen init' checks at its questions, so a file passes
+    # exactly when init would have written it.
+    if problem := check_not_shorter(policy.deadline, policy.max_wait, "polling.max_wait"):
+        raise fail("polling.deadline", problem)
     unknown_transfer = sorted(set(transfer_raw) - {"wait_time"})
     if unknown_transfer:
         raise fail(f"transfer.{unknown_transfer[0]}", "unknown field")
@@ -231,13 +234,13 @@ def _deploy_settings(raw: dict[str, Any], fail: Any) -> DeploySettings:
 
 
 def check_name(value: str) -> str | None:
-    """Why ``value`` is not a usable instance name, or None."""
-    if not NAME_PATTERN.match(value):
-        return (
-            "use 1 to 40 letters, digits, '-' or '_', starting with a letter or digit "
-            f"(got {value!r})"
-        )
-    return None
+    """Why ``value`` is not a usable instance name, or None.
+
+    The rule is the protocol's (:func:`hpc_agent.protocol.instance_name_problem`),
+    so every name ``hpc-agent setup`` accepts is accepted here too.
+    """
+    problem = protocol.instance_name_problem(value)
+    return None if problem is None else f"{value!r} {problem}"
 
 
 def check_display(value: str) -> str | None:
@@ -275,6 +278,21 @@ def check_base_path(value: str) -> str | None:
         return f"must be a plain absolute path without '.', '..' or '//', got {value!r}"
     if any(ord(c) < 32 for c in value) or "'" in value or "\\" in value:
         return "must not contain control characters, quotes or backslashes"
+    return None
+
+
+def strip_trailing_slashes(value: str) -> str:
+    """``value`` without trailing ``/`` (``/bask/x/`` -> ``/bask/x``); ``/`` stays ``/``.
+
+    Paths are often pasted with a trailing slash; the flow adds its own.
+    """
+    return value.rstrip("/") or value[:1]
+
+
+def check_not_shorter(value: int, floor: int, floor_name: str) -> str | None:
+    """Why ``value`` seconds is shorter than ``floor_name`` (``floor`` seconds), or None."""
+    if value < floor:
+        return f"must be at least {floor_name} ({floor} seconds), got {value}"
     return None
 
 

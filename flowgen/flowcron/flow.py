@@ -226,7 +226,8 @@ def build_flow(cfg: InstanceConfig) -> Flow:
             next="Upload",
         ),
     )
-    label = f"'FlowCron {cfg.name}: ' + paths.short"
+    # A long instance name is shortened like a folder name: Globus refuses labels over 128.
+    label = f"{lit('FlowCron ' + protocol.shorten_label(cfg.name) + ': ')} + paths.short"
     guarded(
         flow,
         "Upload",

@@ -13,6 +13,7 @@ from hpc_agent.config import (
     InstanceConfig,
     load_instance,
     read_toml,
+    registered_names,
     registry_path,
     save_instance,
     to_toml,
@@ -71,6 +72,45 @@ def test_missing_instance_says_how_to_create_one(tmp_path: Path, home: Path) -> 
         load_instance(tmp_path)
     with pytest.raises(ConfigError, match="no instance named 'ghost'"):
         load_instance("ghost")
+
+
+def test_a_config_file_with_an_invalid_name_says_what_to_use(cfg: InstanceConfig) -> None:
+    path = cfg.base_dir / CONFIG_FILE
+    path.write_text('name = "cryo em"\n')
+    with pytest.raises(ConfigError) as info:
+        load_instance(cfg.base_dir)
+    assert str(info.value) == (
+        f"{path}: name: 'cryo em' contains ' '; use 1 to 64 letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit and not ending with '.' (e.g. cryo.em-lab)"
+    )
+
+
+def test_an_invalid_name_is_neither_a_directory_nor_an_instance(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        ConfigError,
+        match=r"'-x' is neither a directory nor a valid instance name "
+        r"\(it starts with '-'; use 1 to 64",
+    ):
+        load_instance("-x")
+
+
+def test_registered_names_skip_files_that_are_not_instance_names(home: Path) -> None:
+    directory = home / ".config" / "flowcron"
+    directory.mkdir(parents=True)
+    # Setup's crontab backups live here too; only <valid name>.toml is an instance.
+    for file_name in (
+        "cryo.em-lab.toml",
+        "p42.toml",
+        "lab..toml",
+        "-x.toml",
+        "notes.txt",
+        "crontab.backup-20260101T000000",
+    ):
+        (directory / file_name).write_text("")
+    assert registered_names() == ["cryo.em-lab", "p42"]
 
 
 def test_registry_name_resolves_to_base(cfg: InstanceConfig, home: Path) -> None:

@@ -40,6 +40,15 @@ def test_healthy_instance_passes(instance: InstanceConfig) -> None:
     assert doctor.exit_code(checks) == 0
 
 
+def test_doctor_shows_the_script_policies(instance: InstanceConfig) -> None:
+    shown = _by_name(doctor.run_checks(instance))["policy"].line()
+    assert "warned about (risky_script_policy)" in shown
+    strict = replace(instance, risky_script_policy="reject", account_qos_policy="reject")
+    shown = _by_name(doctor.run_checks(strict))["policy"].line()
+    assert "are refused (account_qos_policy)" in shown
+    assert "refused (risky_script_policy)" in shown
+
+
 def test_missing_directory_fails_with_the_fix(instance: InstanceConfig) -> None:
     instance.path(protocol.RECYCLING_BIN).rmdir()
     check = _by_name(doctor.run_checks(instance))["directories"]

@@ -328,3 +328,19 @@ def test_make_executor(tmp_path: Path) -> None:
     assert isinstance(slurm, SlurmExecutor) and slurm.name == "slurm" and slurm.timeout == 7
     with pytest.raises(ValueError, match="unknown executor 'pbs': use one of slurm, local"):
         make_executor("pbs", tmp_path)
+
+
+def test_the_scripts_shebang_picks_the_interpreter_as_sbatch_does(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    # A python job script: run by bash it fails with a syntax error.
+    uow, _ = make_uow(tmp_path, "")
+    script = tmp_path / "job.sbatch"
+    script.write_text(
+        f"#!{sys.executable} -I\n#SBATCH --time=00:01:00\n"
+        "import sys\nprint('python got', sys.argv[1:], sys.flags.isolated)\n"
+    )
+    job_id = executor.submit(spec(uow, script))
+    info = wait_finished(executor, job_id)
+    assert info.state == "COMPLETED", (uow / f"slurm-{job_id}.err").read_text()
+    assert (uow / f"slurm-{job_id}.out").read_text() == f"python got ['{uow}'] 1\n"

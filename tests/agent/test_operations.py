@@ -32,9 +32,10 @@ def test_retry_sends_a_failed_uow_back_and_keeps_its_old_report(inst: InstanceCo
     assert target == inst.path(protocol.UPLOADED) / "s"
     assert (target / protocol.SENTINELS_DIR).is_dir()
     assert not (target / protocol.REPORT_JSON).exists()
-    old = json.loads((target / "flowcron-report.retry-1.json").read_text())
+    archive = target / protocol.EARLIER_RUNS_DIR / "s"
+    old = json.loads((archive / protocol.REPORT_JSON).read_text())
     assert old["outcome"] == "failed"
-    assert (target / "FLOWCRON_REPORT.retry-1.txt").is_file()
+    assert (archive / protocol.REPORT_TEXT).is_file()
     # The next tick submits it again.
     assert list(tick(inst, fake).submitted) == ["s"]
 

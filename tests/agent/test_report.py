@@ -6,7 +6,13 @@ import json
 from pathlib import Path
 
 from hpc_agent import protocol
-from hpc_agent.report import read_report, render_text, write_report
+from hpc_agent.report import (
+    STDERR_TAIL_LINES,
+    read_report,
+    render_text,
+    stderr_summary,
+    write_report,
+)
 
 FAILED = {
     "outcome": "failed",
@@ -60,3 +66,55 @@ def test_rejected_uow_report_lists_problems_and_skips_missing_facts() -> None:
 
 def test_read_report_of_a_folder_without_one_is_none(tmp_path: Path) -> None:
     assert read_report(tmp_path) is None
+
+
+def _finished_uow(tmp_path: Path, err: bytes | None) -> Path:
+    uow = tmp_path / "uow"
+    uow.mkdir()
+    if err is not None:
+        (uow / "slurm-42.err").write_bytes(err)
+    return uow
+
+
+def test_a_succeeded_job_that_wrote_errors_says_so_plainly(tmp_path: Path) -> None:
+    uow = _finished_uow(
+        tmp_path, b"/var/spool/slurmd/job42/slurm_script: line 5: conda: command not found\n"
+    )
+    summary = stderr_summary(uow, "42")
+    assert summary is not None
+    assert summary["file"] == "slurm-42.err"
+    assert summary["tail"] == [
+        "/var/spool/slurmd/job42/slurm_script: line 5: conda: command not found"
+    ]
+    assert "'conda'" in summary["hints"][0]
+    text = render_text({"outcome": "succeeded", "job_id": "42", "stderr": summary})
+    assert "The job succeeded, but your job wrote errors" in text
+    assert "Your job wrote errors: slurm-42.err is not empty" in text
+    assert "  | /var/spool/slurmd/job42/slurm_script: line 5: conda: command not found" in text
+    assert "module load" in text
+
+
+def test_empty_or_missing_error_output_adds_nothing(tmp_path: Path) -> None:
+    assert stderr_summary(_finished_uow(tmp_path, b""), "42") is None
+    assert stderr_summary(tmp_path / "uow", "43") is None
+    assert stderr_summary(tmp_path / "uow", None) is None
+    text = render_text({"outcome": "succeeded", "job_id": "42", "stderr": None})
+    assert "errors" not in text
+
+
+def test_only_the_end_of_a_huge_error_output_is_read_and_quoted(tmp_path: Path) -> None:
+    noise = b"".join(b"progress %d\n" % i for i in range(200_000)) + b"\xff\xfe bad bytes\n"
+    summary = stderr_summary(_finished_uow(tmp_path, noise), "42")
+    assert summary is not None
+    assert summary["bytes"] == len(noise)
+    assert len(summary["tail"]) == STDERR_TAIL_LINES
+    assert summary["tail"][-1] == "\ufffd\ufffd bad bytes"
+    json.dumps(summary, ensure_ascii=False).encode("utf-8")  # always valid UTF-8
+
+
+def test_error_output_behind_a_symlink_is_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private\n")
+    uow = _finished_uow(tmp_path, None)
+    (uow / "slurm-42.err").symlink_to(secret)
+    assert stderr_summary(uow, "42") is None

@@ -13,7 +13,7 @@ import pytest
 
 from hpc_agent import protocol
 from hpc_agent.cli import main
-from hpc_agent.config import load_instance, read_toml, registry_path
+from hpc_agent.config import load_instance, read_toml, registered_names, registry_path
 from hpc_agent.setup import INSTANCE_FILE, Prompter, SetupError, SetupOptions, setup
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +43,26 @@ def test_non_interactive_setup_creates_everything(
     assert "instance name: p42" in out and f"base path:     {base.resolve()}" in out
 
 
+def test_the_risky_script_policy_is_a_flag(tmp_path: Path, home: Path) -> None:
+    base = _base(tmp_path)
+    args = ["setup", "--base-dir", str(base), "--name", "p42", "--yes", *LOCAL]
+    assert main(args) == 0
+    assert load_instance("p42").risky_script_policy == "warn"
+    assert main([*args, "--risky-scripts", "reject"]) == 0
+    assert load_instance("p42").risky_script_policy == "reject"
+    assert main(args) == 0, "a re-run without the flag keeps the setting"
+    assert load_instance("p42").risky_script_policy == "reject"
+
+
+def test_a_dotted_name_is_set_up_registered_and_found_again(tmp_path: Path, home: Path) -> None:
+    base = _base(tmp_path)
+    assert main(["setup", "--base-dir", str(base), "--name", "cryo.em-lab", "--yes", *LOCAL]) == 0
+    assert registry_path("cryo.em-lab").is_file()
+    assert registered_names() == ["cryo.em-lab"]
+    assert load_instance("cryo.em-lab").base_dir == base.resolve()
+    assert read_toml(base / INSTANCE_FILE)["name"] == "cryo.em-lab"
+
+
 def test_base_path_is_symlink_free(tmp_path: Path, home: Path) -> None:
     real = _base(tmp_path)
     link = tmp_path / "link"
@@ -55,7 +75,9 @@ def test_base_path_is_symlink_free(tmp_path: Path, home: Path) -> None:
     ("args", "message"),
     [
         ([], "--name is missing"),
-        (["--name", "bad name"], "--name 'bad name': use 1-64 letters"),
+        (["--name", "bad name"], "--name 'bad name': contains ' '; use 1 to 64 letters"),
+        (["--name", "x" * 65], "is 65 characters long, more than 64; use 1 to 64 letters"),
+        (["--name", "lab."], "--name 'lab.': ends with '.'; use 1 to 64 letters"),
         (["--name", "p", "--every", "7"], "--every '7': every 7 minutes cannot be scheduled"),
         (["--name", "p", "--soft-delete-days", "-1"], "--soft-delete-days '-1': must be between"),
         (["--name", "p", "--executor", "slurm", "--qos", "normal"], "--account is missing"),
@@ -91,6 +113,8 @@ def test_interactive_answers_are_validated_and_asked_again(tmp_path: Path, home:
                 "0",
                 "maybe",  # rejected
                 "no",
+                "sometimes",  # rejected
+                "reject",
             ]
         )
         + "\n"
@@ -107,8 +131,10 @@ def test_interactive_answers_are_validated_and_asked_again(tmp_path: Path, home:
     assert (cfg.name, cfg.account, cfg.qos) == ("p42", "my-account", None)
     assert (cfg.every_minutes, cfg.soft_delete_days, cfg.hard_delete_days) == (15, 30, 0)
     assert cfg.timestamp is False
+    assert cfg.risky_script_policy == "reject"
     transcript = out.getvalue()
-    assert transcript.count("please try again") == 3
+    assert transcript.count("please try again") == 4
+    assert "Warn in the report and run the job, or refuse the Unit of Work?" in transcript
     assert "expected a whole number, got 'seven'" in transcript
 
 
@@ -119,7 +145,7 @@ def test_account_refused_by_slurm_is_asked_again(tmp_path: Path, home: Path) -> 
         calls.append((account, qos))
         return [] if account == "good" else [f"account {account!r} is not yours"]
 
-    answers = io.StringIO("p\nwrong\nnormal\ngood\nnormal\n5\n30\n30\nno\n")
+    answers = io.StringIO("p\nwrong\nnormal\ngood\nnormal\n5\n30\n30\nno\nwarn\n")
     err = io.StringIO()
     cfg, _ = setup(
         SetupOptions(base_dir=_base(tmp_path), executor="slurm", schedule="none"),

@@ -341,3 +341,28 @@ def test_finalize_by_dependency_hands_back_without_another_tick(
     done = finished_path(cfg, "dep")
     assert done == cfg.path(protocol.ANALYSED) / "dep"
     assert read_report(done)["state"] == "COMPLETED"
+
+
+@pytest.mark.parametrize("point", ["after-archive-earlier", "after-admit-record"])
+def test_kill_9_while_archiving_a_rerun_loses_nothing_and_submits_once(
+    acct_cluster: Any, tmp_path: Path, point: str
+) -> None:
+    cfg = instance(acct_cluster, tmp_path / "inst")
+    make_uow(cfg.path(protocol.UPLOADED), "first", script=FAST_SCRIPT)
+    tick_until_done(cfg, ["first"])
+    # The folder came back and is uploaded again under a new name.
+    again = cfg.path(protocol.UPLOADED) / "again"
+    (cfg.path(protocol.ANALYSED) / "first").rename(again)
+    (again / protocol.SENTINELS_DIR).mkdir()
+    old_outputs = sorted(p.name for p in again.glob("slurm-*"))
+    crashed = agent_cmd("tick", str(cfg.base_dir), env={"FLOWCRON_CRASH_AT": point})
+    assert crashed.returncode == -9, f"{point}: {crashed.returncode} {crashed.stderr}"
+    tick_until_done(cfg, ["again"])
+    done = finished_path(cfg, "again")
+    assert done is not None and done.parent.name == protocol.ANALYSED, point
+    archive = done / protocol.EARLIER_RUNS_DIR / "first"
+    assert sorted(p.name for p in archive.glob("slurm-*")) == old_outputs
+    assert json.loads((archive / protocol.REPORT_JSON).read_text())["uow"] == "first"
+    assert json.loads((done / protocol.REPORT_JSON).read_text())["outcome"] == "succeeded"
+    assert len(jobs_named(acct_cluster, job_name(cfg.name, "again"))) == 1, point
+    assert not list(done.glob("*.user*"))

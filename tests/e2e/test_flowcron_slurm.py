@@ -226,3 +226,97 @@ def test_an_agent_that_never_finishes_ends_the_run_at_the_deadline(
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+FIXED_SCRIPT = (
+    "#!/bin/bash\n"
+    "#SBATCH --time=00:01:00\n"
+    "#SBATCH --ntasks=1\n"
+    "#SBATCH --mem=50M\n"
+    "echo 'fixed' > data/out.txt\n"
+)
+
+
+@pytest.mark.parametrize("delete", [False, True], ids=["keep", "delete"])
+def test_a_returned_folder_runs_again_after_a_failure_and_after_a_success(
+    loop: Loop, delete: bool
+) -> None:
+    uow = make_uow(loop.laptop, script=FAILING_SCRIPT)
+    first, _ = loop.run(delete=delete)
+    assert first.status == "FAILED"
+    # The researcher fixes the script in the folder that came back, as the
+    # report says, and starts the flow again on the same folder: twice.
+    (uow / "scripts" / protocol.SUBMISSION_SCRIPT).write_text(FIXED_SCRIPT)
+    second, _ = loop.run(delete=delete)
+    assert second.status == "SUCCEEDED", second.cause
+    third, _ = loop.run(delete=delete)
+    assert third.status == "SUCCEEDED", third.cause
+
+    latest = report(uow)
+    assert (latest["outcome"], latest["run_id"]) == ("succeeded", third.run_id)
+    assert latest["problems"] == []
+    archive = uow / protocol.EARLIER_RUNS_DIR
+    assert sorted(p.name for p in archive.iterdir()) == sorted(
+        [loop.job_dir(first), loop.job_dir(second)]
+    )
+    earlier = report(archive / loop.job_dir(first))
+    assert (earlier["outcome"], earlier["run_id"]) == ("failed", first.run_id)
+    assert "data/missing.csv not found" in "".join(
+        p.read_text() for p in (archive / loop.job_dir(first)).glob("slurm-*.err")
+    )
+    assert report(archive / loop.job_dir(second))["run_id"] == second.run_id
+    assert not list(uow.rglob("*.user*")), "nothing FlowCron wrote may be renamed aside"
+    assert (uow / "data" / "out.txt").read_text() == "fixed\n"
+    assert "The job succeeded." in (uow / protocol.REPORT_TEXT).read_text()
+
+
+def test_a_folder_that_the_original_flowcron_ran_runs_again(loop: Loop) -> None:
+    # What the original HPC side leaves: Slurm output at the top, no report,
+    # and #SBATCH --error/--output lines it wrote into the user's script.
+    uow = make_uow(
+        loop.laptop,
+        script=(
+            "#!/bin/bash\n"
+            '#SBATCH --error="/old/FlowCron/CodeToRun/slurm/sample_x/slurm-%j.err"\n'
+            '#SBATCH --output="/old/FlowCron/CodeToRun/slurm/sample_x/slurm-%j.out"\n'
+            "#SBATCH --time=00:01:00\n"
+            "#SBATCH --mem=50M\n"
+            "echo 'again' > data/out.txt\n"
+        ),
+    )
+    (uow / "slurm-77.out").write_text("the original's output\n")
+    (uow / "slurm-77.err").write_text("the original's errors\n")
+    result, _ = loop.run()
+    assert result.status == "SUCCEEDED", result.cause
+    archived = uow / protocol.EARLIER_RUNS_DIR / "earlier-run"
+    assert (archived / "slurm-77.out").read_text() == "the original's output\n"
+    assert (archived / "slurm-77.err").read_text() == "the original's errors\n"
+    notes = report(uow)["notes"]
+    assert sum("is overridden" in note for note in notes) == 2
+    assert (uow / "data" / "out.txt").read_text() == "again\n"
+
+
+def test_laptop_habits_are_warned_about_and_the_errors_they_cause_are_shown(
+    loop: Loop,
+) -> None:
+    uow = make_uow(
+        loop.laptop,
+        script=(
+            "#!/bin/bash\n"
+            "#SBATCH --time=00:01:00\n"
+            "#SBATCH --mem=50M\n"
+            "source ~/.bashrc; conda activate myenv\n"
+            "echo 'ran anyway' > data/out.txt\n"
+        ),
+    )
+    result, _ = loop.run()
+    # The job "succeeds" (its last command did), so the report must say what went wrong.
+    assert result.status == "SUCCEEDED", result.cause
+    got = report(uow)
+    warnings = [note for note in got["notes"] if note.startswith("Warning: ")]
+    assert any("'conda activate'" in w for w in warnings)
+    assert any("'~/.bashrc'" in w for w in warnings)
+    assert any("conda: command not found" in line for line in got["stderr"]["tail"])
+    text = (uow / protocol.REPORT_TEXT).read_text()
+    assert "The job succeeded, but your job wrote errors" in text
+    assert "conda: command not found" in text

@@ -33,7 +33,8 @@ def test_defaults_and_round_trip(tmp_path: Path) -> None:
     ("change", "message"),
     [
         ({"name": None}, "field 'name': missing"),
-        ({"name": "has space"}, "field 'name'"),
+        ({"name": "has space"}, "field 'name': 'has space' contains ' '; use 1 to 64 letters"),
+        ({"name": "x" * 65}, "field 'name': 'x{65}' is 65 characters long, more than 64"),
         ({"hpc_name": ""}, "field 'hpc_name'"),
         ({"collection": "not-a-uuid"}, "field 'collection': must be a collection UUID"),
         ({"base_path": "relative/path"}, "field 'base_path': must be an absolute path"),
@@ -44,6 +45,11 @@ def test_defaults_and_round_trip(tmp_path: Path) -> None:
         ({"polling": {"growth": "fast"}}, "field 'polling.growth'"),
         ({"polling": {"growth": 0.5}}, "field 'polling': growth"),
         ({"polling": {"max_wait": 10}}, "max_wait"),
+        (
+            {"polling": {"max_wait": 3600, "deadline": 600}},
+            r"field 'polling.deadline': must be at least polling.max_wait \(3600 seconds\), "
+            "got 600",
+        ),
         ({"polling": {"speed": 1}}, "field 'polling.speed': unknown"),
         ({"transfer": {"wait_time": -1}}, "field 'transfer.wait_time'"),
         ({"colour": "blue"}, "field 'colour': unknown"),

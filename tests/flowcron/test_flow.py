@@ -203,3 +203,41 @@ def test_build_checked_writes_nothing_for_a_bad_config(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="field 'hpc_name': missing"):
         build_checked(config)
+
+
+def test_every_transfer_label_fits_globus_limit_with_the_longest_names() -> None:
+    """Globus refuses labels over 128 characters: long instance names are shortened in them."""
+    from types import SimpleNamespace
+
+    from flowgen.flowcron.config import MAX_DISPLAY
+
+    cfg = InstanceConfig(
+        name="n" * protocol.INSTANCE_NAME_MAX,
+        hpc_name="H" * MAX_DISPLAY,
+        collection="0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11",
+        base_path="/bask/projects/x/flowcron",
+    )
+    # A folder name of exactly LABEL_LIMIT characters is kept whole: the longest label part.
+    longest_short = max((protocol.shorten_label("f" * n) for n in range(1, 100)), key=len)
+    labels = [
+        eval(state["Parameters"]["label.="], {}, {"paths": SimpleNamespace(short=longest_short)})
+        for state in _actions(build(cfg).definition).values()
+        if "label.=" in state.get("Parameters", {})
+    ]
+    assert len(labels) == 5, "every Transfer and Delete of the flow carries a label"
+    assert max(len(label) for label in labels) <= 128, max(labels, key=len)
+
+
+def test_a_dotted_instance_name_builds_a_valid_flow() -> None:
+    cfg = InstanceConfig(
+        name="cryo.em-lab",
+        hpc_name="Baskerville",
+        collection="0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11",
+        base_path="/bask/projects/x/flowcron",
+    )
+    built = build(cfg)
+    assert built.file_names() == (
+        "FlowCron-cryo.em-lab_definition.json",
+        "FlowCron-cryo.em-lab_input_schema.json",
+    )
+    assert validate_flow(built.definition, built.input_schema) == []
