@@ -19,22 +19,69 @@ from flowgen.exitcodes import RUN_FAILED, ExitCode
 DEFAULT_TICK_EVERY = 60.0
 DEFAULT_HOLD_LIMIT = 3600.0
 
+# The kinds of flowgen.simulate.collections.COLLECTION_KINDS, for the help text
+# (a test checks they agree; importing them would load the simulator).
+KINDS_HELP = "personal (the default), mapped, managed, guest or managed-guest"
+
 if TYPE_CHECKING:
-    from flowgen.simulate import LogEntry, RunResult
+    from flowgen.simulate import Collection, LogEntry, RunResult
     from flowgen.simulate.agent import AgentEvent
 
 
-def parse_collection(text: str) -> tuple[str, Path]:
-    """Parse ``UUID=DIR``; the directory must exist."""
-    uuid, sep, directory = text.partition("=")
-    if not sep or not uuid or not directory:
+def parse_collection(text: str) -> tuple[str, Collection]:
+    """Parse ``UUID=DIR[:KIND]``; the directory must exist.
+
+    Only a last ``:KIND`` naming one of the kinds is split off, so a
+    directory containing ``:`` (``C:\\data``, ``/srv/a:b``) is kept whole; a
+    directory whose name itself ends in ``:managed`` takes an explicit kind
+    (``DIR:managed:personal``).
+    """
+    from flowgen.simulate.collections import COLLECTION_KINDS, DEFAULT_KIND, Collection
+
+    uuid, sep, rest = text.partition("=")
+    if not sep or not uuid.strip() or not rest:
         raise UsageError(
-            f"--collection {text!r}: expected UUID=DIR, e.g. --collection 1234...=./laptop"
+            f"--collection {text!r}: expected UUID=DIR or UUID=DIR:KIND, e.g. "
+            "--collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop:personal"
         )
+    directory, colon, kind = rest.rpartition(":")
+    if not colon or not directory or kind not in COLLECTION_KINDS:
+        directory, kind = rest, DEFAULT_KIND
     path = Path(directory).expanduser()
     if not path.is_dir():
-        raise UsageError(f"--collection {text!r}: {path} is not an existing directory")
-    return uuid.strip(), path
+        hint = ""
+        if ":" in rest:
+            hint = f" (a kind after ':' must be one of {KINDS_HELP})"
+        raise UsageError(f"--collection {text!r}: {path} is not an existing directory{hint}")
+    return uuid.strip(), Collection.of_kind(path, kind)
+
+
+def parse_web_inputs(items: list[str]) -> dict[str, list[Any]]:
+    """Parse ``STATE=JSON`` or ``STATE=@FILE`` answers, in order, per AwaitWebInput state.
+
+    Text that is not JSON is taken as a string, so ``Approve=approve`` gives
+    the answer ``"approve"``.
+    """
+    from flowgen import jsonio
+
+    answers: dict[str, list[Any]] = {}
+    for item in items:
+        state, sep, raw = item.partition("=")
+        if not sep or not state:
+            raise UsageError(
+                f"--web-input {item!r}: expected STATE=JSON or STATE=@FILE, "
+                "e.g. --web-input AwaitResponse=approve"
+            )
+        value: Any
+        if raw.startswith("@"):
+            value = jsonio.load(Path(raw[1:]).expanduser())
+        else:
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = raw
+        answers.setdefault(state, []).append(value)
+    return answers
 
 
 def parse_context(items: list[str]) -> dict[str, Any]:
@@ -68,18 +115,19 @@ def parse_context(items: list[str]) -> dict[str, Any]:
 
 
 def _elapsed(seconds: float) -> str:
-    whole = int(seconds)
-    days, rest = divmod(whole, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    return (f"{days}d " if days else "") + f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    from flowgen.simulate.summary import elapsed
+
+    return elapsed(seconds)
 
 
-def _progress(start: list[Any]) -> Any:
+def _progress(start: list[Any], verbose: bool) -> Any:
+    """A log listener: notes when the run started (for the agent's lines) and,
+    when ``verbose``, prints each state as it starts."""
+
     def show(entry: LogEntry) -> None:
         if not start:
             start.append(entry.time)
-        if entry.code.endswith("Started") and entry.code != "FlowStarted":
+        if verbose and entry.code.endswith("Started") and entry.code != "FlowStarted":
             offset = (entry.time - start[0]).total_seconds()
             details = entry.details
             typer.echo(f"+{_elapsed(offset)}  {details['state_name']}  ({details['state_type']})")
@@ -95,18 +143,10 @@ def _agent_progress(start: list[Any]) -> Any:
     return show
 
 
-def _summary(result: RunResult) -> str:
-    stats = result.stats
-    lines = [
-        f"{result.status} after {stats.states_executed} states, "
-        f"{_elapsed(stats.elapsed_seconds)} of flow time "
-        f"({sum(stats.action_calls.values())} action calls, {stats.wall_seconds:.2f}s wall)"
-    ]
-    if not result.succeeded:
-        lines.append(f"Failed in state {result.failed_state!r}: {result.error}: {result.cause}")
-    lines.append("Output:")
-    lines.append(json.dumps(result.document()["details"]["output"], indent=2))
-    return "\n".join(lines)
+def _document(result: RunResult, verbose: bool) -> dict[str, Any]:
+    from flowgen.simulate.rundoc import LOG_BUDGET_BYTES
+
+    return result.document(log_budget=None if verbose else LOG_BUDGET_BYTES)
 
 
 @app.command()
@@ -126,7 +166,20 @@ def simulate(
         list[str] | None,
         typer.Option(
             "--collection",
-            help="UUID=DIR: simulate collection UUID with local directory DIR (repeatable).",
+            help="Simulate collection UUID with local directory DIR (repeatable). KIND is "
+            f"what collection_info reports: {KINDS_HELP}. Example: <uuid>=./hpc:managed",
+            metavar="UUID=DIR[:KIND]",
+        ),
+    ] = None,
+    web_input: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--web-input",
+            help="The answer AwaitWebInput state STATE receives: JSON (text that is not JSON "
+            "is a string) or @FILE. Repeatable; a state visited again takes the next answer. "
+            "Without one the web input expires (Flows.WebInputExpired). "
+            "Example: AwaitResponse=approve",
+            metavar="STATE=JSON|@FILE",
         ),
     ] = None,
     input_schema: Annotated[
@@ -175,6 +228,14 @@ def simulate(
             metavar="SECONDS",
         ),
     ] = DEFAULT_HOLD_LIMIT,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Text: show every state as it starts. JSON: keep the whole log, however long.",
+        ),
+    ] = False,
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> ExitCode:
     """Run a flow locally, with local directories standing in for Globus collections.
@@ -183,44 +244,59 @@ def simulate(
     collection_info, manage_permission) work on the directories given with
     --collection; Waits and polling use virtual time, so a flow that waits a
     day finishes at once. The run input is checked against the input schema
-    first. Text output shows each state as it starts and the final status and
-    output; --format json prints the run document with the log, the action
-    calls per ActionUrl, the states executed and the elapsed flow time. The
-    command exits with 0 when the run SUCCEEDED, 1 when it FAILED and 2 on a
-    usage error (including input that fails the schema).
+    first. Text output is a short summary: the final status, the states run,
+    the action calls, the elapsed flow time, the last state and the output or
+    the error; --verbose also shows each state as it starts. --format json
+    prints the run document with the log, the action calls per ActionUrl, the
+    states executed and the elapsed flow time; a long log is cut to its newest
+    10 MB (the document says what was left out) unless --verbose is given.
+    AwaitWebInput states take their answers from --web-input. The command
+    exits with 0 when the run SUCCEEDED, 1 when it FAILED and 2 on a usage
+    error (including input that fails the schema).
 
     With --hpc-agent the HPC agent's tick runs for that instance every
     --tick-every seconds of flow time: the whole FlowCron loop on one machine
     (map the HPC collection to the directory its base path lives in, or to
-    /). While the agent's jobs run, flow time stands still, so the flow never
-    runs ahead of a real job; past --hold-limit real seconds the command stops
-    with exit code 1. With --real-time flow time follows the clock instead.
+    /; when no mapping leads the flow to the instance the command says so at
+    once and exits with 2). While the agent's jobs run, flow time stands
+    still, so the flow never runs ahead of a real job; past --hold-limit real
+    seconds the command stops with exit code 1. With --real-time flow time
+    follows the clock instead.
 
     Example: flowgen simulate flow.json --input input.json
     --collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop
 
+    Example: flowgen simulate signoff.json --input in.json
+    --collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop:managed
+    --web-input AwaitResponse=approve
+
     Example: flowgen simulate flows/example.toml --input in.json
     --collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop
-    --collection 5e1d7a3c-0b8f-4d2a-9c61-3f0e2b7d4a10=/ --hpc-agent /srv/flowcron/example
+    --collection 5e1d7a3c-0b8f-4d2a-9c61-3f0e2b7d4a10=/ --hpc-agent /tmp/flowcron-demo/hpc/example
     """
     from flowgen import jsonio
     from flowgen.flowdocs import load_flow_docs
     from flowgen.simulate import Simulator, SimulatorOptions
     from flowgen.simulate.agent import AgentDriver, load_agent_instance
+    from flowgen.simulate.reach import check_reach
+    from flowgen.simulate.summary import summary
 
     docs = load_flow_docs(definition, input_schema)
     run_input = jsonio.load(input_file)
     collections = dict(parse_collection(c) for c in collection or [])
+    answers = parse_web_inputs(web_input or [])
     try:
         options = SimulatorOptions(max_states=max_states, real_time_speed=real_time)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     start: list[Any] = []
-    listener = _progress(start) if fmt is OutputFormat.TEXT else None
+    listener = _progress(start, verbose) if fmt is OutputFormat.TEXT else None
     hooks = []
     if hpc_agent is not None:
+        instance = load_agent_instance(hpc_agent)
+        check_reach(instance.base_dir, collections, docs.definition)
         driver = AgentDriver(
-            load_agent_instance(hpc_agent),
+            instance,
             tick_every=tick_every,
             hold=real_time is None,
             hold_limit=hold_limit,
@@ -235,7 +311,10 @@ def simulate(
         options=options,
         hooks=hooks,
         on_log=listener,
+        web_inputs=answers,
     )
     result = simulator.run(run_input)
-    display(result.document(), fmt, _summary(result))
+    # The bounded document costs a pass over the log: build it only to print it.
+    document = _document(result, verbose) if fmt is OutputFormat.JSON else {}
+    display(document, fmt, lambda _: summary(result))
     return ExitCode.OK if result.succeeded else RUN_FAILED

@@ -353,8 +353,11 @@ def _ordered(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check_path(path: object, field_name: str) -> None:
-    if not jsonpath.is_valid(path):
-        raise DSLError(f"{field_name}: {path!r} is not a JSONPath")
+    # A ResultPath names the one place a result goes, so a slice is refused there.
+    writes = field_name.endswith("ResultPath")
+    if not jsonpath.is_valid(path, reference=writes):
+        what = "a JSONPath naming one place (no slice)" if writes else "a JSONPath"
+        raise DSLError(f"{field_name}: {path!r} is not {what}")
     if (
         isinstance(path, str)
         and field_name.endswith("ResultPath")

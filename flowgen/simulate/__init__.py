@@ -19,7 +19,7 @@ from typing import Any
 from flowgen.simulate.clock import Hook, PeriodicHook, RealClock, VirtualClock
 from flowgen.simulate.collections import Collection, CollectionMap
 from flowgen.simulate.engine import Simulator
-from flowgen.simulate.errors import DefinitionError, FlowInputError
+from flowgen.simulate.errors import DefinitionError, FlowInputError, WebInputError
 from flowgen.simulate.options import SimulatorOptions
 from flowgen.simulate.providers import TRANSFER_BASE
 from flowgen.simulate.providers.base import (
@@ -51,6 +51,7 @@ __all__ = [
     "Simulator",
     "SimulatorOptions",
     "VirtualClock",
+    "WebInputError",
     "simulate",
 ]
 
@@ -65,12 +66,17 @@ def simulate(
     options: SimulatorOptions | None = None,
     hooks: Sequence[Hook] = (),
     providers: Mapping[str, ProviderLike] | None = None,
+    web_inputs: Mapping[str, Sequence[Any]] | None = None,
 ) -> RunResult:
     """Run ``definition`` once with ``run_input`` and return the result.
 
-    Raises :class:`DefinitionError` when the definition cannot run and
-    :class:`FlowInputError` when ``run_input`` fails ``input_schema``; a flow
-    that fails at run time is not an exception but a FAILED result.
+    ``web_inputs`` maps each ``AwaitWebInput`` state to its answers, one per
+    visit (``{"AwaitResponse": ["approve"]}``).
+
+    Raises :class:`DefinitionError` when the definition cannot run,
+    :class:`FlowInputError` when ``run_input`` fails ``input_schema`` and
+    :class:`WebInputError` when a web-input answer does not fit the flow; a
+    flow that fails at run time is not an exception but a FAILED result.
     """
     simulator = Simulator(
         definition,
@@ -80,5 +86,6 @@ def simulate(
         options=options,
         hooks=hooks,
         providers=providers,
+        web_inputs=web_inputs,
     )
     return simulator.run(run_input)

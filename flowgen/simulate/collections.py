@@ -18,6 +18,34 @@ from pathlib import Path
 DEFAULT_ENTITY_TYPE = "GCP_mapped_collection"
 """An unmanaged Globus Connect Personal collection, the most common laptop setup."""
 
+SIMULATED_SUBSCRIPTION = "8e6f0b1c-5a2d-4c3e-9f7a-0b1c2d3e4f5a"
+"""The subscription id ``collection_info`` reports for a managed simulated collection."""
+
+
+@dataclass(frozen=True)
+class CollectionKind:
+    """What ``collection_info`` says a kind of collection is: entity type and subscription."""
+
+    entity_type: str
+    subscription_id: str | None
+
+
+COLLECTION_KINDS: Mapping[str, CollectionKind] = {
+    # Globus Connect Personal (a laptop), unmanaged: what every collection was before kinds.
+    "personal": CollectionKind(DEFAULT_ENTITY_TYPE, None),
+    # Globus Connect Server, on an endpoint without a subscription.
+    "mapped": CollectionKind("GCSv5_mapped_collection", None),
+    # Globus Connect Server on a subscription: the usual institutional storage.
+    "managed": CollectionKind("GCSv5_mapped_collection", SIMULATED_SUBSCRIPTION),
+    # A folder shared from a Globus Connect Personal collection.
+    "guest": CollectionKind("GCP_guest_collection", None),
+    # A Globus Connect Server guest collection; those exist only on subscribed endpoints.
+    "managed-guest": CollectionKind("GCSv5_guest_collection", SIMULATED_SUBSCRIPTION),
+}
+"""The kinds ``--collection UUID=DIR:KIND`` names; ``personal`` is the default."""
+
+DEFAULT_KIND = "personal"
+
 
 class CollectionError(ValueError):
     """A collection is unknown or a path would leave its root."""
@@ -45,6 +73,16 @@ class Collection:
     def __post_init__(self) -> None:
         if not self.home.startswith("/"):
             raise CollectionError(f"a collection home must be absolute, got {self.home!r}")
+
+    @classmethod
+    def of_kind(cls, root: Path, kind: str = DEFAULT_KIND) -> Collection:
+        """A collection of one of :data:`COLLECTION_KINDS` rooted at ``root``."""
+        if kind not in COLLECTION_KINDS:
+            raise CollectionError(
+                f"unknown collection kind {kind!r}; expected one of {', '.join(COLLECTION_KINDS)}"
+            )
+        spec = COLLECTION_KINDS[kind]
+        return cls(root=root, entity_type=spec.entity_type, subscription_id=spec.subscription_id)
 
 
 class CollectionMap:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flowgen import jsonpath
-from flowgen.simulate import choice
+from flowgen.simulate import choice, webinput
 from flowgen.simulate.clock import Clock, Hook, RealClock, VirtualClock
 from flowgen.simulate.collections import Collection, CollectionMap
 from flowgen.simulate.errors import (
@@ -26,7 +26,9 @@ from flowgen.simulate.errors import (
     ACTION_UNABLE_TO_RUN,
     RUNTIME,
     STATE_LIMIT,
+    WEB_INPUT_EXPIRED,
     StateFailure,
+    WebInputError,
     runtime_failure,
 )
 from flowgen.simulate.evaluate import Scope, evaluate_parameters, parse_path, redact_state
@@ -48,6 +50,9 @@ from flowgen.simulate.runinput import build_context, check_definition, validate_
 
 LogListener = Callable[[LogEntry], None]
 
+CATCHING_TYPES = frozenset({"Action", webinput.CREATE, webinput.AWAIT})
+"""The state types that may have a ``Catch`` (the schema allows it on no other)."""
+
 
 class _End(Exception):
     """Internal: the run reached a terminal state."""
@@ -65,7 +70,9 @@ class Simulator:
     :class:`~flowgen.simulate.collections.Collection` objects); ``providers``
     adds or replaces action providers by ActionUrl on top of the local
     Transfer ones; ``hooks`` are called as simulated time advances;
-    ``on_log`` sees every log entry as it is written (for progress output).
+    ``on_log`` sees every log entry as it is written (for progress output);
+    ``web_inputs`` gives the answers of each ``AwaitWebInput`` state, in the
+    order its visits use them (:mod:`flowgen.simulate.webinput`).
     """
 
     def __init__(
@@ -80,8 +87,10 @@ class Simulator:
         providers: Mapping[str, ProviderLike] | None = None,
         clock: Clock | None = None,
         on_log: LogListener | None = None,
+        web_inputs: Mapping[str, Sequence[Any]] | None = None,
     ) -> None:
         check_definition(definition)
+        self.answers = webinput.WebInputAnswers(web_inputs, definition["States"])
         self.definition = definition
         self.input_schema = input_schema
         self.options = options or SimulatorOptions()
@@ -122,6 +131,9 @@ class _Run:
         self.log: list[LogEntry] = []
         self.stats = RunStats()
         self._extra: dict[str, Any] = {}
+        self.last_state: str | None = None
+        self.answers = sim.answers.for_run()
+        self.web_inputs: dict[str, webinput.WebInput] = {}
 
     def _log(self, code: str, description: str, details: dict[str, Any]) -> None:
         entry = LogEntry(self.clock.now(), code, description, details)
@@ -196,6 +208,7 @@ class _Run:
             error=failure.error if failure else None,
             cause=failure.cause if failure else None,
             failed_state=outcome.state_name if failure else None,
+            last_state=self.last_state,
             records=self.sim.records,
         )
 
@@ -203,6 +216,7 @@ class _Run:
         """Run state ``name``; return the next state's name or raise _End."""
         definition = self.states[name]
         kind = definition["Type"]
+        self.last_state = name
         base = {"state_name": name, "state_type": kind}
         self._log(
             f"{kind}Started",
@@ -217,13 +231,18 @@ class _Run:
             catcher = self._catcher(definition, failure)
             if catcher is None:
                 raise _End(failure, name) from None
-            self.state = self._write(
-                self.state,
-                catcher.get("ResultPath", "$"),
-                self._catch_payload(failure),
-                "Catch.ResultPath",
-                name,
-            )
+            try:
+                self.state = self._write(
+                    self.state,
+                    catcher.get("ResultPath", "$"),
+                    self._catch_payload(failure),
+                    "Catch.ResultPath",
+                    name,
+                )
+            except StateFailure as unwritable:
+                # A catcher that cannot store the error ends the run like any
+                # failure of the state (it must not escape the engine).
+                raise _End(unwritable, name) from None
             self._log(
                 f"{kind}Completed",
                 f"State {name} caught {failure.error}",
@@ -253,7 +272,8 @@ class _Run:
             return None
         if failure.error == RUNTIME and not self.opts.runtime_errors_catchable:
             return None
-        for catcher in definition.get("Catch", []) if definition["Type"] == "Action" else []:
+        catchers = definition.get("Catch", []) if definition["Type"] in CATCHING_TYPES else []
+        for catcher in catchers:
             names = catcher.get("ErrorEquals", [])
             if failure.error in names or (self.opts.states_all_catches and "States.ALL" in names):
                 return dict(catcher)
@@ -279,7 +299,11 @@ class _Run:
         if steps[:1] == ("_context",):
             raise runtime_failure(f"The {field} '{path}' may not write under $._context.")
         try:
-            return _assoc(state, steps, value)
+            place = jsonpath.reference_steps(steps, path)
+        except jsonpath.JSONPathError as exc:
+            raise runtime_failure(f"The {field} cannot be written: {exc}.") from None
+        try:
+            return _assoc(state, place, value)
         except jsonpath.PathNotFound:
             raise runtime_failure(
                 f"The {field} '{path}' cannot be written: a value on the way is not an object."
@@ -352,19 +376,84 @@ class _Run:
             name,
         )
 
-    def _do_Action(self, name: str, d: dict[str, Any]) -> str | None:
+    def _state_input(self, d: dict[str, Any]) -> tuple[Any, Any]:
+        """What an Action or web-input state sends: ``(value, value as the log shows it)``."""
         scope = self._scope()
         if "Parameters" in d:
-            body, shown = evaluate_parameters(d["Parameters"], scope)
-        elif "InputPath" in d:
-            body = shown = scope.get(d["InputPath"], "InputPath")
-        else:
-            body = shown = {}
+            return evaluate_parameters(d["Parameters"], scope)
+        if "InputPath" in d:
+            selected = scope.get(d["InputPath"], "InputPath")
+            return selected, selected
+        return {}, {}
+
+    def _do_Action(self, name: str, d: dict[str, Any]) -> str | None:
+        body, shown = self._state_input(d)
         url = _action_url(d)
         self._extra = {"action_url": url, "parameters": shown}
+        if not isinstance(body, dict):
+            # An action's body is a JSON object; an InputPath may select anything
+            # (a slice selects a list), which the action provider would refuse.
+            raise StateFailure(
+                ACTION_UNABLE_TO_RUN,
+                f"The input of the action at '{url}' must be a JSON object, but "
+                f"{'InputPath' if 'InputPath' in d else 'Parameters'} gave a "
+                f"{type(body).__name__}.",
+                {"code": "BadRequest", "action_url": url},
+            )
         document = self._call(name, d, url, body)
         self.state = self._write(self.state, d.get("ResultPath", "$"), document, "ResultPath", name)
         return self._transition(d)
+
+    def _do_CreateWebInput(self, name: str, d: dict[str, Any]) -> str | None:
+        body, shown = self._state_input(d)
+        created = webinput.create(body, shown, name, new_id(), timestamp(self.clock.now()))
+        self.web_inputs[created.web_input_id] = created
+        self.sim.records.setdefault(webinput.RECORD, []).append(created)
+        self._extra = {"parameters": shown, "web_input_id": created.web_input_id}
+        result = {"web_input_id": created.web_input_id}
+        self.state = self._write(self.state, d.get("ResultPath", "$"), result, "ResultPath", name)
+        return self._transition(d)
+
+    def _do_AwaitWebInput(self, name: str, d: dict[str, Any]) -> str | None:
+        body, _ = self._state_input(d)
+        web_input_id = webinput.awaited_id(body, name)
+        awaited = self.web_inputs.get(web_input_id)
+        if awaited is None:
+            raise runtime_failure(
+                f"{webinput.AWAIT} state '{name}' awaits web input '{web_input_id}', which no "
+                f"{webinput.CREATE} state of this run created."
+            )
+        self._extra = {"web_input_id": web_input_id}
+        if awaited.status == webinput.OPEN:
+            self._answer(name, awaited)
+        if awaited.status == webinput.EXPIRED:
+            raise StateFailure(
+                WEB_INPUT_EXPIRED,
+                f"Nobody answered web input '{web_input_id}' (created by state "
+                f"'{awaited.state_name}') before it expired. In the simulator, give the answer "
+                f"with --web-input {name}=VALUE (or web_inputs={{'{name}': [VALUE]}}).",
+                {"web_input_id": web_input_id},
+            )
+        self._extra["response"] = awaited.response
+        result = awaited.result()
+        self.state = self._write(self.state, d.get("ResultPath", "$"), result, "ResultPath", name)
+        return self._transition(d)
+
+    def _answer(self, name: str, awaited: webinput.WebInput) -> None:
+        """Answer an open web input from the given answers, or let it expire."""
+        given, answer = self.answers.take(name)
+        if given:
+            awaited.answer(answer, name)
+            return
+        if self.opts.unanswered_web_input == "error":
+            raise WebInputError(
+                f"{webinput.AWAIT} state {name!r} waits for an answer to the web input that "
+                f"state {awaited.state_name!r} created, and none is left; give one with "
+                f"--web-input {name}=VALUE (or web_inputs={{{name!r}: [VALUE]}})"
+            )
+        # The run waits, as the service's would, until the web input expires.
+        self.clock.advance(self.opts.web_input_expiry_seconds)
+        awaited.status = webinput.EXPIRED
 
     def _call(self, name: str, d: dict[str, Any], url: str, body: Any) -> dict[str, Any]:
         """Run one action to completion, polling with the service's doubling back-off."""
@@ -474,7 +563,10 @@ def _failure_cause(url: str, status: ActionStatus) -> str:
 
 
 def _remove_path(state: Any, path: str) -> Any:
-    steps = jsonpath.parse(path)
+    try:
+        steps = jsonpath.parse_reference(path)
+    except jsonpath.JSONPathError:
+        return state  # a slice selects several values: there is no one key to move
     if not steps or not jsonpath.exists(state, steps):
         return state
     parent = jsonpath.get(state, steps[:-1])

@@ -12,6 +12,7 @@ STATE_LIMIT = "States.StateLimitExceeded"
 ACTION_UNABLE_TO_RUN = "ActionUnableToRun"
 ACTION_FAILED = "ActionFailedException"
 ACTION_TIMEOUT = "ActionTimeout"
+WEB_INPUT_EXPIRED = "Flows.WebInputExpired"
 
 
 class StateFailure(Exception):
@@ -54,3 +55,11 @@ class FlowInputError(FlowgenError):
     def __init__(self, message: str, detail: list[dict[str, Any]]) -> None:
         super().__init__(message)
         self.detail = detail
+
+
+class WebInputError(FlowgenError):
+    """A web-input answer does not fit the flow (no such AwaitWebInput state, not an option).
+
+    It is the caller's answer that is wrong, not the flow, so the simulation
+    stops (exit 2) instead of the run failing.
+    """

@@ -15,6 +15,7 @@ CatchPayload = Literal["asl_merged", "asl", "status"]
 PassSemantics = Literal["asl", "move"]
 MissingSource = Literal["fail_fast", "realistic"]
 LsMissing = Literal["failed", "not_found"]
+UnansweredWebInput = Literal["expire", "error"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,22 @@ class SimulatorOptions:
     """A backtick JSONPath naming nothing evaluates to None (so the docs'
     `` `$._context.email` or `$._context.username` `` works); True makes it an error."""
 
+    unanswered_web_input: UnansweredWebInput = "expire"
+    """What an AwaitWebInput with no answer left does.
+
+    ``expire``: flow time passes for ``web_input_expiry_seconds``, then the
+    state fails with ``Flows.WebInputExpired`` (catchable, as Globus's
+    examples catch it); ``error``: the simulation stops with a
+    :class:`~flowgen.simulate.errors.WebInputError` asking for an answer.
+    """
+
+    web_input_expiry_seconds: float = 604_800.0
+    """Flow time an unanswered web input stays open before it expires.
+
+    The service does not document when a web input expires; a week is the
+    order of a person's answer, and virtual time makes it cost nothing.
+    """
+
     start_time: datetime | None = None
     """Virtual time at which the run starts (default: the real current time, UTC)."""
 
@@ -84,6 +101,10 @@ class SimulatorOptions:
         if self.poll_initial_seconds <= 0 or self.poll_max_seconds < self.poll_initial_seconds:
             raise ValueError(
                 "poll intervals must satisfy 0 < poll_initial_seconds <= poll_max_seconds"
+            )
+        if self.web_input_expiry_seconds < 0:
+            raise ValueError(
+                f"web_input_expiry_seconds must not be negative, got {self.web_input_expiry_seconds}"
             )
         if self.real_time_speed is not None and not self.real_time_speed > 0:
             raise ValueError(f"real_time_speed must be positive, got {self.real_time_speed}")

@@ -13,6 +13,14 @@ from flowgen.simulate.evaluate import redact_state
 SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"
 
+LOG_BUDGET_BYTES = 10_000_000
+"""How much of the log a bounded run document keeps (:meth:`RunResult.document`).
+
+Each log entry carries the run state, so a 10,000-state run of a flow with an
+8 KB state has a log of over 150 MB; 10 MB keeps the document printable and
+well under 20 MB with the output and the indentation added.
+"""
+
 
 def timestamp(moment: datetime) -> str:
     """A run/log timestamp as the service writes it (ISO 8601, microseconds, +00:00)."""
@@ -82,6 +90,8 @@ class RunResult:
     error: str | None = None
     cause: str | None = None
     failed_state: str | None = None
+    last_state: str | None = None
+    """The last state that ran (for a run stopped at ``max_states``, the one before the stop)."""
     records: dict[str, Any] = field(default_factory=dict)
     """What providers recorded, e.g. ``records["acl_rules"]`` from manage_permission."""
 
@@ -112,9 +122,15 @@ class RunResult:
             "cause": self.cause,
         }
 
-    def document(self) -> dict[str, Any]:
-        """The run document with the log and the run's cost."""
-        return {
+    def document(self, *, log_budget: int | None = None) -> dict[str, Any]:
+        """The run document with the log and the run's cost.
+
+        With ``log_budget`` (bytes) the log keeps only its newest entries
+        that fit, and ``log_truncated`` says how many were left out and how
+        to get them all; None keeps every entry.
+        """
+        entries = [entry.to_dict() for entry in self.log]
+        document: dict[str, Any] = {
             "run_id": self.run_id,
             "action_id": self.run_id,
             "flow_id": self.flow_id,
@@ -124,10 +140,39 @@ class RunResult:
             "start_time": timestamp(self.start_time),
             "completion_time": timestamp(self.completion_time),
             "details": self.details(),
-            "log": [entry.to_dict() for entry in self.log],
+            "log": entries,
             "stats": self.stats.to_dict(),
         }
+        if log_budget is not None:
+            kept = _newest_within(entries, log_budget)
+            if len(kept) < len(entries):
+                document["log"] = kept
+                document["log_truncated"] = _truncation_note(len(entries), len(kept))
+        return document
 
     def to_json(self) -> str:
         """:meth:`document` as deterministic JSON text."""
         return dumps(self.document())
+
+
+def _newest_within(entries: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """The newest entries whose JSON fits in ``budget`` bytes (at least the last one)."""
+    used = 0
+    for count, entry in enumerate(reversed(entries)):
+        used += len(dumps(entry).encode("utf-8"))
+        if used > budget and count > 0:
+            return entries[len(entries) - count :]
+    return entries
+
+
+def _truncation_note(total: int, kept: int) -> dict[str, Any]:
+    return {
+        "entries": total,
+        "kept": kept,
+        "left_out": total - kept,
+        "note": (
+            f"the first {total - kept} of {total} log entries were left out to keep this "
+            f"document small; the log holds the last {kept}. For every entry run "
+            "'flowgen simulate ... --format json --verbose' (or use RunResult.log)."
+        ),
+    }

@@ -12,7 +12,18 @@ import jsonschema
 from flowgen.jsonpath import format_path
 from flowgen.simulate.errors import DefinitionError, FlowInputError
 
-STATE_TYPES = frozenset({"Action", "ExpressionEval", "Pass", "Wait", "Choice", "Fail"})
+STATE_TYPES = frozenset(
+    {
+        "Action",
+        "ExpressionEval",
+        "Pass",
+        "Wait",
+        "Choice",
+        "Fail",
+        "CreateWebInput",
+        "AwaitWebInput",
+    }
+)
 CONTEXT_KEYS = ("flow_id", "run_id", "username", "email", "user_id", "identities", "token_info")
 IDENTITY_URN = "urn:globus:auth:identity:"
 TOKEN_LIFETIME = 172_800

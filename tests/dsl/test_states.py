@@ -98,6 +98,8 @@ def test_rejected_keys_cannot_be_produced() -> None:
         (lambda: Fail(cause="C", cause_path="$.c"), "not both"),
         (lambda: Choice(choices=[]), "at least one rule"),
         (lambda: Catch(next="x", result_path="$.e", errors=()), "at least one error"),
+        (lambda: Pass(result_path="$.items[1:]", end=True), "naming one place"),
+        (lambda: Catch(next="x", result_path="$.e[:2]"), "naming one place"),
     ],
 )
 def test_invalid_states_fail_at_construction(make, message) -> None:

@@ -41,7 +41,9 @@ def test_the_loop_succeeds_and_shows_the_agent_at_work(tmp_path: Path) -> None:
     uow = make_uow(loop.laptop)
     result = CliRunner().invoke(app, write_inputs(loop, tmp_path, delete=True))
     assert result.exit_code == 0, result.output
-    assert "agent: admitted sample_" in result.output
+    # Without --verbose only the agent's events show, at their flow time.
+    assert "+00:01:00  agent: admitted sample_" in result.output
+    assert "(Action)" not in result.output
     assert "agent: submitted sample_" in result.output
     assert "agent: handed sample_" in result.output
     assert "SUCCEEDED" in result.output
@@ -66,3 +68,47 @@ def test_a_directory_that_is_no_instance_is_a_usage_error(tmp_path: Path) -> Non
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 2
     assert "is not a FlowCron instance" in result.output
+
+
+def _mapping(argv: list[str], uuid: str, directory: Path) -> list[str]:
+    """``argv`` with the ``--collection`` of ``uuid`` mapped to ``directory`` instead."""
+    at = argv.index(next(a for a in argv if a.startswith(f"{uuid}=")))
+    return [*argv[:at], f"{uuid}={directory}", *argv[at + 1 :]]
+
+
+def test_an_instance_no_collection_holds_is_refused_before_the_run(tmp_path: Path) -> None:
+    loop = Loop.create(tmp_path / "world", executor="local")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    argv = _mapping(write_inputs(loop, tmp_path), HPC, elsewhere)
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert "no --collection directory holds this agent instance" in result.output
+    assert f"--collection {HPC}={loop.hpc_root.resolve()}" in result.output
+    assert "LookUpSource" not in result.output and "agent:" not in result.output
+
+
+def test_an_instance_held_by_another_collection_is_refused(tmp_path: Path) -> None:
+    loop = Loop.create(tmp_path / "world", executor="local")
+    argv = _mapping(write_inputs(loop, tmp_path), HPC, tmp_path / "elsewhere")
+    (tmp_path / "elsewhere").mkdir()
+    argv = _mapping(argv, LAPTOP, tmp_path)  # the laptop now holds the instance
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert f"the flow's Transfer actions use collection {HPC}, but the --collection" in (
+        result.output
+    )
+
+
+def test_a_base_path_that_lands_beside_the_instance_is_refused(tmp_path: Path) -> None:
+    # Rooted at /, the flow's base path /project/flowcron is the real
+    # /project/flowcron, not the instance under the test's HPC directory.
+    loop = Loop.create(tmp_path / "world", executor="local")
+    argv = _mapping(write_inputs(loop, tmp_path), HPC, Path("/"))
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert f"the flow uploads into {BASE_PATH}/{protocol.UPLOADED}/ on collection {HPC}" in (
+        result.output
+    )
+    assert f"which is {BASE_PATH} here, not the agent instance" in result.output
+    assert f"use --collection {HPC}={loop.hpc_root.resolve()} so that" in result.output

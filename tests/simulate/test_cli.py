@@ -46,12 +46,17 @@ def args(files: Path, *extra: str) -> list[str]:
     ]
 
 
-def test_text_run_succeeds_with_progress(files: Path) -> None:
-    result = CliRunner().invoke(app, args(files, "--input-schema", str(files / "schema.json")))
+def test_text_run_succeeds_with_progress_when_verbose(files: Path) -> None:
+    schema = ["--input-schema", str(files / "schema.json")]
+    result = CliRunner().invoke(app, args(files, *schema, "--verbose"))
     assert result.exit_code == 0, result.output
     assert "+00:00:00  Transfer  (Action)" in result.output
-    assert "SUCCEEDED after 1 states" in result.output
+    assert "SUCCEEDED after 1 state, 00:00:01 of flow time (1 action call" in result.output
     assert (files / "hpc/in/x.txt").read_text() == "x"
+    quiet = CliRunner().invoke(app, args(files, *schema))
+    assert quiet.exit_code == 0, quiet.output
+    assert "(Action)" not in quiet.output
+    assert "SUCCEEDED after 1 state" in quiet.output
 
 
 def test_json_run_document(files: Path) -> None:

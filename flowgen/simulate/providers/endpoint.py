@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,10 @@ from flowgen.simulate.providers.base import (
 )
 from flowgen.simulate.providers.filedocs import endpoint_of, require, resolve
 
+GCP_GUEST = "GCP_guest_collection"
+GCS_GUEST = "GCSv5_guest_collection"
+SIMULATED_GCS_VERSION = "5.4.80"
+"""What a simulated Globus Connect Server collection reports as its version."""
 PRINCIPAL_TYPES = ("identity", "group", "all_authenticated_users", "anonymous")
 PERMISSIONS = ("r", "rw")
 ACL_RECORD = "acl_rules"
@@ -21,7 +26,12 @@ ACL_RECORD = "acl_rules"
 
 
 def collection_info(body: dict[str, Any], ctx: ActionContext) -> ActionStatus:
-    """``/collection_info``: the collection document with the configured entity type."""
+    """``/collection_info``: the collection document with the configured entity type.
+
+    ``entity_type`` and ``subscription_id`` are the collection's (see
+    :data:`~flowgen.simulate.collections.COLLECTION_KINDS`); the Globus
+    Connect Personal and Server fields follow from the entity type.
+    """
     endpoint = endpoint_of(body, ctx.collections, "endpoint_id", "endpoint")
     coll = ctx.collections.get(endpoint)
     personal = coll.entity_type.startswith("GCP")
@@ -40,16 +50,37 @@ def collection_info(body: dict[str, Any], ctx: ActionContext) -> ActionStatus:
         "default_directory": coll.home.rstrip("/") + "/",
         "high_assurance": False,
         "non_functional": False,
-        "host_endpoint_id": None,
         "public": False,
         "is_globus_connect": personal,
         "gcp_connected": True if personal else None,
         "gcp_paused": False if personal else None,
         "activated": True,
         "local_user_info_available": True,
+        **_hosts(endpoint, coll.entity_type),
     }
     document.update(dict(coll.extra))
     return ActionStatus.succeeded(document)
+
+
+def _hosts(endpoint: str, entity_type: str) -> dict[str, Any]:
+    """The fields naming what a collection lives on, as Transfer fills them per entity type.
+
+    A GCSv5 collection belongs to an endpoint (``non_functional_endpoint_id``)
+    and a GCSv5 guest collection to a mapped collection
+    (``mapped_collection_id``); a GCP guest collection is shared from its
+    host (``host_endpoint_id``). The ids are made up, stable per collection.
+    """
+    gcs = entity_type.startswith("GCSv5")
+    return {
+        "host_endpoint_id": _made_up(endpoint, "host") if entity_type == GCP_GUEST else None,
+        "non_functional_endpoint_id": _made_up(endpoint, "endpoint") if gcs else None,
+        "mapped_collection_id": _made_up(endpoint, "mapped") if entity_type == GCS_GUEST else None,
+        "gcs_version": SIMULATED_GCS_VERSION if gcs else None,
+    }
+
+
+def _made_up(endpoint: str, role: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"flowgen-simulate:{role}:{endpoint}"))
 
 
 @dataclass
