@@ -77,7 +77,8 @@ def test_edges_kinds_and_labels() -> None:
     graph = build_graph(_small())
     names = {n.id: n.name for n in graph.nodes}
     edges = {(names[e.source], names[e.target], e.kind, e.label) for e in graph.edges}
-    assert ("Is it done?", "Wait <60 s>", EdgeKind.CHOICE, "code == NotFound") in edges
+    assert ("Is it done?", "Count the wait", EdgeKind.CHOICE, "code == NotFound") in edges
+    assert ("Waited a day?", "Wait <60 s>", EdgeKind.DEFAULT, "default") in edges
     assert ("Is it done?", "Done", EdgeKind.DEFAULT, "default") in edges
     assert (
         "Upload data",

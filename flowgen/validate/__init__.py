@@ -2,8 +2,8 @@
 
 Stage 1 checks a definition's shape against the project's JSON Schema
 (``schemas/flow_definition.schema.json``); stage 2 checks what a schema
-cannot: the state graph, JSONPaths, expressions, Transfer provider names,
-placeholders and principals. Every problem is a
+cannot: the state graph and its polling loops, JSONPaths, expressions,
+Transfer provider names, placeholders and principals. Every problem is a
 :class:`~flowgen.findings.Finding` with a stable code from :data:`RULES`,
 a JSONPath location and a message that says what to fix. Nothing here
 needs credentials or the network, and no input makes it raise.

@@ -80,7 +80,7 @@ def check_graph(definition: object, report: Reporter) -> None:
         )
         return
     graph = successors(definition)
-    reached = _reachable(start, graph)
+    reached = reachable(start, graph)
     for name in names:
         if name not in reached:
             report.add(
@@ -127,7 +127,8 @@ def _check_next_end(name: str, state: JSONObject, report: Reporter) -> None:
         )
 
 
-def _reachable(start: str, graph: dict[str, list[str]]) -> set[str]:
+def reachable(start: str, graph: dict[str, list[str]]) -> set[str]:
+    """The states a run starting at ``start`` can reach, ``start`` included."""
     seen = {start}
     todo = [start]
     while todo:
@@ -149,8 +150,7 @@ def _check_wait_loops(
     # stops at the service's one-year limit.
     for component in strongly_connected(graph):
         members = set(component)
-        is_loop = len(component) > 1 or component[0] in graph[component[0]]
-        if not is_loop or not members & reached:
+        if not is_cycle(component, graph) or not members & reached:
             continue
         waits = [n for n in component if states[n].get("Type") == "Wait"]
         if not waits:
@@ -166,6 +166,11 @@ def _check_wait_loops(
             f"the loop through {loop} waits for ever: no state in it leads out or ends the "
             "run; add a Choice branch (or a Catch) that leaves the loop, e.g. after a deadline",
         )
+
+
+def is_cycle(component: list[str], graph: dict[str, list[str]]) -> bool:
+    """Whether a strongly connected component is a loop (two or more states, or a self-loop)."""
+    return len(component) > 1 or component[0] in graph.get(component[0], [])
 
 
 def strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 from flowgen import jsonpath
 from flowgen.jsonpath import Token
+from flowgen.validate.graph import successors
 from flowgen.validate.rules import Reporter
-from flowgen.validate.shape import JSONObject, dicts, states_of
+from flowgen.validate.shape import JSONObject, dicts, split_key, states_of
 
 _READ_PATHS = ("InputPath", "SecondsPath", "TimestampPath", "ErrorPath", "CausePath")
 
@@ -42,7 +43,12 @@ def check_result_path(value: object, steps: Sequence[Token], report: Reporter) -
     if not check_jsonpath(value, steps, report, "ResultPath"):
         return
     assert isinstance(value, str)
-    parsed = jsonpath.parse(value)
+    try:
+        parsed = jsonpath.parse_reference(value)
+    except jsonpath.JSONPathError as exc:
+        # Valid to read (a slice), but a write needs exactly one place.
+        report.add("FG301", steps, f"ResultPath {exc}")
+        return
     if parsed and parsed[0] == "_context":
         report.add(
             "FG306",
@@ -54,7 +60,9 @@ def check_result_path(value: object, steps: Sequence[Token], report: Reporter) -
 
 def check_paths(definition: object, report: Reporter) -> None:
     """Every state's path fields and every catcher's ResultPath."""
-    for name, state in states_of(definition).items():
+    states = states_of(definition)
+    graph: dict[str, list[str]] | None = None  # built only when an Action lacks ResultPath
+    for name, state in states.items():
         where: tuple[Token, ...] = ("States", name)
         for key in _READ_PATHS:
             if key in state:
@@ -62,12 +70,16 @@ def check_paths(definition: object, report: Reporter) -> None:
         if "ResultPath" in state:
             check_result_path(state["ResultPath"], (*where, "ResultPath"), report)
         elif state.get("Type") == "Action":
-            report.add(
-                "FG307",
-                where,
-                f"Action {name!r} has no ResultPath, so its result replaces the whole run "
-                f'state (and the flow input with it); add e.g. "ResultPath": "$.{_slug(name)}Result"',
-            )
+            graph = graph or successors(definition)
+            reader = _first_reader(state, states, graph)
+            if reader is not None:
+                report.add(
+                    "FG307",
+                    where,
+                    f"Action {name!r} has no ResultPath, so its result replaces the whole run "
+                    f"state (and the flow input with it) before {reader!r} reads it; add e.g. "
+                    f'"ResultPath": "$.{_slug(name)}Result"',
+                )
         _check_catchers(state, where, report)
 
 
@@ -83,6 +95,49 @@ def _check_catchers(state: JSONObject, where: tuple[Token, ...], report: Reporte
                 "this Catch has no ResultPath, so the error replaces the whole run state "
                 '(the flow input is lost); add e.g. "ResultPath": "$.Error"',
             )
+
+
+def _first_reader(
+    action: JSONObject, states: dict[str, JSONObject], graph: dict[str, list[str]]
+) -> str | None:
+    """The nearest state that can run after ``action`` succeeds and reads the run state.
+
+    None means the action is final: its result (stored at ``$``) becomes the
+    run's output and nothing reads it first, as in Globus's examples that end
+    with a Transfer. Catch paths are not followed from the action itself: a
+    caught error means its result was never stored.
+    """
+    queue: list[str] = [action["Next"]] if isinstance(action.get("Next"), str) else []
+    seen: set[str] = set()
+    while queue:
+        name = queue.pop(0)
+        if name in seen or name not in graph:
+            continue  # a target that does not exist is FG202's finding
+        seen.add(name)
+        state = states.get(name)
+        if state is None or _reads_state(state):
+            return name  # a malformed state may read anything
+        queue.extend(graph[name])
+    return None
+
+
+def _reads_state(state: JSONObject) -> bool:
+    """Whether a state uses any value of the run state (not just passes it on)."""
+    if state.get("Type") == "Choice" or any(key in state for key in _READ_PATHS):
+        return True
+    return _has_reference(state.get("Parameters"))
+
+
+def _has_reference(value: object) -> bool:
+    """Whether a Parameters value holds a ``.$`` path or ``.=`` expression at any depth."""
+    if isinstance(value, dict):
+        return any(
+            (isinstance(key, str) and split_key(key)[1] != "") or _has_reference(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return any(_has_reference(item) for item in value)
+    return False
 
 
 def _slug(name: str) -> str:

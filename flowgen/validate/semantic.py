@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from flowgen.validate.choice import check_choices
 from flowgen.validate.graph import check_graph
+from flowgen.validate.loops import check_polling_loops
 from flowgen.validate.parameters import check_parameters
 from flowgen.validate.paths import check_paths
 from flowgen.validate.placeholders import check_placeholders
@@ -21,6 +22,7 @@ from flowgen.validate.transfer import check_transfer
 
 CHECKS: tuple[Callable[[object, Reporter], None], ...] = (
     check_graph,
+    check_polling_loops,
     check_states,
     check_choices,
     check_paths,

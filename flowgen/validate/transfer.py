@@ -1,9 +1,12 @@
 """Stage 2, Transfer action providers: current URLs and current parameter names.
 
 Since 2025-01-22 only ``https://transfer.actions.globus.org/<op>`` exists;
-the ``https://actions.globus.org/transfer/<op>`` providers are gone and the
-new ones take Transfer API field names. Flows copied from older examples
-fail at run time with ``ActionUnableToRun``; this says what to rename first.
+the ``https://actions.globus.org/transfer/<op>`` providers are gone, with
+their automate-era aliases ``https://actions.automate.globus.org/transfer/<op>``,
+and the new ones take Transfer API field names. Flows copied from older
+examples fail at run time with ``ActionUnableToRun``; this says what to
+rename first. Other ``actions.automate.globus.org`` providers (hello_world,
+notification...) live on at ``actions.globus.org``: a warning names the address.
 """
 
 from __future__ import annotations
@@ -46,7 +49,11 @@ RENAMED: dict[str, dict[str, str | None]] = {
 }
 
 _OP_RENAMES = {"set_permission": "manage_permission"}
-_RETIRED = re.compile(r"^https?://actions\.globus\.org/transfer/([A-Za-z0-9_/]+?)/?$")
+HOSTED_BASE = "https://actions.globus.org/"
+_RETIRED = re.compile(
+    r"^https?://actions(?:\.automate)?\.globus\.org/transfer/([A-Za-z0-9_/]+?)/?$"
+)
+_AUTOMATE = re.compile(r"^https?://actions\.automate\.globus\.org/(.+?)/?$")
 _CURRENT = re.compile(r"^https?://transfer\.actions\.globus\.org/([A-Za-z0-9_/]+?)/?$")
 _ITEM_FIELDS = ("source_path", "destination_path")
 
@@ -83,6 +90,14 @@ def check_transfer(definition: object, report: Reporter) -> None:
                 "parameter names",
             )
             op = _OP_RENAMES.get(op, op)
+        elif automate := _AUTOMATE.match(url):
+            report.add(
+                "FG505",
+                url_at,
+                f"{url} is an automate-era address; use {HOSTED_BASE}{automate.group(1)}, "
+                "where Globus documents this provider now",
+            )
+            continue
         else:
             current = operation(url)
             if current is None:

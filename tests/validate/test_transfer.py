@@ -133,3 +133,59 @@ def test_operation_from_url() -> None:
     assert operation(BASE + "ls") == "ls"
     assert operation(BASE + "gcsv5/create_guest_collection") == "gcsv5/create_guest_collection"
     assert operation("https://actions.globus.org/transfer/ls") is None
+
+
+AUTOMATE = "https://actions.automate.globus.org/transfer/"
+
+
+@pytest.mark.parametrize(
+    ("op", "new"),
+    [
+        ("transfer", BASE + "transfer"),
+        ("delete", BASE + "delete"),
+        ("ls", BASE + "ls"),
+        ("mkdir", BASE + "mkdir"),
+        ("set_permission", BASE + "manage_permission"),
+    ],
+)
+def test_automate_era_transfer_urls_are_retired_too(op: str, new: str) -> None:
+    findings = check(provider(op, {}, url=AUTOMATE + op))
+    assert ("FG501", "$.States.Only.ActionUrl") in located(findings)
+    assert findings[0].severity.value == "error"
+    text = message(findings, "FG501")
+    assert text.startswith(AUTOMATE + op) and f"use {new}" in text
+
+
+def test_automate_era_transfer_takes_the_current_parameter_names() -> None:
+    # The shape of the transfer in Globus automate-era examples.
+    old = {
+        "source_endpoint_id.$": "$.input.source.id",
+        "destination_endpoint_id.$": "$.input.destination.id",
+        "transfer_items": [{"source_path": "/a/", "destination_path": "/b/", "recursive": True}],
+    }
+    findings = check(provider("transfer", old, url=AUTOMATE + "transfer"))
+    assert located(findings) == {
+        ("FG501", "$.States.Only.ActionUrl"),
+        ("FG502", "$.States.Only.Parameters['source_endpoint_id.$']"),
+        ("FG502", "$.States.Only.Parameters['destination_endpoint_id.$']"),
+        ("FG502", "$.States.Only.Parameters.transfer_items"),
+    }
+    deleted = check(
+        provider("delete", {"endpoint_id": "e", "items": ["/a"]}, url=AUTOMATE + "delete")
+    )
+    assert {
+        ("FG502", "$.States.Only.Parameters.endpoint_id"),
+        ("FG502", "$.States.Only.Parameters.items"),
+    } <= located(deleted)
+
+
+def test_other_automate_era_urls_name_the_current_address() -> None:
+    url = "https://actions.automate.globus.org/notification/notify"
+    findings = check(provider("x", {"destination": "a@example.org"}, url=url))
+    assert located(findings) == {("FG505", "$.States.Only.ActionUrl")}
+    assert findings[0].severity.value == "warning"
+    assert "https://actions.globus.org/notification/notify" in findings[0].message
+    current = provider(
+        "x", {"destination": "a@example.org"}, url="https://actions.globus.org/hello_world"
+    )
+    assert check(current) == []
