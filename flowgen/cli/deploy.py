@@ -48,6 +48,16 @@ def deploy(
     viewer: Annotated[
         list[str] | None, typer.Option("--viewer", help=_ROLE_HELP.format(field="viewers"))
     ] = None,
+    check_access: Annotated[
+        bool,
+        typer.Option(
+            "--check-access/--no-check-access",
+            help=(
+                "Check with Transfer that the starters may read and write the flow's folders "
+                "on the HPC collection (warns, never fails)."
+            ),
+        ),
+    ] = True,
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> ExitCode:
     """Deploy the flow built from CONFIG, creating or updating only what differs.
@@ -59,17 +69,31 @@ def deploy(
     adopted after you agree (--yes in scripts). The plan compares the local
     build with the flow as the service has it now, so edits made in the web
     app show up. The lock file is written only after the service confirmed.
-    Roles accept group:<uuid>, identity:<uuid>, full URNs,
-    all_authenticated_users (starters) and public (viewers). With --dry-run
-    the command exits 0 when nothing would change and 1 when something
-    would.
+    Roles accept group:<uuid>, identity:<uuid>, usernames (alice@uni.edu,
+    looked up with Globus Auth in one request before anything is sent),
+    full URNs, all_authenticated_users (starters) and public (viewers).
+    With --dry-run the command exits 0 when nothing would change and 1 when
+    something would.
+
+    Then, unless --no-check-access, it checks with Transfer that every
+    starter may read and write the flow's folders under the base path on
+    the HPC collection (transfers run as the person who starts the run) and
+    prints what to grant when they may not. The check only reads, needs you
+    to be an administrator or access manager of a guest collection, and is
+    skipped, saying why, when it cannot be done; it never fails the deploy.
 
     Example: flowgen deploy flows/mycluster.toml --starter group:0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11
 
+    Example: flowgen deploy flows/mycluster.toml --starter alice@uni.edu --starter bob@uni.edu
+
     Example: flowgen deploy flows/mycluster.toml --dry-run
     """
+    import functools
+
+    from flowgen.deploy.auth import open_session
     from flowgen.deploy.deploy import deploy as run_deploy
     from flowgen.deploy.deploy import prepare
+    from flowgen.deploy.identities import lookup_usernames
 
     overrides = {
         name: values
@@ -80,9 +104,16 @@ def deploy(
         )
         if values
     }
-    local = prepare(config, overrides)
+    # One session for the whole command, opened only when something needs it
+    # (--print-cli of a config without usernames never logs in).
+    session = functools.cache(open_session)
+    local = prepare(
+        config, overrides, lookup=lambda names: lookup_usernames(session().auth(), names)
+    )
     for warning in local.warnings:
         note(str(warning))
+    for line in local.notes:
+        note(line)
     if print_cli:
         from flowgen.deploy.printcli import cli_command, render_command
 
@@ -90,14 +121,11 @@ def deploy(
         display({"command": args}, fmt, render_command(args))
         return ExitCode.OK
 
-    from flowgen.deploy.auth import open_session
-
     def ask(question: str) -> bool:
         return typer.confirm(question, default=False, err=True)
 
-    session = open_session()
     result = run_deploy(
-        session.flows(),
+        session().flows(),
         local,
         dry_run=dry_run,
         validate_remote=validate_remote,
@@ -105,6 +133,19 @@ def deploy(
         assume_yes=yes,
         confirm=ask if sys.stdin.isatty() else None,
     )
+    starters = local.desired.roles.get("flow_starters", ())
+    report = None
+    if check_access and starters:
+        from flowgen.deploy.access import check_access as check
+
+        cfg = local.built.config
+        report = check(
+            session().transfer(),
+            cfg.collection,
+            cfg.base_path,
+            starters,
+            names=local.desired.names,
+        )
     for line in result.notes:
         note(line)
     text = result.plan.render()
@@ -113,7 +154,9 @@ def deploy(
         text += "\n(share this address with the members of the Starter group)"
         if result.lock_written:
             text += f"\nwrote {local.lock_path} (commit it)"
-    display(result.to_json(), fmt, text)
+    display({**result.to_json(), "access_check": report.to_json() if report else None}, fmt, text)
+    for line in report.render() if report else ():
+        note(line)
     if dry_run and not result.plan.is_empty:
         return ExitCode.DIFFERENT
     return ExitCode.OK

@@ -48,12 +48,19 @@ def _members(add: bool, group: str, identities: list[str], fmt: OutputFormat) ->
     from flowgen.deploy.auth import open_session
     from flowgen.deploy.groups import change_members
 
-    result = change_members(open_session().groups(), group, identities, add=add)
+    session = open_session()
+    result = change_members(session.groups(), group, identities, add=add, auth=session.auth())
     verb = "added" if add else "removed"
 
     def text(data: dict[str, Any]) -> str:
-        lines = [f"{verb} {i}" for i in data["done"]]
-        lines += [f"not {verb} {e['identity_id']}: {e['detail']}" for e in data["errors"]]
+        name_of = {i: name for name, i in data["usernames"].items()}
+
+        def who(identity_id: str) -> str:
+            name = name_of.get(identity_id)
+            return f"{identity_id} ({name})" if name else str(identity_id)
+
+        lines = [f"{verb} {who(i)}" for i in data["done"]]
+        lines += [f"not {verb} {who(e['identity_id'])}: {e['detail']}" for e in data["errors"]]
         return "\n".join(lines)
 
     display(result, fmt, text)
@@ -64,11 +71,22 @@ def _members(add: bool, group: str, identities: list[str], fmt: OutputFormat) ->
 def add(
     group: Annotated[str, typer.Argument(help="Group id (or group:<uuid>).", show_default=False)],
     identities: Annotated[
-        list[str], typer.Argument(help="Identity ids to add.", show_default=False)
+        list[str],
+        typer.Argument(
+            help="People to add: usernames (alice@uni.edu) or identity ids.", show_default=False
+        ),
     ],
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Add people (by identity id) to a group.
+    """Add people to a group, by username or identity id.
+
+    A username is the full Globus username with its domain (alice@uni.edu,
+    or alice@globusid.org for a Globus ID); identity ids may be written as
+    <uuid>, identity:<uuid> or a full URN. Usernames are looked up with
+    Globus Auth first, all in one request, and the group is not changed when
+    one is unknown.
+
+    Example: flowgen group add 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11 alice@uni.edu bob@uni.edu
 
     Example: flowgen group add 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11 identity:ae341a98-d274-11e5-b888-dbae3a8ba545
     """
@@ -80,11 +98,19 @@ def add(
 def remove(
     group: Annotated[str, typer.Argument(help="Group id (or group:<uuid>).", show_default=False)],
     identities: Annotated[
-        list[str], typer.Argument(help="Identity ids to remove.", show_default=False)
+        list[str],
+        typer.Argument(
+            help="People to remove: usernames (alice@uni.edu) or identity ids.",
+            show_default=False,
+        ),
     ],
     fmt: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Remove people (by identity id) from a group.
+    """Remove people from a group, by username or identity id.
+
+    Usernames are looked up with Globus Auth first, as for 'group add'.
+
+    Example: flowgen group remove 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11 alice@uni.edu
 
     Example: flowgen group remove 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11 ae341a98-d274-11e5-b888-dbae3a8ba545
     """

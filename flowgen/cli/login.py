@@ -25,6 +25,14 @@ def login(
     in the Globus SDK's standard place, readable only by you. With
     GLOBUS_CLIENT_ID and GLOBUS_CLIENT_SECRET set (CI), no login is needed.
 
+    People log in through a Globus app registered once per site: set
+    FLOWGEN_CLIENT_ID to its Client UUID (app.globus.org > Settings >
+    Developers > "Register a thick client or script that will be installed
+    and run by users on their devices"). Without it, this command prints
+    the steps. The login asks for Flows, Groups, Auth and Transfer; Transfer
+    serves only the access check of 'flowgen deploy', so an older login
+    without it keeps working, and logging in again adds it.
+
     Example: flowgen login
     """
     from flowgen.deploy.auth import login as do_login

@@ -7,6 +7,10 @@ only by the owner) and refreshes them itself. When ``GLOBUS_CLIENT_ID`` and
 instead (CI), the same way globus-cli does with its own variables.
 ``GLOBUS_SDK_ENVIRONMENT`` picks a non-production Globus environment; the SDK
 reads it. Tokens are never printed.
+
+``flowgen login`` also asks for Transfer, which only ``flowgen deploy``'s
+access check uses; a login made before flowgen asked for it keeps working
+for everything else, and the check says to log in again.
 """
 
 from __future__ import annotations
@@ -29,14 +33,26 @@ CLIENT_ID_ENV = "FLOWGEN_CLIENT_ID"
 
 flowgen ships no client id of its own: a Globus native app must be
 registered by a person (app.globus.org, Settings, Developers), so each site
-registers one, "thick client" with refresh tokens, and sets this variable.
+registers one ("thick client") and sets this variable.
 """
 
+DEVELOPERS_PAGE = "https://app.globus.org/settings/developers"
+
 REGISTER_APP_HINT = (
-    f"set {CLIENT_ID_ENV} to the client id of a Globus native app: register one at "
-    "app.globus.org under Settings > Developers (a 'thick client' that may use refresh "
-    "tokens); in CI, set GLOBUS_CLIENT_ID and GLOBUS_CLIENT_SECRET instead"
+    f"{CLIENT_ID_ENV} is not set. flowgen logs you in through a Globus app that your site "
+    "registers once (flowgen ships none):\n"
+    f"  1. Open {DEVELOPERS_PAGE} (app.globus.org > Settings > Developers).\n"
+    "  2. Choose 'Register a thick client or script that will be installed and run by "
+    "users on their devices'.\n"
+    "  3. Create or pick a project (Globus asks you to log in again), give the app a name "
+    "your colleagues will recognise (e.g. 'FlowCron flowgen'), and click 'Register App'.\n"
+    "  4. Copy the app's 'Client UUID' and set it in your shell, e.g. in ~/.bashrc:\n"
+    f"       export {CLIENT_ID_ENV}=<Client UUID>\n"
+    "     (it is not a secret: colleagues at your site may use the same one).\n"
+    "  5. Run 'flowgen login' again.\n"
+    "In CI, set GLOBUS_CLIENT_ID and GLOBUS_CLIENT_SECRET (a service account) instead."
 )
+"""The exact steps to get a client id, shown when ``FLOWGEN_CLIENT_ID`` is missing."""
 
 CI_CLIENT_ID_ENV = "GLOBUS_CLIENT_ID"
 CI_CLIENT_SECRET_ENV = "GLOBUS_CLIENT_SECRET"
@@ -54,25 +70,34 @@ def uses_client_credentials() -> bool:
     return bool(os.environ.get(CI_CLIENT_ID_ENV) and os.environ.get(CI_CLIENT_SECRET_ENV))
 
 
-def scope_requirements() -> dict[str, list[Any]]:
-    """Every scope the flowgen commands need, requested together at login."""
-    from globus_sdk import AuthClient, FlowsClient, GroupsClient
-    from globus_sdk.scopes import AuthScopes, FlowsScopes, GroupsScopes
+def scope_requirements(*, optional: bool = False) -> dict[str, list[Any]]:
+    """The scopes every flowgen command needs; with ``optional``, also Transfer.
 
-    return {
+    Transfer is asked for at login (``optional``) but not required of a
+    stored login: only the access check of ``flowgen deploy`` uses it, and it
+    is skipped, with a hint, when the login lacks it.
+    """
+    from globus_sdk import AuthClient, FlowsClient, GroupsClient, TransferClient
+    from globus_sdk.scopes import AuthScopes, FlowsScopes, GroupsScopes, TransferScopes
+
+    scopes: dict[str, list[Any]] = {
         FlowsClient.resource_server: [FlowsScopes.all],
         GroupsClient.resource_server: [GroupsScopes.all],
         AuthClient.resource_server: [AuthScopes.openid, AuthScopes.profile, AuthScopes.email],
     }
+    if optional:
+        scopes[TransferClient.resource_server] = [TransferScopes.all]
+    return scopes
 
 
-def make_app(*, allow_login_prompt: bool = False) -> globus_sdk.GlobusApp:
+def make_app(*, allow_login_prompt: bool = False, optional: bool = False) -> globus_sdk.GlobusApp:
     """The app flowgen acts through: a ClientApp with CI credentials, else a UserApp.
 
     ``allow_login_prompt`` lets the user app start a login when tokens are
     missing or a new consent is needed (``flowgen login``, ``run start``
     at a terminal); otherwise a missing login is an error, never a prompt
-    in the middle of a script.
+    in the middle of a script. ``optional`` adds the optional scopes
+    (:func:`scope_requirements`), for logging in and out.
     """
     from globus_sdk import ClientApp, GlobusAppConfig, UserApp
 
@@ -81,7 +106,7 @@ def make_app(*, allow_login_prompt: bool = False) -> globus_sdk.GlobusApp:
             APP_NAME,
             client_id=os.environ[CI_CLIENT_ID_ENV],
             client_secret=os.environ[CI_CLIENT_SECRET_ENV],
-            scope_requirements=scope_requirements(),
+            scope_requirements=scope_requirements(optional=optional),
             config=GlobusAppConfig(token_storage="json"),
         )
     config = GlobusAppConfig(
@@ -91,11 +116,11 @@ def make_app(*, allow_login_prompt: bool = False) -> globus_sdk.GlobusApp:
     )
     client_id = os.environ.get(CLIENT_ID_ENV)
     if not client_id:
-        raise NotLoggedInError(f"flowgen cannot log you in yet: {REGISTER_APP_HINT}")
+        raise NotLoggedInError(f"flowgen cannot log you in yet. {REGISTER_APP_HINT}")
     return UserApp(
         APP_NAME,
         client_id=client_id,
-        scope_requirements=scope_requirements(),
+        scope_requirements=scope_requirements(optional=optional),
         config=config,
     )
 
@@ -146,10 +171,20 @@ class Session:
         return GroupsClient(**self._auth_kwargs())
 
     def auth(self) -> globus_sdk.AuthClient:
-        """An Auth client (for who the caller is)."""
+        """An Auth client (who the caller is, usernames to identity ids)."""
         from globus_sdk import AuthClient
 
         return AuthClient(**self._auth_kwargs())
+
+    def transfer(self) -> globus_sdk.TransferClient:
+        """A Transfer client (read-only use: collection permissions for the access check).
+
+        With a user login made before flowgen asked for Transfer, its calls
+        raise the SDK's ``TokenValidationError``; the caller decides.
+        """
+        from globus_sdk import TransferClient
+
+        return TransferClient(**self._auth_kwargs())
 
 
 def ensure_logged_in(app: globus_sdk.GlobusApp) -> None:
@@ -177,8 +212,12 @@ def open_session(*, allow_login_prompt: bool = False) -> Session:
 
 
 def login(*, force: bool = False) -> Session:
-    """Log in (browser or pasted code) unless valid tokens are stored; ``force`` always does."""
-    app = make_app(allow_login_prompt=True)
+    """Log in (browser or pasted code) unless valid tokens are stored; ``force`` always does.
+
+    The login asks for every scope, the optional ones too, so a login made
+    before flowgen asked for Transfer is completed by running it again.
+    """
+    app = make_app(allow_login_prompt=True, optional=True)
     from globus_sdk import UserApp
 
     if isinstance(app, UserApp) and (force or app.login_required()):
@@ -188,9 +227,9 @@ def login(*, force: bool = False) -> Session:
 
 def logout() -> bool:
     """Revoke and forget the stored tokens; False when there were none."""
-    app = make_app()
-    had_tokens = not app.login_required()
-    app.logout()
+    had_tokens = not make_app().login_required()
+    # The optional scopes too, so no Transfer token is left behind.
+    make_app(optional=True).logout()
     return had_tokens
 
 

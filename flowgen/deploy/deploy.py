@@ -1,9 +1,11 @@
 """``flowgen deploy``: build, check, plan, then create or update only what differs.
 
 The order matters for safety: the flow is built and validated locally and
-the role lists are checked before any call; the lock file is written only
-after the service confirmed the change. A second deploy of the same config
-finds nothing to change and sends nothing.
+the role lists are checked before any call (the only call before the plan
+is the Globus Auth lookup of usernames in the role lists, and it changes
+nothing); the lock file is written only after the service confirmed the
+change. A second deploy of the same config finds nothing to change and
+sends nothing.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from flowgen.deploy.errors import (
     DeployedFlowGoneError,
     RemoteValidationError,
 )
+from flowgen.deploy.identities import Identity
 from flowgen.deploy.lockfile import Lock, lock_path, now, read_lock, sha256_of, write_lock
 from flowgen.deploy.plan import DesiredFlow, Plan, make_plan, web_address
 from flowgen.deploy.remote import validate_remotely
-from flowgen.deploy.roles import resolve_roles
+from flowgen.deploy.roles import UsernameLookup, resolve_roles
 from flowgen.errors import UsageError
 from flowgen.findings import Finding
 from flowgen.flowcron.build import BuiltFlow, build_checked
@@ -42,6 +45,8 @@ class LocalFlow:
     built: BuiltFlow
     desired: DesiredFlow
     warnings: list[Finding]
+    notes: tuple[str, ...] = ()
+    """Things to tell the user that are not flow findings (an identity that never logged in)."""
 
     @property
     def lock_path(self) -> Path:
@@ -59,13 +64,27 @@ class LocalFlow:
             input_schema_sha256=sha256_of(d.input_schema),
             roles={role: list(values) for role, values in sorted(d.roles.items())},
             deployed_at=deployed_at,
+            usernames={name: urn for urn, name in sorted(d.names.items())},
         )
 
 
-def prepare(config: Path, role_overrides: Mapping[str, Sequence[str]] | None = None) -> LocalFlow:
-    """Build and validate the flow and check its roles; raises before any network use."""
+def prepare(
+    config: Path,
+    role_overrides: Mapping[str, Sequence[str]] | None = None,
+    *,
+    lookup: UsernameLookup | None = None,
+) -> LocalFlow:
+    """Build and validate the flow and check its roles, all before any change is sent.
+
+    Usernames in the role lists are resolved with ``lookup`` (by default,
+    Globus Auth as the logged-in user), in one call made only when there are
+    usernames and only after everything else was checked offline.
+    """
     built, warnings = build_checked(config)
     settings = built.config.deploy
+    roles = resolve_roles(
+        settings, role_overrides or {}, config=str(config), lookup=lookup or _session_lookup
+    )
     desired = DesiredFlow(
         title=built.config.flow_title,
         definition=built.definition,
@@ -73,10 +92,21 @@ def prepare(config: Path, role_overrides: Mapping[str, Sequence[str]] | None = N
         subtitle=settings.subtitle,
         description=settings.description,
         keywords=settings.keywords,
-        roles=resolve_roles(settings, role_overrides or {}, config=str(config)),
+        roles=roles.lists,
         subscription_id=settings.subscription_id,
+        names=roles.names,
     )
-    return LocalFlow(config, built, desired, warnings)
+    notes = tuple(note for i in roles.identities.values() if (note := i.note))
+    return LocalFlow(config, built, desired, warnings, notes)
+
+
+def _session_lookup(usernames: Sequence[str]) -> Mapping[str, Identity]:
+    # Looked up through the module so that a session set up by the caller
+    # (or a test) is the one used.
+    from flowgen.deploy import auth
+    from flowgen.deploy.identities import lookup_usernames
+
+    return lookup_usernames(auth.open_session().auth(), usernames)
 
 
 @dataclass(frozen=True)
@@ -104,6 +134,7 @@ class DeployResult:
             "adopted": self.adopted,
             "lock_written": self.lock_written,
             "web_address": self.web_address,
+            "usernames": {name: urn for urn, name in sorted(self.plan.desired.names.items())},
         }
 
 

@@ -2,7 +2,9 @@
 
 ``flows/<name>.lock.json`` records the flow id, the Globus environment, the
 title, the sha256 of the definition and input schema (of the canonical JSON
-text flowgen writes), the role lists and when it was deployed. It is
+text flowgen writes), the role lists (as the URNs the service stores) and when
+it was deployed; when the config named people by username, also which
+identity each username resolved to (``usernames``). It is
 written atomically, and only after the service confirmed a change, so a
 failed deploy never leaves it half-written or pointing at nothing.
 """
@@ -43,6 +45,8 @@ class Lock:
     input_schema_sha256: str
     roles: dict[str, list[str]] = field(default_factory=dict)
     deployed_at: str = ""
+    usernames: dict[str, str] = field(default_factory=dict)
+    """Username -> the identity URN it resolved to (the roles hold the URNs)."""
 
     def same_deployment(self, other: Lock) -> bool:
         """Whether two locks record the same flow in the same state (times aside)."""
@@ -53,7 +57,11 @@ class Lock:
 
     def to_json(self) -> dict[str, Any]:
         """The lock file's content."""
-        return {"version": LOCK_VERSION, **asdict(self)}
+        content = {"version": LOCK_VERSION, **asdict(self)}
+        if not self.usernames:
+            # Locks of configs without usernames stay exactly as they were.
+            del content["usernames"]
+        return content
 
 
 def now() -> str:
@@ -70,6 +78,7 @@ def read_lock(path: Path) -> Lock | None:
         if not isinstance(raw, dict) or raw.get("version") != LOCK_VERSION:
             raise TypeError
         roles = raw.get("roles", {})
+        usernames = raw.get("usernames", {})
         return Lock(
             flow_id=_text(raw["flow_id"]),
             environment=_text(raw["environment"]),
@@ -78,6 +87,7 @@ def read_lock(path: Path) -> Lock | None:
             input_schema_sha256=_text(raw["input_schema_sha256"]),
             roles={str(k): [str(v) for v in vs] for k, vs in roles.items()},
             deployed_at=_text(raw.get("deployed_at", "")),
+            usernames={str(k): _text(v) for k, v in usernames.items()},
         )
     except (KeyError, TypeError, AttributeError):
         raise InputFileError(

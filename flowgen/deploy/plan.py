@@ -10,6 +10,7 @@ means nothing to the service). A plan knows the exact ``create_flow`` or
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,8 @@ class DesiredFlow:
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     subscription_id: str = ""
     """A UUID, ``DEFAULT``, or empty for "leave the subscription alone"."""
+    names: dict[str, str] = field(default_factory=dict)
+    """URN -> the username the config gave for it; shown in the plan, never sent."""
 
     def fields(self) -> dict[str, Any]:
         """Metadata and roles as ``create_flow``/``update_flow`` keyword arguments."""
@@ -67,15 +70,24 @@ class FieldChange:
         """The change as plain JSON."""
         return {"field": self.field, "old": self.old, "new": self.new}
 
-    def __str__(self) -> str:
+    def render(self, names: Mapping[str, str] | None = None) -> str:
+        """The change for people; ``names`` labels URNs with the usernames they came from."""
         if isinstance(self.new, list) and isinstance(self.old, list):
+
+            def entry(value: Any) -> str:
+                name = (names or {}).get(value) if isinstance(value, str) else None
+                return f"{value} ({name})" if name else str(value)
+
             added = [v for v in self.new if v not in self.old]
             removed = [v for v in self.old if v not in self.new]
-            parts = [f"+ {self.field}: {v}" for v in added] + [
-                f"- {self.field}: {v}" for v in removed
+            parts = [f"+ {self.field}: {entry(v)}" for v in added] + [
+                f"- {self.field}: {entry(v)}" for v in removed
             ]
             return "\n".join(parts) or f"~ {self.field}: {render_value(self.new)}"
         return f"~ {self.field}: {render_value(self.old)} -> {render_value(self.new)}"
+
+    def __str__(self) -> str:
+        return self.render()
 
 
 @dataclass(frozen=True)
@@ -141,8 +153,11 @@ class Plan:
             return f"create a new flow titled {self.desired.title!r}"
         if self.is_empty:
             return f"flow {self.flow_id} is up to date: nothing to change"
+        names = self.desired.names
         lines = [f"update flow {self.flow_id}:"]
-        lines += [f"  {line}" for c in self.changes for line in str(c).splitlines()]
+        for change in self.changes:
+            text = change.render(names) if isinstance(change, FieldChange) else str(change)
+            lines += [f"  {line}" for line in text.splitlines()]
         return "\n".join(lines)
 
 

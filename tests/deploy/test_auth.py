@@ -33,8 +33,30 @@ def test_without_a_registered_app_login_says_how_to_get_one(
 ) -> None:
     result = runner.invoke(flowgen_app, ["login"])
     assert result.exit_code == ExitCode.AUTH
-    assert "FLOWGEN_CLIENT_ID" in result.stderr and "Developers" in result.stderr
+    steps = [
+        "FLOWGEN_CLIENT_ID is not set",
+        "1. Open https://app.globus.org/settings/developers (app.globus.org > Settings > "
+        "Developers)",
+        "2. Choose 'Register a thick client or script that will be installed and run by users "
+        "on their devices'",
+        "'Register App'",
+        "4. Copy the app's 'Client UUID'",
+        "export FLOWGEN_CLIENT_ID=<Client UUID>",
+        "5. Run 'flowgen login' again",
+        "GLOBUS_CLIENT_ID and GLOBUS_CLIENT_SECRET",
+    ]
+    for step in steps:
+        assert step in result.stderr, step
+    assert result.stderr.index("1. Open") < result.stderr.index("5. Run")
     assert sent() == []
+
+
+def test_login_asks_for_transfer_but_a_stored_login_is_not_required_to_have_it() -> None:
+    transfer = "transfer.api.globus.org"
+    assert transfer in auth.scope_requirements(optional=True)
+    assert transfer not in auth.scope_requirements()
+    required = set(auth.scope_requirements())
+    assert required == {"flows.globus.org", "groups.api.globus.org", "auth.globus.org"}
 
 
 def test_client_credentials_from_the_environment(
@@ -92,3 +114,32 @@ def test_environment_defaults_to_production(monkeypatch: pytest.MonkeyPatch) -> 
     assert auth.environment() == "production"
     monkeypatch.setenv(auth.ENVIRONMENT_ENV, "sandbox")
     assert auth.environment() == "sandbox"
+
+
+def test_a_login_stored_without_transfer_still_opens_sessions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from globus_sdk.token_storage import TokenStorageData
+
+    monkeypatch.setenv(auth.CLIENT_ID_ENV, "7d1e0c4a-2b3f-4a5e-8c6d-9e0f1a2b3c4d")
+    app = auth.make_app()
+    # What an earlier flowgen login stored: tokens for Flows, Groups and Auth only.
+    stored = {
+        server: TokenStorageData(
+            resource_server=server,
+            identity_id=CI_ID,
+            scope=" ".join(str(s) for s in scopes),
+            access_token=f"token-{server}",
+            refresh_token=f"refresh-{server}",
+            expires_at_seconds=int(time.time()) + 3600,
+            token_type="Bearer",
+        )
+        for server, scopes in auth.scope_requirements().items()
+    }
+    app.token_storage.token_storage.store_token_data_by_resource_server(stored)
+
+    assert auth.open_session().app is not None  # no "not logged in" for the old login
+    assert auth.make_app(optional=True).login_required()  # 'flowgen login' completes it
+    assert sent() == []

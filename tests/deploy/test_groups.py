@@ -62,12 +62,24 @@ def test_add_and_remove_send_one_batch(flowgen_app: typer.Typer, runner: CliRunn
     assert body_of(sent()[0]) == {"remove": [{"identity_id": ADMIN}]}
 
 
-def test_a_username_is_refused_before_any_request(
+@pytest.mark.parametrize("member", ["pi", "pi@", "identity:not-a-uuid", "group:" + ADMIN])
+def test_neither_an_id_nor_a_username_is_refused_before_any_request(
+    flowgen_app: typer.Typer, runner: CliRunner, member: str
+) -> None:
+    result = runner.invoke(flowgen_app, ["group", "add", GROUP, "alice@uni.edu", member])
+    assert result.exit_code == ExitCode.USAGE
+    assert f"{member!r}: neither an identity id nor a username" in result.stderr
+    assert "alice@uni.edu" in result.stderr  # the forms accepted, by example
+    assert sent() == []
+
+
+def test_a_bad_group_id_is_refused_before_any_request(
     flowgen_app: typer.Typer, runner: CliRunner
 ) -> None:
-    result = runner.invoke(flowgen_app, ["group", "add", GROUP, "pi@uni.edu"])
+    result = runner.invoke(flowgen_app, ["group", "add", "Cryo-EM lab", ADMIN])
     assert result.exit_code == ExitCode.USAGE
-    assert "globus get-identity" in result.stderr
+    assert "'Cryo-EM lab' is not a group id" in result.stderr
+    assert "flowgen group list" in result.stderr
     assert sent() == []
 
 
