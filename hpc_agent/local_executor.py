@@ -175,6 +175,12 @@ def _stamp(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def _name(spec: Mapping[str, Any]) -> str | None:
+    """The job name a spec was submitted under (None for a spec without one)."""
+    name = spec.get("name")
+    return str(name) if name else None
+
+
 def _output_path(pattern: str, workdir: Path, job_id: str, name: str) -> Path:
     """Slurm's filename pattern: ``%j`` job id, ``%x`` job name, ``%%`` a percent sign."""
     replacements = {"%%": "%", "%j": job_id, "%x": name}
@@ -380,6 +386,8 @@ class LocalExecutor:
             start_time=status.get("start_time"),
             end_time=status.get("end_time"),
             reason=status.get("reason"),
+            name=_name(spec),
+            submit_epoch=float(spec["submit_epoch"]),
         )
 
     def _lost(
@@ -393,6 +401,8 @@ class LocalExecutor:
                 exit_code="0:15",
                 submit_time=_stamp(float(spec["submit_epoch"])),
                 reason="None",
+                name=_name(spec),
+                submit_epoch=float(spec["submit_epoch"]),
             )
         return JobInfo(
             job_id=job_id,
@@ -405,6 +415,8 @@ class LocalExecutor:
                 "NodeFail: the local job runner ended without recording the job's outcome "
                 "(the machine restarted or the process was killed)"
             ),
+            name=_name(spec),
+            submit_epoch=float(spec["submit_epoch"]),
         )
 
     def find_by_name(

@@ -3,19 +3,27 @@
 Every Slurm command runs without a shell, with a time-out, in the inherited
 environment (so ``SLURM_CONF`` and a site's PATH apply). Their output is read by
 the pure ``parse_*`` functions below, which are unit-tested on text recorded
-from a real Slurm 22.05. Status is one batched call per tick: ``sacct`` when
-accounting is enabled; otherwise ``squeue`` for every job the controller still
-holds, plus one ``scontrol show job`` for the exit codes of those that ended.
+from a real Slurm 22.05. Status is one batched call per tick: ``sacct
+--duplicates`` when accounting is enabled (every record under each id, so a
+job that was given a lost job's id is never mistaken for it; plus one
+``squeue`` for the ids of records slurmdbd does not have the name of yet, so
+the controller names them); otherwise
+``squeue`` for every job the controller still holds, plus one ``scontrol show
+job`` for the exit codes of those that ended. Job arrays (``4515_1``...) and
+heterogeneous jobs (``4515+0``...) come back as one JobInfo per id sbatch
+printed, with a task per array task or component.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pwd
 import re
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from hpc_agent.executor import (
     ExecutorError,
@@ -23,6 +31,11 @@ from hpc_agent.executor import (
     JobSpec,
     SchedulerUnavailable,
     SubmitRejected,
+    base_job_id,
+    combine,
+    is_part,
+    newest_per_task,
+    task_count,
 )
 
 DEFAULT_TIMEOUT = 30.0
@@ -39,9 +52,16 @@ SACCT_FIELDS = (
     "Start",
     "End",
     "Reason",
+    "JobIDRaw",
 )
-SQUEUE_FORMAT = "%i|%j|%T|%r|%N|%V|%S|%e|%M"
-"""Job id, name, state, reason, nodes, submit, start, end, elapsed."""
+SQUEUE_FORMAT = "%i|%j|%T|%r|%N|%V|%S|%e|%M|%A"
+"""Job id, name, state, reason, nodes, submit, start, end, elapsed, raw id (an array task's own)."""
+
+UNNAMED_IN_ACCOUNTING = "allocation"
+"""What sacct prints as the name of a job whose full record slurmdbd has not received yet.
+
+Right after a controller (re)start this lasts a few seconds, also for jobs
+that already ended: such a record's name is unknown, not "allocation"."""
 
 FIND_WINDOW = "now-30days"
 """How far back ``find_by_name`` asks sacct (its default window starts at midnight)."""
@@ -83,6 +103,25 @@ _SCONTROL_KEY = re.compile(r"(?:^|\s)([A-Za-z][A-Za-z0-9_:/]*)=")
 # -- generating the submission -----------------------------------------------
 
 
+def slurm_filename(directory: Path, pattern: str) -> str:
+    """``directory/pattern`` for ``--output``/``--error``, with ``directory`` taken literally.
+
+    Slurm expands ``%u``, ``%j``... anywhere in these paths, so a UoW named
+    ``pct%u`` would send its output into a sibling folder; ``%%`` is Slurm's
+    escape for a literal ``%``. Only ``pattern`` (``slurm-%j.out``) is meant
+    to be expanded. (A ``\\`` would turn all expansion off, so admission
+    refuses UoW names containing one.)
+
+    >>> slurm_filename(Path("/p/pct%u"), "slurm-%j.out")
+    '/p/pct%%u/slurm-%j.out'
+    >>> slurm_filename(Path("/p/x"), "/dev/null")
+    '/dev/null'
+    """
+    if pattern.startswith("/"):  # e.g. /dev/null for the finalize job: no directory to escape
+        return pattern
+    return str(directory).replace("%", "%%") + "/" + pattern
+
+
 def sbatch_argv(spec: JobSpec, *, sbatch: str = "sbatch") -> list[str]:
     """The exact sbatch command line for ``spec`` (pure; every value is its own argument).
 
@@ -98,9 +137,9 @@ def sbatch_argv(spec: JobSpec, *, sbatch: str = "sbatch") -> list[str]:
         "--chdir",
         workdir,
         "--output",
-        str(spec.workdir / spec.stdout),
+        slurm_filename(spec.workdir, spec.stdout),
         "--error",
-        str(spec.workdir / spec.stderr),
+        slurm_filename(spec.workdir, spec.stderr),
     ]
     if spec.account:
         argv += ["--account", spec.account]
@@ -169,22 +208,53 @@ def _info(
     start: str | None = None,
     end: str | None = None,
     reason: str | None = None,
+    name: str | None = None,
+    raw_id: str | None = None,
+    unnamed: bool = False,
 ) -> JobInfo:
     info = JobInfo(job_id=job_id, state=normalize_state(state))
     ended = info.finished
+    submit_time = _value(submit or "")
+    nodes = _value(node or "")
     return JobInfo(
         job_id=job_id,
         state=info.state,
         exit_code=_value(exit_code or "") if ended else None,
         elapsed=normalize_elapsed(elapsed or ""),
-        node=_value(node or ""),
-        submit_time=_value(submit or ""),
+        node=nodes,
+        submit_time=submit_time,
         # squeue and scontrol show a pending job's *expected* start and a running
-        # job's *expected* end; only times that happened are reported.
-        start_time=_value(start or "") if info.state != "PENDING" else None,
+        # job's *expected* end, and sacct gives a job cancelled while it waited
+        # (no node) a start time: only times that happened are reported.
+        start_time=_value(start or "") if info.state != "PENDING" and nodes else None,
         end_time=_value(end or "") if ended else None,
         reason=_value(reason or ""),
+        name=(name or None),
+        submit_epoch=slurm_time_epoch(submit_time),
+        raw_id=_value(raw_id or "") or (None if is_part(job_id) else job_id),
+        count=task_count(job_id),
+        unnamed=unnamed,
     )
+
+
+def assemble(records: Iterable[JobInfo]) -> dict[str, JobInfo]:
+    """One JobInfo per id sbatch printed, from single records (tasks, components, duplicates).
+
+    The newest record of each task makes up the job (for a plain job, the
+    newest job under that id, as ``sacct`` without ``--duplicates`` shows);
+    the records it left out are kept in ``others`` for :func:`~hpc_agent.executor.claim`.
+    """
+    groups: dict[str, list[JobInfo]] = {}
+    for record in records:
+        groups.setdefault(base_job_id(record.job_id), []).append(record)
+    jobs: dict[str, JobInfo] = {}
+    for job_id, group in groups.items():
+        newest = newest_per_task(group)
+        chosen = {id(record) for record in newest}
+        job = combine(job_id, newest)
+        others = tuple(record for record in group if id(record) not in chosen)
+        jobs[job_id] = dataclasses.replace(job, others=others) if others else job
+    return jobs
 
 
 def _split_fields(line: str, count: int) -> list[str] | None:
@@ -198,49 +268,92 @@ def _split_fields(line: str, count: int) -> list[str] | None:
     return [first, *tail]
 
 
-def parse_sacct(text: str) -> dict[str, JobInfo]:
-    """Jobs from ``sacct -n -P -X --format=<SACCT_FIELDS>``; the last line per job wins."""
-    jobs: dict[str, JobInfo] = {}
+def parse_sacct_records(text: str) -> list[JobInfo]:
+    """Every record of ``sacct -n -P -X [-D] --format=<SACCT_FIELDS>``, in order.
+
+    One per job, array task or heterogeneous component (and, with
+    ``--duplicates``, per job that ever had the id). Step lines are skipped.
+    """
+    records: list[JobInfo] = []
     for line in text.splitlines():
         fields = _split_fields(line.strip(), len(SACCT_FIELDS))
         if fields is None:
             continue
-        job_id, _name, state, exit_code, elapsed, node, submit, start, end, reason = fields
-        if "." in job_id:  # a step line, should -X ever be dropped
+        job_id, name, state, exit_code, elapsed, node, submit, start, end, reason, raw = fields
+        if "." in job_id or not job_id:  # a step line, should -X ever be dropped
             continue
-        jobs[job_id] = _info(
-            job_id,
-            state,
-            exit_code=exit_code,
-            elapsed=elapsed,
-            node=node,
-            submit=submit,
-            start=start,
-            end=end,
-            reason=reason,
+        unnamed = name == UNNAMED_IN_ACCOUNTING
+        records.append(
+            _info(
+                job_id,
+                state,
+                exit_code=exit_code,
+                elapsed=elapsed,
+                node=node,
+                submit=submit,
+                start=start,
+                end=end,
+                reason=reason,
+                name=None if unnamed else name,
+                raw_id=raw,
+                unnamed=unnamed,
+            )
         )
-    return jobs
+    return records
+
+
+def parse_sacct(text: str) -> dict[str, JobInfo]:
+    """Jobs from ``sacct -n -P -X [-D] --format=<SACCT_FIELDS>``, one per id sbatch printed.
+
+    The newest record of each id (or each array task) wins; see :func:`assemble`.
+    """
+    return assemble(parse_sacct_records(text))
+
+
+def name_from_controller(records: Sequence[JobInfo], held: Sequence[JobInfo]) -> list[JobInfo]:
+    """Accounting records without a name yet, named from the controller's record of the same job.
+
+    The same job is the same id and the same submit time: a record under a
+    reused id, submitted at another time, stays unnamed.
+    """
+    names: dict[tuple[str, str | None], str] = {
+        (r.job_id, r.submit_time): r.name for r in held if r.name and r.submit_time
+    }
+    named: list[JobInfo] = []
+    for record in records:
+        name = names.get((record.job_id, record.submit_time)) if record.unnamed else None
+        named.append(dataclasses.replace(record, name=name, unnamed=False) if name else record)
+    return named
+
+
+def parse_squeue_records(text: str) -> list[JobInfo]:
+    """Every line of ``squeue -h -t all -o SQUEUE_FORMAT`` (no exit codes: squeue has none)."""
+    records: list[JobInfo] = []
+    for line in text.splitlines():
+        fields = _split_fields(line.strip(), 10)
+        if fields is None:
+            continue
+        job_id, name, state, reason, node, submit, start, end, elapsed, raw = fields
+        records.append(
+            _info(
+                job_id,
+                state,
+                elapsed=elapsed,
+                node=node,
+                submit=submit,
+                start=start,
+                end=end,
+                reason=reason,
+                name=name,
+                raw_id=raw,
+            )
+        )
+    return records
 
 
 def parse_squeue(text: str) -> dict[str, JobInfo]:
-    """Jobs from ``squeue -h -t all -o SQUEUE_FORMAT`` (no exit codes: squeue has none)."""
-    jobs: dict[str, JobInfo] = {}
-    for line in text.splitlines():
-        fields = _split_fields(line.strip(), 9)
-        if fields is None:
-            continue
-        job_id, _name, state, reason, node, submit, start, end, elapsed = fields
-        jobs[job_id] = _info(
-            job_id,
-            state,
-            elapsed=elapsed,
-            node=node,
-            submit=submit,
-            start=start,
-            end=end,
-            reason=reason,
-        )
-    return jobs
+    """Jobs from ``squeue -h -t all -o SQUEUE_FORMAT``, one per id sbatch printed."""
+    return assemble(parse_squeue_records(text))
 
 
 def parse_scontrol_fields(line: str) -> dict[str, str]:
@@ -253,12 +366,33 @@ def parse_scontrol_fields(line: str) -> dict[str, str]:
     return fields
 
 
+def scontrol_display_id(fields: Mapping[str, str]) -> str | None:
+    """The id squeue and sacct show for one ``scontrol show job -o`` line.
+
+    ``JobId=4517 ArrayJobId=4515 ArrayTaskId=3`` is ``4515_3`` (a pending
+    range ``ArrayTaskId=3-4`` is ``4515_[3-4]``); ``JobId=4516 HetJobId=4515
+    HetJobOffset=1`` is ``4515+1``; a plain job is its ``JobId``.
+    """
+    job_id = fields.get("JobId")
+    array, task = fields.get("ArrayJobId"), fields.get("ArrayTaskId")
+    if array and task:
+        return f"{array}_{task}" if task.isdigit() else f"{array}_[{task}]"
+    het, offset = fields.get("HetJobId"), fields.get("HetJobOffset")
+    if het and offset and offset.isdigit():
+        return f"{het}+{offset}"
+    return job_id or None
+
+
 def parse_scontrol_jobs(text: str) -> dict[str, JobInfo]:
-    """Jobs from ``scontrol show job -o`` (one line per job)."""
+    """Jobs from ``scontrol show job -o`` (one line per job, array task or component).
+
+    Keyed by the id squeue shows (see :func:`scontrol_display_id`); ``raw_id``
+    is scontrol's own ``JobId``.
+    """
     jobs: dict[str, JobInfo] = {}
     for line in text.splitlines():
         fields = parse_scontrol_fields(line)
-        job_id = fields.get("JobId")
+        job_id = scontrol_display_id(fields)
         if not job_id or "JobState" not in fields:
             continue
         jobs[job_id] = _info(
@@ -271,6 +405,8 @@ def parse_scontrol_jobs(text: str) -> dict[str, JobInfo]:
             start=fields.get("StartTime"),
             end=fields.get("EndTime"),
             reason=fields.get("Reason"),
+            name=fields.get("JobName"),
+            raw_id=fields.get("JobId"),
         )
     return jobs
 
@@ -293,33 +429,49 @@ def parse_names(text: str, *, submitted_after: float | None = None) -> dict[str,
     """``name -> id`` from ``id|name|submit`` lines (squeue ``%i|%j|%V``, sacct
     ``JobID,JobName,Submit``); ``id|name`` lines are read too.
 
-    When several jobs share a name the newest (highest id) wins. With
-    ``submitted_after`` (seconds since the epoch), a job submitted before it is
-    ignored; one whose submit time is unreadable is kept.
+    An array task (``7_2``, ``7_[3-4]``) or heterogeneous component (``7+1``)
+    stands for the id sbatch printed (``7``). When several jobs share a name
+    the most recently submitted wins (then the highest id: ids start again
+    low after a controller lost its state). With ``submitted_after`` (seconds
+    since the epoch), a job submitted before it is ignored; one whose submit
+    time is unreadable is kept.
     """
-    found: dict[str, str] = {}
+    found: dict[str, tuple[float, int]] = {}
     for line in text.splitlines():
         fields = line.strip().split("|")
         if len(fields) < 2:
             continue
-        job_id = fields[0]
+        job_id = base_job_id(fields[0])
         if len(fields) >= 3:
             name, submit = "|".join(fields[1:-1]), slurm_time_epoch(fields[-1])
         else:
             name, submit = fields[1], None
-        if not job_id.isdigit() or not name:
+        if not job_id.isdigit() or not name or name == UNNAMED_IN_ACCOUNTING:
             continue
         if submitted_after is not None and submit is not None and submit < submitted_after:
             continue
-        if name not in found or int(job_id) > int(found[name]):
-            found[name] = job_id
-    return found
+        key = (submit if submit is not None else float("inf"), int(job_id))
+        if name not in found or key > found[name]:
+            found[name] = key
+    return {name: str(key[1]) for name, key in found.items()}
+
+
+CONFIG_TIME_KEY = "ConfigurationDataAsOf"
+"""Where :func:`parse_config` puts the controller's clock from the output's first line."""
+_CONFIG_TIME = re.compile(r"^Configuration data as of (\S+)")
 
 
 def parse_config(text: str) -> dict[str, str]:
-    """``Key = value`` pairs of ``scontrol show config`` (the header and footer are skipped)."""
+    """``Key = value`` pairs of ``scontrol show config`` (the footer is skipped).
+
+    The header ``Configuration data as of <time>`` is the controller's clock
+    when it answered; it is kept under :data:`CONFIG_TIME_KEY`.
+    """
     config: dict[str, str] = {}
     for line in text.splitlines():
+        if match := _CONFIG_TIME.match(line):
+            config[CONFIG_TIME_KEY] = match.group(1)
+            continue
         key, sep, value = line.partition("=")
         if sep and key.strip() and " " not in key.strip():
             config.setdefault(key.strip(), value.strip())
@@ -363,6 +515,10 @@ def _run(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str
             list(argv),
             capture_output=True,
             text=True,
+            # Another job's name or a message may hold bytes that are not UTF-8;
+            # our own job names are ASCII (tick.job_name), so nothing we match is lost.
+            encoding="utf-8",
+            errors="replace",
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,
@@ -539,12 +695,35 @@ class SlurmExecutor:
     def _query_sacct(self, ids: list[str]) -> dict[str, JobInfo]:
         # slurmdbd answers sacct even when the controller is down; the tick finds
         # an outage through ping(), which it calls first, so none is needed here.
-        argv = ["sacct", "-j", ",".join(ids), "-n", "-P", "-X"]
+        # --duplicates: without it sacct shows only the newest job with each id,
+        # which after a controller lost its state may be another job entirely.
+        argv = ["sacct", "-D", "-j", ",".join(ids), "-n", "-P", "-X"]
         result = _run([*argv, "--format=" + ",".join(SACCT_FIELDS)], self.timeout)
         if result.returncode != 0:
             raise _fail("sacct", result)
         wanted = set(ids)
-        return {key: info for key, info in parse_sacct(result.stdout).items() if key in wanted}
+        records = [r for r in parse_sacct_records(result.stdout) if base_job_id(r.job_id) in wanted]
+        unnamed = sorted({base_job_id(r.job_id) for r in records if r.unnamed}, key=_id_order)
+        if unnamed:
+            records = name_from_controller(records, self._controller_records(unnamed))
+        return assemble(records)
+
+    def _controller_records(self, ids: list[str]) -> list[JobInfo]:
+        """What the controller holds under ``ids`` (squeue); empty when it cannot say.
+
+        Asked only when slurmdbd listed a job without its name yet (right after
+        a job ended, or after a controller restart): one more call per tick at
+        most, whatever the number of jobs. Best effort: slurmdbd answers while
+        the controller is down, and such records then simply stay unnamed.
+        """
+        argv = ["squeue", "-h", "-t", "all", "-j", ",".join(ids), "-o", SQUEUE_FORMAT]
+        try:
+            result = _run(argv, self.timeout)
+        except SchedulerUnavailable:
+            return []
+        if result.returncode != 0:
+            return []
+        return parse_squeue_records(result.stdout)
 
     def _query_controller(self, ids: list[str]) -> dict[str, JobInfo]:
         argv = ["squeue", "-h", "-t", "all", "-j", ",".join(ids), "-o", SQUEUE_FORMAT]
@@ -555,18 +734,19 @@ class SlurmExecutor:
             if "invalid job id specified" not in message.lower():
                 raise _fail("squeue", result)
             return {}
-        jobs = {key: info for key, info in parse_squeue(result.stdout).items() if key in ids}
-        if any(info.finished for info in jobs.values()):
+        wanted = set(ids)
+        records = [
+            r for r in parse_squeue_records(result.stdout) if base_job_id(r.job_id) in wanted
+        ]
+        if any(record.finished for record in records):
             # squeue cannot show exit codes. scontrol takes one id per call, so ask
             # once for every job the controller holds and keep the ended ones.
             result = _run(["scontrol", "show", "job", "-o"], self.timeout)
             if result.returncode != 0:
                 raise _fail("scontrol show job", result)
             detailed = parse_scontrol_jobs(result.stdout)
-            for key, info in jobs.items():
-                if info.finished and key in detailed:
-                    jobs[key] = detailed[key]
-        return jobs
+            records = [detailed.get(r.job_id, r) if r.finished else r for r in records]
+        return assemble(records)
 
     def ping(self) -> None:
         """``scontrol ping``: one RPC to slurmctld; SchedulerUnavailable unless it is UP."""

@@ -219,6 +219,12 @@ class SlurmCluster:
     ``accounting=True`` adds MariaDB + slurmdbd, an account :data:`TEST_ACCOUNT`
     with the current user associated and QoS :data:`TEST_QOS`, and enforces
     associations so a bad account is refused at submission, as on real sites.
+
+    ``nodes=2`` (or more) runs one slurmd per node on this host, each with
+    ``cpus`` CPUs: Slurm's backfill scheduler, the only one that starts
+    heterogeneous jobs, never puts two components on one node at once.
+    ``scheduler_parameters`` is written as ``SchedulerParameters`` (for
+    example ``bf_interval=1`` so such jobs start within seconds).
     """
 
     def __init__(
@@ -230,7 +236,11 @@ class SlurmCluster:
         min_job_age: int = MIN_JOB_AGE,
         kill_wait: int = KILL_WAIT,
         message_timeout: int = MESSAGE_TIMEOUT,
+        nodes: int = 1,
+        scheduler_parameters: str | None = None,
     ) -> None:
+        self.nodes = nodes
+        self.scheduler_parameters = scheduler_parameters
         self.root = root.resolve()
         self.accounting = accounting
         self.cpus = cpus or os.cpu_count() or 1
@@ -278,7 +288,8 @@ class SlurmCluster:
             # Jobs still running would outlive slurmd as orphaned slurmstepd processes.
             self.run(["scancel", "--user", self.user], check=False, timeout=10)
             self._wait(lambda: not self._jobs_left(), 10, "jobs to end", strict=False)
-        for name in ("slurmd", "slurmctld", "slurmdbd", "mariadbd", "munged"):
+        slurmds = [name for name in self._daemons if name.startswith("slurmd-")]
+        for name in ("slurmd", *slurmds, "slurmctld", "slurmdbd", "mariadbd", "munged"):
             daemon = self._daemons.get(name)
             if daemon is not None:
                 daemon.stop()
@@ -294,6 +305,60 @@ class SlurmCluster:
         self._daemons["slurmctld"].start(self._daemon_env())
         self._wait(self._controller_up, START_TIMEOUT, "slurmctld to answer", "slurmctld")
         self._wait(self._node_idle, START_TIMEOUT, "the node to be idle", "slurmd")
+
+    def kill_controller(self) -> None:
+        """SIGKILL slurmctld at once, as a crash would: what it had not saved yet is lost.
+
+        slurmctld writes its job state to ``StateSaveLocation`` a moment after
+        each change, so jobs it accepted just before are gone when it starts
+        again, and their ids are handed out anew. Start it with
+        :meth:`start_controller` (or :meth:`restart_controller`).
+        """
+        daemon = self._daemons["slurmctld"]
+        for pid in daemon._pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if daemon.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                daemon.proc.wait(timeout=10)
+        daemon.proc = None
+        if daemon.pid_file is not None:
+            daemon.pid_file.unlink(missing_ok=True)
+
+    def wipe_controller_state(self) -> None:
+        """Empty ``StateSaveLocation`` (slurmctld must be stopped): it forgets every job.
+
+        Job ids then start again at ``FirstJobId`` (1), so new jobs get the ids
+        of jobs that ran before, which slurmdbd still lists.
+        """
+        if self._daemons["slurmctld"].alive():
+            raise SlurmBedError("wipe_controller_state: stop or kill slurmctld first")
+        state = self.root / "state"
+        shutil.rmtree(state, ignore_errors=True)
+        state.mkdir()
+
+    def restart_controller(
+        self, *, kill: bool = True, wipe_state: bool = False, wait_for_nodes: bool = True
+    ) -> None:
+        """Kill (or stop) slurmctld, optionally wipe its state, and start it again.
+
+        ``kill=True`` is a crash (SIGKILL, unsaved jobs lost); ``wipe_state``
+        also loses the saved ones (a controller restored without its state
+        directory). Returns once the controller answers and, with
+        ``wait_for_nodes``, the nodes are back (slurmd registers again about
+        four seconds later; jobs submitted meanwhile wait for it).
+        """
+        if kill:
+            self.kill_controller()
+        else:
+            self.stop_controller()
+        if wipe_state:
+            self.wipe_controller_state()
+        if wait_for_nodes:
+            self.start_controller()
+            return
+        self._daemons["slurmctld"].start(self._daemon_env())
+        self._wait(self._controller_up, START_TIMEOUT, "slurmctld to answer", "slurmctld")
 
     def run(
         self, argv: Sequence[str], *, check: bool = True, timeout: float = 30
@@ -355,8 +420,9 @@ class SlurmCluster:
         for sub in ("state", "spool", "munge"):
             (self.root / sub).mkdir(exist_ok=True)
         (self.root / "munge").chmod(0o700)
-        ports = free_ports(4)
-        self.ctld_port, self.slurmd_port, self.dbd_port, self.db_port = ports
+        ports = free_ports(4 + (self.nodes if self.nodes > 1 else 0))
+        self.ctld_port, self.slurmd_port, self.dbd_port, self.db_port = ports[:4]
+        self.node_ports = ports[4:]
 
         self._start_munge()
         if self.accounting:
@@ -371,9 +437,19 @@ class SlurmCluster:
             self.root / "slurmctld.pid",
         )
         self._wait(self._controller_up, START_TIMEOUT, "slurmctld to answer", "slurmctld")
-        self._spawn(
-            "slurmd", [_bin("slurmd"), "-D", "-f", str(self.conf_path)], self.root / "slurmd.pid"
-        )
+        if self.nodes > 1:
+            for name in self.node_names:
+                self._spawn(
+                    f"slurmd-{name}",
+                    [_bin("slurmd"), "-D", "-N", name, "-f", str(self.conf_path)],
+                    self.root / f"slurmd-{name}.pid",
+                )
+        else:
+            self._spawn(
+                "slurmd",
+                [_bin("slurmd"), "-D", "-f", str(self.conf_path)],
+                self.root / "slurmd.pid",
+            )
         self._wait(self._node_idle, START_TIMEOUT, "the node to be idle", "slurmd")
 
     def _start_munge(self) -> None:
@@ -575,6 +651,14 @@ class SlurmCluster:
                 "AccountingStorageType=accounting_storage/none",
                 "JobAcctGatherType=jobacct_gather/none",
             ]
+        if self.scheduler_parameters:
+            lines.append(f"SchedulerParameters={self.scheduler_parameters}")
+        if self.nodes > 1:
+            per_node = ("SlurmdSpoolDir=", "SlurmdPidFile=", "SlurmdLogFile=")
+            lines = [line for line in lines if not line.startswith(per_node)]
+            lines += self._multi_node_lines()
+            self.conf_path.write_text("\n".join(lines))
+            return
         lines += [
             f"NodeName={self.node_name} NodeAddr=127.0.0.1 CPUs={self.cpus} "
             f"RealMemory={_memory_mb()} State=UNKNOWN",
@@ -583,6 +667,34 @@ class SlurmCluster:
             "",
         ]
         self.conf_path.write_text("\n".join(lines))
+
+    @property
+    def node_names(self) -> list[str]:
+        """The Slurm node names: this host's short name, or ``<host>-1``... with several nodes."""
+        if self.nodes <= 1:
+            return [self.node_name]
+        return [f"{self.node_name}-{number}" for number in range(1, self.nodes + 1)]
+
+    def _multi_node_lines(self) -> list[str]:
+        # Several slurmd on one host: each its own port, spool, pid and log file
+        # (%n is the node name), all reached at 127.0.0.1 on this host.
+        memory = max(256, _memory_mb() // self.nodes)
+        lines = [
+            f"SlurmdSpoolDir={self.root / 'spool'}/%n",
+            f"SlurmdPidFile={self.root}/slurmd-%n.pid",
+            f"SlurmdLogFile={self.root}/slurmd-%n.log",
+        ]
+        for name, port in zip(self.node_names, self.node_ports, strict=True):
+            lines.append(
+                f"NodeName={name} NodeHostname={self.node_name} NodeAddr=127.0.0.1 "
+                f"Port={port} CPUs={self.cpus} RealMemory={memory} State=UNKNOWN"
+            )
+        lines += [
+            f"PartitionName={self.partition} Nodes={','.join(self.node_names)} Default=YES "
+            "MaxTime=INFINITE State=UP",
+            "",
+        ]
+        return lines
 
     # -- helpers ----------------------------------------------------------
 
@@ -600,7 +712,10 @@ class SlurmCluster:
 
     def _node_idle(self) -> bool:
         out = self.run(["sinfo", "-h", "-N", "-o", "%T"], check=False, timeout=10).stdout
-        return out.strip().rstrip("*") in {"idle", "mixed", "allocated"}
+        states = [line.strip().rstrip("*") for line in out.splitlines() if line.strip()]
+        return len(states) == self.nodes and all(
+            state in {"idle", "mixed", "allocated"} for state in states
+        )
 
     def _jobs_left(self) -> bool:
         out = self.run(["squeue", "-h", "-o", "%i"], check=False, timeout=10).stdout

@@ -3,8 +3,11 @@
 Run by hand when Slurm's output format matters again (for example a new Slurm
 version): ``.venv/bin/python tests/agent/record_slurm_outputs.py``. It starts
 both test clusters, runs jobs that end in every interesting state, and writes
-what sbatch, sacct, squeue and scontrol printed. Takes about two minutes
-(Slurm enforces time limits in whole minutes).
+what sbatch, sacct, squeue and scontrol printed: also a job array with a
+failing task, a two-component heterogeneous job (the clusters have two nodes:
+the backfill scheduler never puts two components on one node), and, after the
+controller restarted without its state, a new job that was given an old id.
+Takes about three minutes (Slurm enforces time limits in whole minutes).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +32,11 @@ SCRIPTS = {
     "fail": "#!/bin/bash\nexit 3\n",
     "timeout": "#!/bin/bash\n#SBATCH --time=0:02\nsleep 300\n",
     "long": "#!/bin/bash\nsleep 300\n",
+    "array": (
+        "#!/bin/bash\n#SBATCH --array=1-4\n"
+        'sleep 2\nif [ "$SLURM_ARRAY_TASK_ID" = 3 ]; then exit 3; fi\n'
+    ),
+    "het": "#!/bin/bash\n#SBATCH --mem=50M\n#SBATCH hetjob\n#SBATCH --mem=50M\nsleep 2\n",
 }
 
 
@@ -86,8 +95,61 @@ def record(cluster: SlurmCluster, tag: str, work: Path) -> None:
             ]
         ).stdout
     out["scontrol_show_config"] = cluster.run(["scontrol", "show", "config"]).stdout
+    record_parts(cluster, sbatch, out)
+    if cluster.accounting:
+        record_reuse(cluster, sbatch, out)
     for key, text in out.items():
         (DATA / f"{tag}_{key}.txt").write_text(text)
+
+
+def record_parts(cluster: SlurmCluster, sbatch: Callable[..., str], out: dict[str, str]) -> None:
+    """An array (task 3 fails) and a heterogeneous job: while queued and running, and ended."""
+    blocker = sbatch("long", "--nodes=2", "--exclusive")
+    ids = [sbatch("array"), sbatch("het")]
+    joined = ",".join(ids)
+    cluster.wait_for_state(blocker, {"RUNNING"})
+    out["squeue_parts_pending"] = cluster.run(
+        ["squeue", "-h", "-t", "all", "-j", joined, "-o", SQUEUE_FORMAT]
+    ).stdout
+    cluster.run(["scancel", blocker])
+    cluster.wait_for_state(ids[1], {"COMPLETED"})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = cluster.run(["squeue", "-h", "-t", "all", "-j", ids[0], "-o", "%T"]).stdout
+        if text.split() and all(s in ("COMPLETED", "FAILED") for s in text.split()):
+            break
+        time.sleep(0.5)
+    time.sleep(4)  # let slurmctld hand the last records to slurmdbd
+    out["squeue_parts_ended"] = cluster.run(
+        ["squeue", "-h", "-t", "all", "-j", joined, "-o", SQUEUE_FORMAT]
+    ).stdout
+    out["scontrol_parts_ended"] = cluster.run(["scontrol", "show", "job", "-o"]).stdout
+    if cluster.accounting:
+        out["sacct_parts"] = cluster.run(
+            ["sacct", "-D", "-j", joined, "-n", "-P", "-X", "--format=" + ",".join(SACCT_FIELDS)]
+        ).stdout
+
+
+def record_reuse(cluster: SlurmCluster, sbatch: Callable[..., str], out: dict[str, str]) -> None:
+    """A controller restarted without its state gives new jobs old ids: sacct -D lists both."""
+    cluster.restart_controller(wipe_state=True)
+    reused = sbatch("ok")
+    time.sleep(1)
+    first = cluster.run(
+        ["sacct", "-D", "-j", reused, "-n", "-P", "-X", "--format=" + ",".join(SACCT_FIELDS)]
+    ).stdout
+    cluster.wait_for_state(reused, {"COMPLETED"})
+    deadline = time.monotonic() + 30
+    later = first
+    while time.monotonic() < deadline:
+        later = cluster.run(
+            ["sacct", "-D", "-j", reused, "-n", "-P", "-X", "--format=" + ",".join(SACCT_FIELDS)]
+        ).stdout
+        if later.count("\n") >= 2 and "allocation" not in later:
+            break
+        time.sleep(1)
+    out["sacct_reused_early"] = first
+    out["sacct_reused"] = later
 
 
 def main() -> None:
@@ -98,7 +160,13 @@ def main() -> None:
             root = Path(tmp)
             work = root / "work dir"
             work.mkdir()
-            with SlurmCluster(root / "bed", accounting=accounting) as cluster:
+            with SlurmCluster(
+                root / "bed",
+                accounting=accounting,
+                nodes=2,
+                cpus=1,
+                scheduler_parameters="bf_interval=1",
+            ) as cluster:
                 record(cluster, tag, work)
         print(f"recorded {tag}")
 

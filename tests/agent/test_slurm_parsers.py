@@ -2,11 +2,15 @@
 
 The files in tests/agent/data/ come from tests/agent/record_slurm_outputs.py,
 which ran one job per outcome (ok, exit 3, time limit, cancelled while running,
-cancelled while pending, waiting on a dependency) on both test clusters.
+cancelled while pending, waiting on a dependency), a job array whose task 3
+fails, a two-component heterogeneous job, and (with accounting) a job that was
+given an old job's id after the controller restarted without its state, on
+both test clusters (two nodes each).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import datetime
@@ -14,22 +18,27 @@ from pathlib import Path
 
 import pytest
 
-from hpc_agent.executor import JobSpec
+from hpc_agent.executor import JobSpec, claim
 from hpc_agent.slurm import (
+    CONFIG_TIME_KEY,
     accounting_disabled,
     config_accounting,
     config_seconds,
     is_unreachable,
+    name_from_controller,
     normalize_elapsed,
     normalize_state,
     parse_config,
     parse_names,
     parse_sacct,
+    parse_sacct_records,
     parse_sbatch_parsable,
     parse_scontrol_fields,
     parse_scontrol_jobs,
     parse_squeue,
+    parse_squeue_records,
     sbatch_argv,
+    slurm_time_epoch,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -115,11 +124,13 @@ def test_sacct_recorded_states_exit_codes_and_times() -> None:
     assert sorted(jobs, key=int) == ["1", "2", "3", "4", "5", "6"]
     ok, failed, timeout, cancelled = jobs["1"], jobs["2"], jobs["3"], jobs["4"]
     assert (ok.state, ok.exit_code, ok.succeeded) == ("COMPLETED", "0:0", True)
-    assert (ok.node, ok.elapsed) == ("vm", "00:00:00")
-    assert ok.start_time == "2026-11-26T15:13:33"
-    assert ok.end_time == "2026-11-26T15:13:33"
+    assert (ok.node, ok.elapsed) == ("vm-1", "00:00:01")
+    assert ok.start_time == "2026-12-01T20:41:48"
+    assert ok.end_time == "2026-12-01T20:41:49"
+    assert (ok.name, ok.raw_id, ok.tasks, ok.others) == ("rec-ok", "1", (), ())
+    assert ok.submit_epoch == datetime(2026, 12, 1, 20, 41, 48).timestamp()
     assert (failed.state, failed.exit_code, failed.succeeded) == ("FAILED", "3:0", False)
-    assert (timeout.state, timeout.elapsed, timeout.finished) == ("TIMEOUT", "00:01:24", True)
+    assert (timeout.state, timeout.elapsed, timeout.finished) == ("TIMEOUT", "00:01:29", True)
     # "CANCELLED by 0" is Slurm's state CANCELLED.
     assert cancelled.state == "CANCELLED"
     assert cancelled.finished and not cancelled.succeeded
@@ -131,8 +142,8 @@ def test_sacct_recorded_states_exit_codes_and_times() -> None:
 
 def test_sacct_running_and_pending_lines() -> None:
     text = (
-        "7|job|RUNNING|0:0|00:00:05|vm|2026-11-26T15:00:00|2026-11-26T15:00:01|Unknown|None\n"
-        "8|job|PENDING|0:0|00:00:00|None assigned|2026-11-26T15:00:00|Unknown|Unknown|Resources\n"
+        "7|job|RUNNING|0:0|00:00:05|vm|2026-11-26T15:00:00|2026-11-26T15:00:01|Unknown|None|7\n"
+        "8|job|PENDING|0:0|00:00:00|None assigned|2026-11-26T15:00:00|Unknown|Unknown|Resources|8\n"
     )
     jobs = parse_sacct(text)
     assert jobs["7"].state == "RUNNING" and not jobs["7"].finished
@@ -143,14 +154,45 @@ def test_sacct_running_and_pending_lines() -> None:
 def test_sacct_job_name_with_the_delimiter_and_step_lines() -> None:
     text = (
         "9|odd|name|COMPLETED|0:0|00:00:01|vm|2026-11-26T15:00:00|"
-        "2026-11-26T15:00:01|2026-11-26T15:00:02|None\n"
+        "2026-11-26T15:00:01|2026-11-26T15:00:02|None|9\n"
         "9.batch|batch|COMPLETED|0:0|00:00:01|vm|2026-11-26T15:00:00|"
-        "2026-11-26T15:00:01|2026-11-26T15:00:02|None\n"
+        "2026-11-26T15:00:01|2026-11-26T15:00:02|None|9.batch\n"
         "garbage line\n"
     )
     jobs = parse_sacct(text)
     assert list(jobs) == ["9"]
-    assert jobs["9"].exit_code == "0:0"
+    assert (jobs["9"].exit_code, jobs["9"].name) == ("0:0", "odd|name")
+
+
+def test_sacct_recorded_array_and_heterogeneous_job() -> None:
+    jobs = parse_sacct(recorded("acct_sacct_parts.txt"))
+    array, het = jobs["8"], jobs["9"]
+    assert [t.job_id for t in array.tasks] == ["8_1", "8_2", "8_3", "8_4"]
+    assert [t.raw_id for t in array.tasks] == ["11", "12", "13", "8"]
+    assert array.finished and not array.succeeded
+    assert (array.state, array.exit_code, array.name) == ("FAILED", "3:0", "rec-array")
+    assert [t.job_id for t in het.tasks if t.succeeded] == ["9+0", "9+1"]
+    assert het.succeeded and het.node == "vm-1,vm-2"
+    assert (het.start_time, het.end_time) == ("2026-12-01T20:43:27", "2026-12-01T20:43:29")
+
+
+def test_sacct_duplicates_after_a_state_wipe_keep_both_jobs() -> None:
+    # The controller lost its state; the new job 1 reuses the id of the old job 1.
+    early = parse_sacct(recorded("acct_sacct_reused_early.txt"))["1"]
+    assert early.unnamed and early.name is None and early.state == "COMPLETED"
+    assert [o.submit_time for o in early.others] == ["2026-12-01T20:41:48"]
+    later = parse_sacct(recorded("acct_sacct_reused.txt"))["1"]
+    assert later.name == "rec-ok" and not later.unnamed
+    assert later.submit_time == "2026-12-01T20:43:38"  # the newest record leads
+    new_submit = datetime(2026, 12, 1, 20, 43, 38).timestamp()
+    seen = claim(later, name="rec-ok", since=new_submit - 5, until=new_submit + 5)
+    assert seen.job is not None and seen.job.submit_time == "2026-12-01T20:43:38"
+    # Had a job of another name been given id 1 before the wipe, the new rec-ok
+    # job, submitted after it under the same id, would prove that job lost.
+    old_submit = datetime(2026, 12, 1, 20, 41, 48).timestamp()
+    lost = claim(later, name="someone-else", since=old_submit - 5, until=old_submit + 5)
+    assert lost.job is None and lost.reused_by is not None
+    assert lost.reused_by.submit_time == "2026-12-01T20:43:38"
 
 
 def test_sacct_disabled_message_is_recognised() -> None:
@@ -175,6 +217,40 @@ def test_squeue_recorded_while_jobs_run() -> None:
     assert all(info.exit_code is None for info in jobs.values())
 
 
+def test_records_slurmdbd_has_not_named_yet_are_named_from_the_controller() -> None:
+    records = parse_sacct_records(recorded("acct_sacct_reused_early.txt"))
+    assert [r.unnamed for r in records] == [False, True]
+    # squeue -o SQUEUE_FORMAT for id 1: the controller holds only the new job 1.
+    held = parse_squeue_records(
+        "1|rec-ok|COMPLETED|None|vm-1|2026-12-01T20:43:38|2026-12-01T20:43:38|"
+        "2026-12-01T20:43:39|0:01|1\n"
+    )
+    named = name_from_controller(records, held)
+    assert [(r.name, r.unnamed) for r in named] == [("rec-ok", False), ("rec-ok", False)]
+    # A record submitted at another time is another job with the same id: still unnamed.
+    other = [dataclasses.replace(held[0], submit_time="2026-12-01T20:50:00")]
+    assert [r.unnamed for r in name_from_controller(records, other)] == [False, True]
+
+
+def test_squeue_recorded_array_and_heterogeneous_job() -> None:
+    queued = parse_squeue(recorded("acct_squeue_parts_pending.txt"))
+    assert [t.job_id for t in queued["8"].tasks] == ["8_[1-4]"]
+    assert (queued["8"].count, queued["8"].finished) == (4, False)
+    assert [t.raw_id for t in queued["9"].tasks] == ["9", "10"]
+    ended = parse_squeue(recorded("acct_squeue_parts_ended.txt"))
+    states = {t.job_id: t.state for t in ended["8"].tasks}
+    assert states == {"8_1": "COMPLETED", "8_2": "COMPLETED", "8_3": "FAILED", "8_4": "COMPLETED"}
+    # squeue has no exit codes, so nothing counts as a success until scontrol adds them.
+    assert ended["9"].finished and not ended["9"].succeeded
+
+
+def test_scontrol_recorded_array_tasks_and_components_have_squeues_ids() -> None:
+    jobs = parse_scontrol_jobs(recorded("acct_scontrol_parts_ended.txt"))
+    assert (jobs["8_3"].state, jobs["8_3"].exit_code, jobs["8_3"].raw_id) == ("FAILED", "3:0", "13")
+    assert (jobs["8_4"].raw_id, jobs["9+1"].raw_id, jobs["9+1"].exit_code) == ("8", "10", "0:0")
+    assert jobs["9+0"].name == "rec-het"
+
+
 def test_squeue_elapsed_is_written_like_sacct() -> None:
     jobs = parse_squeue(recorded("noacct_squeue_ended.txt"))
     timeout = next(info for info in jobs.values() if info.state == "TIMEOUT")
@@ -190,7 +266,7 @@ def test_scontrol_recorded_ended_jobs_have_exit_codes() -> None:
     assert by_state["FAILED"].exit_code == "3:0"
     assert by_state["TIMEOUT"].reason == "TimeLimit"
     assert by_state["CANCELLED"].finished
-    assert by_state["COMPLETED"].node == "vm"
+    assert by_state["COMPLETED"].node in ("vm-1", "vm-2")
     assert by_state["COMPLETED"].submit_time is not None
 
 
@@ -219,6 +295,17 @@ def test_names_newest_job_wins() -> None:
     found = parse_names(recorded("acct_sacct_names.txt") + recorded("acct_squeue_names.txt"))
     assert found == {"rec-ok": "5", "rec-long": "6"}
     assert parse_names("") == {}
+
+
+def test_names_of_array_tasks_and_components_give_the_id_sbatch_printed() -> None:
+    text = "8_[2-4]|arr|2026-01-31T12:00:00\n8_1|arr|2026-01-31T12:00:00\n9+1|het|Unknown\n"
+    assert parse_names(text) == {"arr": "8", "het": "9"}
+
+
+def test_names_prefer_the_latest_submission_over_a_higher_id() -> None:
+    # After the controller lost its state ids start again at 1.
+    text = "40|uow|2026-01-31T12:00:00\n3|uow|2026-01-31T12:10:00\n5|allocation|Unknown\n"
+    assert parse_names(text) == {"uow": "3"}
 
 
 def test_names_submitted_before_a_time_are_ignored() -> None:
@@ -303,8 +390,9 @@ def test_show_config_gives_accounting_and_min_job_age(tag: str, accounting: bool
     assert config_accounting(config) is accounting
     assert config_seconds(config["MinJobAge"]) == 60
     assert config["ClusterName"].startswith("fc")
-    # Neither the header nor the ping footer is a setting.
-    assert not any(key.startswith(("Configuration", "Slurmctld(")) for key in config)
+    # Neither the header nor the ping footer is a setting; the header's time is kept.
+    assert not any(key.startswith(("Configuration ", "Slurmctld(")) for key in config)
+    assert slurm_time_epoch(config[CONFIG_TIME_KEY]) is not None
 
 
 @pytest.mark.parametrize(
