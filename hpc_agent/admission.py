@@ -22,8 +22,10 @@ from typing import Literal
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
+from hpc_agent.names import entry_names
 from hpc_agent.rerun import EarlierRun, find_earlier_outputs
 from hpc_agent.script_lint import lint_script
+from hpc_agent.treewalk import Entry, TreeWalk, link_escapes
 
 UploadState = Literal["uploading", "ready", "bad-sentinels"]
 
@@ -150,6 +152,13 @@ def admit(uow: Path, cfg: InstanceConfig, *, now: float | None = None) -> Admiss
             "into smaller Units of Work, or ask the instance's owner to raise max_uow_bytes."
         )
     problems.extend(walk.problems)
+    if "\\" in uow.name:
+        # Slurm reads a backslash in --output/--error as "expand nothing", so the
+        # job's output would be lost; '%' is escaped instead (slurm.slurm_filename).
+        problems.append(
+            f"The folder name {_show(uow.name)!r} contains '\\', which Slurm cannot use "
+            "in the name of a job's output files; rename the folder and start the flow again."
+        )
     earlier = find_earlier_outputs(uow)
     ours = set(earlier.entries) if earlier else set()
     for reserved in (protocol.REPORT_JSON, protocol.REPORT_TEXT):
@@ -195,7 +204,7 @@ def layout_problems(uow: Path) -> list[str]:
     flow was started on the folder around it), is named too.
     """
     problems: list[str] = []
-    names = _entry_names(uow)
+    names = entry_names(uow)
     for sub in (protocol.DATA_DIR, protocol.SCRIPTS_DIR):
         if (uow / sub).is_dir() and not (uow / sub).is_symlink():
             continue
@@ -224,14 +233,6 @@ def layout_problems(uow: Path) -> list[str]:
             problem += " Add it"
         problems.append(problem + " and start the flow again.")
     return problems
-
-
-def _entry_names(uow: Path) -> list[str]:
-    try:
-        with os.scandir(uow) as scan:
-            return sorted(entry.name for entry in scan)
-    except OSError:
-        return []
 
 
 def _near_miss(wanted: str, candidates: list[str]) -> str | None:
@@ -265,53 +266,66 @@ class _Walk:
 
 
 def _walk(uow: Path, limit: int) -> _Walk:
-    """One pass over the UoW, never following symlinks, stopping once over ``limit`` bytes."""
+    """One pass over the UoW, never following symlinks, stopping once over ``limit`` bytes.
+
+    The walk goes through directory descriptors (:class:`~hpc_agent.treewalk.TreeWalk`),
+    so a tree deeper than PATH_MAX is checked to the bottom like any other,
+    and each symlink is resolved a component at a time: a link pointing out
+    of the UoW is found at any depth. Only reads.
+    """
     result = _Walk()
-    root = os.path.realpath(uow)
     top = os.lstat(uow)
     result.newest_mtime = top.st_mtime
     name_problem = _unsafe_name_problem(uow.name, uow.name)
     if name_problem:
         result.problems.append(name_problem)
-    stack = [str(uow)]
-    while stack:
-        current = stack.pop()
+    try:
+        walk = TreeWalk(uow)
+    except OSError as exc:
+        result.problems.append(_unreadable(".", exc))
+        return result
+    with walk:
         try:
-            entries = list(os.scandir(current))
+            for entry in walk:
+                if entry.error is not None:
+                    result.problems.append(_unreadable(entry.rel, entry.error))
+                    continue
+                name_problem = _unsafe_name_problem(entry.name, entry.rel)
+                if name_problem:
+                    result.problems.append(name_problem)
+                info = entry.info
+                result.newest_mtime = max(result.newest_mtime, info.st_mtime)
+                if entry.is_link:
+                    if link_escapes(entry.dir_fd, entry.name, walk.root_ident):
+                        result.problems.append(_outside_link_problem(entry))
+                elif stat.S_ISREG(info.st_mode):
+                    result.total_bytes += info.st_size
+                    if result.total_bytes > limit:
+                        result.over_limit = True
+                        return result
         except OSError as exc:
-            rel = os.path.relpath(current, uow)
             result.problems.append(
-                f"The folder '{rel}' cannot be read ({exc.strerror}); fix its permissions."
+                f"The Unit of Work could not be checked to the end ({exc.strerror or exc}"
+                + (f": '{_show(str(exc.filename))}'" if exc.filename else "")
+                + "); make sure nothing changes it while it waits, then start the flow again."
             )
-            continue
-        for entry in entries:
-            rel = os.path.relpath(entry.path, uow)
-            name_problem = _unsafe_name_problem(entry.name, rel)
-            if name_problem:
-                result.problems.append(name_problem)
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue  # vanished while we looked: the next tick sees the new state
-            result.newest_mtime = max(result.newest_mtime, info.st_mtime)
-            if stat.S_ISLNK(info.st_mode):
-                target = os.path.realpath(entry.path)
-                if target != root and not target.startswith(root + os.sep):
-                    result.problems.append(
-                        f"'{_show(rel)}' is a symlink to '{_show(str(Path(entry.path).readlink()))}', which is "
-                        "outside the Unit of Work, so the job would read or write files "
-                        "FlowCron does not manage. Replace it with the file itself, or use "
-                        "the absolute path in your script."
-                    )
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                stack.append(entry.path)
-            elif stat.S_ISREG(info.st_mode):
-                result.total_bytes += info.st_size
-                if result.total_bytes > limit:
-                    result.over_limit = True
-                    return result
     return result
+
+
+def _unreadable(rel: str, exc: OSError) -> str:
+    return f"The folder '{_show(rel)}' cannot be read ({exc.strerror}); fix its permissions."
+
+
+def _outside_link_problem(entry: Entry) -> str:
+    try:
+        target = os.readlink(entry.name, dir_fd=entry.dir_fd)
+    except OSError:
+        target = "?"
+    return (
+        f"'{_show(entry.rel)}' is a symlink to '{_show(target)}', which is outside the Unit "
+        "of Work, so the job would read or write files FlowCron does not manage. Replace it "
+        "with the file itself, or use the absolute path in your script."
+    )
 
 
 def _unsafe_name_problem(name: str, rel: str) -> str | None:

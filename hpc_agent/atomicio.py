@@ -6,19 +6,33 @@ import os
 import tempfile
 from pathlib import Path
 
+from hpc_agent.faults import crash_point
 
-def write_text_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
+TEMP_SUFFIX = ".tmp"
+"""Temporary files are ``.<target name>.<random>.tmp`` next to the target."""
+
+
+def write_text_atomic(
+    path: Path, text: str, *, mode: int | None = None, crash_name: str | None = None
+) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same directory and a rename.
 
     The rename is atomic only within one file system, hence the temporary file
     sits next to the target. ``mode`` sets the permission bits (default: the
     umask's choice for a new file, or the existing file's bits).
     """
-    write_bytes_atomic(path, text.encode("utf-8"), mode=mode)
+    write_bytes_atomic(path, text.encode("utf-8"), mode=mode, crash_name=crash_name)
 
 
-def write_bytes_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Byte version of :func:`write_text_atomic`."""
+def write_bytes_atomic(
+    path: Path, data: bytes, *, mode: int | None = None, crash_name: str | None = None
+) -> None:
+    """Byte version of :func:`write_text_atomic`.
+
+    ``crash_name`` names a crash point (:mod:`hpc_agent.faults`) between the
+    written temporary file and the rename, where a kill leaves the temporary
+    file behind: the tests prove the next tick cleans it up and never reads it.
+    """
     if mode is None:
         try:
             mode = path.stat().st_mode & 0o7777
@@ -27,7 +41,7 @@ def write_bytes_atomic(path: Path, data: bytes, *, mode: int | None = None) -> N
             os.umask(umask)
             mode = 0o666 & ~umask
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as exc:
         # Name the file the caller asked for, not the temporary one it never saw.
         raise OSError(exc.errno, exc.strerror, str(path)) from None
@@ -37,6 +51,8 @@ def write_bytes_atomic(path: Path, data: bytes, *, mode: int | None = None) -> N
             handle.flush()
             os.fsync(handle.fileno())
         Path(tmp).chmod(mode)
+        if crash_name is not None:
+            crash_point(crash_name)
         Path(tmp).replace(path)
     except BaseException:
         # Never leave a half-written temporary file behind.

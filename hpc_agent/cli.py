@@ -75,9 +75,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except schedule.ScheduleError as exc:
         print(f"hpc-agent {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:
+        # A full disk, a read-only file system, Logs/ that is not a folder, a
+        # path the user may not write: one line naming the path, never a
+        # traceback. Every step writes before it moves, so nothing has moved.
+        print(f"hpc-agent {args.command}: {os_error_message(exc)}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def os_error_message(exc: OSError) -> str:
+    """``<path>: <reason>`` for an OSError, with what to do for the common ones."""
+    where = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or str(exc)
+    hints = {
+        28: "free some space on that file system (the agent moved nothing)",  # ENOSPC
+        30: "the file system is mounted read-only (the agent moved nothing)",  # EROFS
+        13: "give your user write permission there, or run as the instance's owner",  # EACCES
+        122: "the disk quota is exhausted (the agent moved nothing)",  # EDQUOT
+    }
+    hint = hints.get(exc.errno or 0)
+    text = f"{where}: {reason}" if where else reason
+    return f"{text}; {hint}" if hint else text
 
 
 # -- setup ---------------------------------------------------------------------

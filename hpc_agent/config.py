@@ -75,6 +75,9 @@ class InstanceConfig:
     unknown_job_grace_seconds: int = 600
     lease_timeout_seconds: int = 900
     slurm_timeout_seconds: int = 30
+    notify_command: str | None = None
+    notify_after_failures: int = 3
+    stuck_report_seconds: int = 3600
 
     def __post_init__(self) -> None:
         problems = validate(self)
@@ -101,6 +104,8 @@ _INT_LIMITS: dict[str, tuple[int, int]] = {
     "unknown_job_grace_seconds": (0, 86400 * 30),
     "lease_timeout_seconds": (10, 86400),
     "slurm_timeout_seconds": (1, 3600),
+    "notify_after_failures": (1, 1000),
+    "stuck_report_seconds": (0, 86400 * 30),
 }
 _BOOL_FIELDS = ("timestamp", "finalize_by_dependency")
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -121,6 +126,10 @@ def validate(cfg: InstanceConfig) -> list[str]:
         problems.append(f"name: {cfg.name!r} {name_problem}")
     if not isinstance(cfg.base_dir, Path) or not cfg.base_dir.is_absolute():
         problems.append(f"base_dir: {cfg.base_dir!r} must be an absolute path")
+    if cfg.notify_command is not None and not isinstance(cfg.notify_command, str):
+        problems.append(
+            f"notify_command: expected a command line (text), got {cfg.notify_command!r}"
+        )
     for key in ("account", "qos"):
         value = getattr(cfg, key)
         if value is not None and (not isinstance(value, str) or not SLURM_NAME_RE.match(value)):

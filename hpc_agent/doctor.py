@@ -7,16 +7,22 @@ removed to test that a directory is writable).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from hpc_agent import protocol, schedule
 from hpc_agent.config import InstanceConfig
 from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK
+from hpc_agent.health import read_heartbeat
+from hpc_agent.layout import LAYOUT_FIX, layout_findings, layout_problems
+from hpc_agent.stuck import stuck_uows
 
 OK = "OK"
 WARN = "WARN"
@@ -87,7 +93,10 @@ def _accounting_check() -> Check:
 def instance_checks(cfg: InstanceConfig, *, now: float | None = None) -> list[Check]:
     """Checks of one instance: directories, file system, space, schedule, lock."""
     now = time.time() if now is None else now
-    checks: list[Check] = []
+    checks: list[Check] = [_layout_check(cfg)]
+    # Never probe through a symlinked directory: the probe file would be written
+    # (and removed) outside the instance.
+    linked = {where for where, _ in layout_findings(cfg)}
     base_dev = cfg.base_dir.stat().st_dev if cfg.base_dir.is_dir() else None
     missing, unwritable, other_fs = [], [], []
     for sub in protocol.INSTANCE_DIRS:
@@ -95,7 +104,8 @@ def instance_checks(cfg: InstanceConfig, *, now: float | None = None) -> list[Ch
         if not path.is_dir():
             missing.append(sub)
             continue
-        if not _writable(path):
+        through_link = any(sub == bad or sub.startswith(bad + "/") for bad in linked)
+        if not through_link and not _writable(path):
             unwritable.append(sub)
         if base_dev is not None and path.stat().st_dev != base_dev:
             other_fs.append(sub)
@@ -137,8 +147,39 @@ def instance_checks(cfg: InstanceConfig, *, now: float | None = None) -> list[Ch
         checks.append(_space_check(cfg.base_dir))
     checks.append(_schedule_check(cfg))
     checks.append(_lease_check(cfg, now))
+    checks.append(_stuck_check(cfg, now))
     checks.append(_policy_check(cfg))
     return checks
+
+
+def _layout_check(cfg: InstanceConfig) -> Check:
+    """Each protocol directory must be a real directory in the base (:mod:`hpc_agent.layout`)."""
+    problems = layout_problems(cfg)
+    if problems:
+        return Check(
+            FAIL,
+            "layout",
+            "; ".join(problems) + "; the tick and retention do nothing until this is fixed",
+            LAYOUT_FIX,
+        )
+    return Check(OK, "layout", "no instance directory is a symlink")
+
+
+def _stuck_check(cfg: InstanceConfig, now: float) -> Check:
+    """UoWs whose hand-back has failed for ``stuck_report_seconds`` or longer."""
+    stuck = stuck_uows(cfg, now)
+    if not stuck:
+        return Check(OK, "hand-back", "no Unit of Work is stuck in CodeToRun/slurm")
+    listed = "; ".join(
+        f"{s.uow} for {s.seconds(now) / 3600:.1f} h ({s.reason}, at {s.path})" for s in stuck
+    )
+    return Check(
+        WARN,
+        "hand-back",
+        f"{len(stuck)} Unit(s) of Work cannot be handed back: {listed}",
+        "give the agent's user write permission on the path named (or move the Unit of "
+        "Work into FailedJobs/ by hand); the next tick hands it back",
+    )
 
 
 def _policy_check(cfg: InstanceConfig) -> Check:
@@ -216,6 +257,14 @@ def _lease_check(cfg: InstanceConfig, now: float) -> Check:
     if lease is None:
         return Check(OK, "lock", "free")
     age = now - float(lease.time)
+    if age <= -cfg.lease_timeout_seconds:
+        return Check(
+            WARN,
+            "lock",
+            f"lease dated in the future: {lease.describe(now)}",
+            "a host's clock is wrong (check NTP on the login nodes); the next tick takes "
+            "the lease over",
+        )
     if age > cfg.lease_timeout_seconds:
         return Check(
             WARN,
@@ -265,27 +314,179 @@ def job_age_check(cfg: InstanceConfig, config: dict[str, str]) -> Check:
     )
 
 
-def _job_age_check(cfg: InstanceConfig) -> Check:
+def _slurm_checks(cfg: InstanceConfig) -> list[Check]:
+    """Checks that read the controller's configuration (one ``scontrol show config``)."""
     slurm = importlib.import_module("hpc_agent.slurm")
+    asked = time.time()
     try:
         config = slurm.show_config()
     except Exception as exc:  # the scheduler's failure is a finding, not a crash
+        return [
+            Check(
+                FAIL,
+                "job age",
+                f"`scontrol show config` failed ({exc})",
+                "check that slurmctld is up (`scontrol ping`)",
+            )
+        ]
+    answered = time.time()
+    return [
+        job_age_check(cfg, config),
+        proctrack_check(config),
+        clock_check(config, (asked + answered) / 2, slack=(answered - asked) / 2),
+        *([scron_check(config)] if cfg.schedule == "scrontab" else []),
+    ]
+
+
+def proctrack_check(config: dict[str, str]) -> Check:
+    """``proctrack/linuxproc`` lets a job's ``setsid`` children outlive it (and the hand-back)."""
+    kind = config.get("ProctrackType", "")
+    if kind == "proctrack/linuxproc":
+        return Check(
+            WARN,
+            "proctrack",
+            "ProctrackType = proctrack/linuxproc: a process a job starts in its own session "
+            "(setsid, nohup &) escapes the job, and can go on writing into a Unit of Work "
+            "after it was handed back",
+            "ask the site for proctrack/cgroup; until then, tell users not to leave "
+            "background processes running when their script ends",
+        )
+    return Check(OK, "proctrack", kind or "unknown")
+
+
+CLOCK_SKEW_LIMIT: Final = 2.0
+"""Seconds of difference from slurmctld's clock that doctor tolerates (times are whole seconds)."""
+
+
+def clock_check(config: dict[str, str], local: float, *, slack: float = 0.0) -> Check:
+    """This host's clock against slurmctld's (``Configuration data as of ...``).
+
+    The look-up of an interrupted submission compares Slurm's submit times
+    with this host's clock: a clock several seconds off can miss the job and
+    submit it again.
+    """
+    slurm = importlib.import_module("hpc_agent.slurm")
+    controller = slurm.slurm_time_epoch(config.get(slurm.CONFIG_TIME_KEY))
+    if controller is None:
+        return Check(OK, "clock", "slurmctld's time not shown; not compared")
+    skew = local - controller
+    # Slurm prints whole seconds: allow one second, plus the call's own duration.
+    if abs(skew) > CLOCK_SKEW_LIMIT + 1.0 + slack:
+        direction = "ahead of" if skew > 0 else "behind"
+        return Check(
+            WARN,
+            "clock",
+            f"this host's clock is {abs(skew):.0f} s {direction} slurmctld's",
+            "ask the admins to run NTP (chrony) on the login nodes and the controller",
+        )
+    return Check(OK, "clock", f"within {CLOCK_SKEW_LIMIT:.0f} s of slurmctld's")
+
+
+def scron_check(config: dict[str, str]) -> Check:
+    """scrontab works only where the site enabled it (``ScronParameters=enable``)."""
+    if "enable" in config.get("ScronParameters", "").split(","):
+        return Check(OK, "scrontab", "enabled on this cluster (ScronParameters=enable)")
+    return Check(
+        FAIL,
+        "scrontab",
+        "scrontab is not enabled on this cluster (ScronParameters lacks 'enable'), so the "
+        "instance's ticks never run",
+        f"ask the admins to enable it, or use cron (`hpc-agent setup --schedule cron`); "
+        f"{NO_CRON_FIX}",
+    )
+
+
+NO_CRON_FIX: Final = (
+    "where neither cron nor scrontab is allowed, run `hpc-agent run --every 300 INSTANCE` "
+    "inside tmux or screen on a login node"
+)
+
+
+def cron_daemon_check(*, proc: Path = Path("/proc")) -> Check:
+    """Is a cron daemon running on this host? An entry in a crontab alone does nothing."""
+    names = {"cron", "crond", "cronie", "fcron", "busybox-crond"}
+    try:
+        for entry in proc.iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if (entry / "comm").read_text().strip() in names:
+                        return Check(OK, "cron daemon", "running on this host")
+    except OSError:
+        return Check(WARN, "cron daemon", f"cannot look at {proc}; not checked")
+    return Check(
+        FAIL,
+        "cron daemon",
+        f"no cron daemon runs on {socket.gethostname()}, so the cron entry never fires",
+        "start cron (`systemctl start cron`), use scrontab (`hpc-agent setup --schedule "
+        f"scrontab`, where the site enables it), or {NO_CRON_FIX}",
+    )
+
+
+def heartbeat_check(cfg: InstanceConfig, now: float) -> Check:
+    """Did a tick run recently? Fails when none ran within two schedule intervals."""
+    limit = 2 * cfg.every_minutes * 60 + 60
+    beat = read_heartbeat(cfg.base_dir)
+    fix = (
+        f"check the schedule (`hpc-agent schedule show {cfg.name}`) and that its daemon "
+        f"runs; or run `hpc-agent tick {cfg.name}` by hand to see what happens"
+    )
+    if beat is None:
+        try:
+            since_setup = now - cfg.config_path.stat().st_mtime
+        except OSError:
+            since_setup = float(limit + 1)
+        if since_setup <= limit:
+            return Check(WARN, "last tick", "none yet (the instance was set up just now)")
+        return Check(FAIL, "last tick", "no tick has ever run on this instance", fix)
+    last = beat.ended if beat.ended is not None else beat.started
+    age = now - last
+    if age > limit:
         return Check(
             FAIL,
-            "job age",
-            f"`scontrol show config` failed ({exc})",
-            "check that slurmctld is up (`scontrol ping`)",
+            "last tick",
+            f"the last tick ran {age / 60:.0f} min ago (on {beat.host}), but ticks should "
+            f"run every {cfg.every_minutes} min",
+            fix,
         )
-    return job_age_check(cfg, config)
+    if beat.ended is None:
+        return Check(OK, "last tick", f"running on {beat.host} since {age:.0f} s")
+    if beat.failures_in_a_row:
+        return Check(
+            WARN,
+            "last tick",
+            f"{beat.failures_in_a_row} tick(s) in a row failed; the last, {age:.0f} s ago, "
+            f"exited {beat.exit_code}: {beat.message or 'see the log'}",
+            f"`hpc-agent logs {cfg.name} --since 1h`",
+        )
+    return Check(OK, "last tick", f"{age:.0f} s ago on {beat.host}, exit code 0")
+
+
+def timeout_check(cfg: InstanceConfig) -> Check:
+    """The lease must outlive the longest single step (a Slurm command), or hosts overlap."""
+    if cfg.lease_timeout_seconds < 4 * cfg.slurm_timeout_seconds:
+        return Check(
+            WARN,
+            "timeouts",
+            f"lease_timeout_seconds = {cfg.lease_timeout_seconds} is less than 4 x "
+            f"slurm_timeout_seconds = {cfg.slurm_timeout_seconds}: a hung Slurm command can "
+            "outlast the lease, and another login node's agent would take over mid-step",
+            "raise lease_timeout_seconds (or lower slurm_timeout_seconds) in flowcron.toml",
+        )
+    return Check(OK, "timeouts", "the lease outlives any single Slurm command")
 
 
 def run_checks(cfg: InstanceConfig | None, *, now: float | None = None) -> list[Check]:
     """Every check: the login node's, then the instance's when one is given."""
     checks = system_checks(cfg.executor if cfg else "slurm")
     if cfg is not None:
+        now = time.time() if now is None else now
         if cfg.executor == "slurm":
-            checks.append(_job_age_check(cfg))
+            checks.extend(_slurm_checks(cfg))
+        if cfg.schedule == "cron":
+            checks.append(cron_daemon_check())
         checks.extend(instance_checks(cfg, now=now))
+        checks.append(heartbeat_check(cfg, now))
+        checks.append(timeout_check(cfg))
     return checks
 
 

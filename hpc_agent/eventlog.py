@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hpc_agent import protocol
+from hpc_agent.text import json_bytes
 
 LOG_PREFIX = "flowcron-"
 LOG_SUFFIX = ".jsonl"
@@ -91,8 +92,8 @@ class EventLog:
             if key in _RESERVED:
                 key = f"field_{key}"  # never let extra fields overwrite the core ones
             record[key] = REDACTED if _SECRET_KEY.search(key) else value
-        line = json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":"))
-        self._append(log_path(self.logs_dir, now), (line + "\n").encode("utf-8"))
+        line = json_bytes(record, default=str, separators=(",", ":"))
+        self._append(log_path(self.logs_dir, now), line + b"\n")
         return record
 
     def _append(self, path: Path, data: bytes) -> None:

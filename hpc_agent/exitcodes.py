@@ -14,7 +14,11 @@ EXIT_OK: Final = 0
 """Success; also a tick that found another agent working on the instance."""
 EXIT_FAILED: Final = 1
 """An operation could not be done (retry, cancel, schedule), ``doctor`` found a failing check,
-or a tick got an answer from the scheduler it cannot use (it stopped; nothing was lost)."""
+a tick got an answer from the scheduler it cannot use (it stopped; nothing was lost), a
+tick refused an instance directory that is a symlink or not a directory (it did nothing), a
+tick had an error in one or more Units of Work (logged; the others went on), a tick lost its
+lease to another host (it stopped), or a command met a file system error (full, read-only,
+not writable: one line naming the path; nothing was moved)."""
 EXIT_USAGE: Final = 2
 """Bad command line, unknown instance, invalid config or set-up answer."""
 EXIT_SCHEDULER_DOWN: Final = 3

@@ -20,6 +20,9 @@ from typing import Final
 CRASH_ENV: Final = "FLOWCRON_CRASH_AT"
 
 CRASH_POINTS: Final = (
+    "mid-record-write",
+    "mid-script-write",
+    "mid-finalize-script-write",
     "after-archive-earlier",
     "after-admit-record",
     "after-admit-rename",
@@ -27,6 +30,7 @@ CRASH_POINTS: Final = (
     "after-submit-before-record",
     "after-record",
     "after-outcome-record",
+    "after-lost-record",
     "after-report",
     "after-permissions",
     "after-sentinels-removed",

@@ -3,14 +3,23 @@
 The steps, in order, each idempotent so that a crash anywhere is repaired by
 running them all again (the decided outcome is in the UoW's job record first):
 
-1. delete symlinks that point outside the UoW (keep those inside it) and give
-   the group read/write on everything (directories also setgid);
-2. write ``flowcron-report.json`` and ``FLOWCRON_REPORT.txt`` into the UoW;
-3. remove ``sentinels/``;
-4. rename the UoW into ``AnalysedFiles/`` or ``FailedJobs/`` (a name already
+1. give the UoW's own directory ``u+rwx`` back (a job can take it away);
+2. walk the UoW through directory descriptors, never through a symlink:
+   ``u+rwx`` on every directory the agent owns, group read/write on
+   everything (directories also setgid) except files with more than one hard
+   link, and delete symlinks that point outside the UoW (keep those inside);
+3. move whatever a job wrote into ``sentinels/`` to ``sentinels-content/``;
+4. write ``flowcron-report.json`` and ``FLOWCRON_REPORT.txt`` into the UoW;
+5. remove ``sentinels/``;
+6. rename the UoW into ``AnalysedFiles/`` or ``FailedJobs/`` (a name already
    taken there gets a suffix, nothing is overwritten);
-5. record the time in the ledger (retention counts from it) and forget the
+7. record the time in the ledger (retention counts from it) and forget the
    job record.
+
+Nothing outside the UoW is changed: the instance directories are checked not
+to be symlinks first (:mod:`hpc_agent.layout`), and modes are changed on the
+inode that was checked (:func:`hpc_agent.treewalk.add_bits_at`). A hand-back
+that keeps failing is reported as stuck (:mod:`hpc_agent.stuck`).
 
 The flow treats a UoW in a finished directory as complete only once
 ``sentinels/`` is gone, and the rename is the last step, so it never sees a
@@ -20,8 +29,8 @@ half-finished UoW.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import shutil
 import stat
 import time
 from dataclasses import dataclass
@@ -29,15 +38,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from hpc_agent import __version__, protocol
+from hpc_agent import __version__, health, protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.eventlog import EventLog
 from hpc_agent.faults import crash_point
-from hpc_agent.report import stderr_summary, write_report
+from hpc_agent.layout import layout_findings
+from hpc_agent.names import free_name
+from hpc_agent.report import remove_report_temporaries, stderr_summary, write_report
 from hpc_agent.state import FAILED, FINALIZING, SUCCEEDED, JobRecord, Ledger, StateStore, ledger_key
+from hpc_agent.stuck import StuckList
+from hpc_agent.treewalk import O_DIR, TreeWalk, add_bits_at, link_escapes
+from hpc_agent.uowmarker import remove_marker
 
 GROUP_FILE_BITS: Final = stat.S_IRGRP | stat.S_IWGRP
+MAX_QUOTED_CANDIDATES: Final = 200
+"""At most this many array tasks' error files are looked at for the one to quote."""
 GROUP_DIR_BITS: Final = stat.S_IRGRP | stat.S_IWGRP | stat.S_IXGRP | stat.S_ISGID
+SENTINELS_CONTENT: Final = "sentinels-content"
+"""Where what a job wrote into ``sentinels/`` is kept (that folder must go for the hand-back)."""
+HARD_LINKS_SHOWN: Final = 10
+"""At most this many hard-linked files are named in the report."""
 
 
 @dataclass
@@ -94,7 +114,7 @@ def report_outcome(record: JobRecord) -> str | None:
 def next_step(record: JobRecord, *, wrote_errors: bool = False) -> str:
     """What the researcher should do next, in one or two sentences."""
     if record.outcome == SUCCEEDED and wrote_errors:
-        err = protocol.SLURM_STDERR.replace("%j", record.job_id or "<job id>")
+        err = protocol.SLURM_STDERR.replace("%j", _output_id(record) or "<job id>")
         return (
             f"Check the errors above ({err}): the job ended with exit code 0, but a "
             "command in it may have failed, so the results may be incomplete."
@@ -113,8 +133,15 @@ def next_step(record: JobRecord, *, wrote_errors: bool = False) -> str:
             "(account, QoS, partition or resources requested with #SBATCH), fix the "
             "script and start the flow again."
         )
+    if record.lost_jobs and record.lost_jobs[-1].get("job_id") == record.job_id:
+        return (
+            "Nothing was wrong with your folder: Slurm lost the job (its controller "
+            "restarted without it). Start the flow again, or ask the HPC support team "
+            "whether the cluster is healthy first."
+        )
     state = str(job.get("state") or "")
-    out = protocol.SLURM_STDERR.replace("%j", record.job_id)
+    output_id = _output_id(record) or record.job_id
+    out = protocol.SLURM_STDERR.replace("%j", output_id)
     if state == "TIMEOUT":
         return f"The job ran out of time: ask for more with '#SBATCH --time', see {out}."
     if state == "OUT_OF_MEMORY":
@@ -122,9 +149,81 @@ def next_step(record: JobRecord, *, wrote_errors: bool = False) -> str:
     if state == "CANCELLED":
         return "The job was cancelled. Start the flow again to run it anew."
     return (
-        f"Read {out} and {protocol.SLURM_STDOUT.replace('%j', record.job_id)} in this "
+        f"Read {out} and {protocol.SLURM_STDOUT.replace('%j', output_id)} in this "
         "folder for the error, fix the script or data, and start the flow again."
     )
+
+
+def _tasks(record: JobRecord) -> list[dict[str, Any]]:
+    tasks = (record.job or {}).get("tasks") or []
+    return [task for task in tasks if isinstance(task, dict)]
+
+
+def _task_ok(task: dict[str, Any]) -> bool:
+    return task.get("state") == "COMPLETED" and task.get("exit_code") == "0:0"
+
+
+def _output_id(record: JobRecord) -> str | None:
+    """The ``%j`` of the output files to read first: the first task that did not succeed.
+
+    An array task writes ``slurm-<its own job id>.err``, not the array's id.
+    """
+    for task in _tasks(record):
+        if not _task_ok(task) and task.get("raw_id"):
+            return str(task["raw_id"])
+    return record.job_id
+
+
+def task_report(record: JobRecord) -> dict[str, Any] | None:
+    """The array tasks or heterogeneous components of the job, summed up; None for a plain job.
+
+    ``{"kind": "array"|"heterogeneous", "total": n, "counts": {state: n},
+    "not_succeeded": [{"task", "state", "exit_code", "reason", "stderr"}...]}``.
+    """
+    tasks = _tasks(record)
+    if not tasks:
+        return None
+    counts: dict[str, int] = {}
+    for task in tasks:
+        count = task.get("count")
+        number = count if isinstance(count, int) else 1
+        state = str(task.get("state") or "UNKNOWN")
+        counts[state] = counts.get(state, 0) + number
+    failed = [
+        {
+            "task": task.get("job_id"),
+            "state": task.get("state"),
+            "exit_code": task.get("exit_code"),
+            "reason": task.get("reason") if task.get("reason") != "None" else None,
+            "stderr": (
+                protocol.SLURM_STDERR.replace("%j", str(task["raw_id"]))
+                if task.get("raw_id")
+                else None
+            ),
+        }
+        for task in tasks
+        if not _task_ok(task)
+    ]
+    heterogeneous = any("+" in str(task.get("job_id")) for task in tasks)
+    return {
+        "kind": "heterogeneous" if heterogeneous else "array",
+        "total": sum(counts.values()),
+        "counts": dict(sorted(counts.items())),
+        "not_succeeded": failed,
+    }
+
+
+def _stderr(record: JobRecord, uow_dir: Path) -> dict[str, Any] | None:
+    """The error output to quote: the first task that did not succeed, else any that wrote some."""
+    tasks = _tasks(record)
+    ids = [str(t["raw_id"]) for t in tasks if not _task_ok(t) and t.get("raw_id")]
+    ids += [str(t["raw_id"]) for t in tasks if _task_ok(t) and t.get("raw_id")]
+    ids.append(record.job_id or "")
+    for job_id in list(dict.fromkeys(i for i in ids if i))[:MAX_QUOTED_CANDIDATES]:
+        summary = stderr_summary(uow_dir, job_id)
+        if summary is not None:
+            return summary
+    return None
 
 
 def build_report(
@@ -141,7 +240,7 @@ def build_report(
     With ``uow_dir``, the end of the job's error output is quoted (``stderr``).
     """
     job = record.job or {}
-    stderr = stderr_summary(uow_dir, record.job_id) if uow_dir is not None else None
+    stderr = _stderr(record, uow_dir) if uow_dir is not None else None
     return {
         "agent_version": __version__,
         "instance": cfg.name,
@@ -160,6 +259,9 @@ def build_report(
         "end_time": job.get("end_time"),
         "script_sha256": record.script_sha256,
         "reason": record.reason,
+        "tasks": task_report(record),
+        "lost_jobs": [dict(lost) for lost in record.lost_jobs],
+        "resubmissions": record.resubmissions,
         "problems": list(record.problems),
         "notes": list(record.notes),
         "removed_symlinks": removed_symlinks,
@@ -171,75 +273,162 @@ def build_report(
 
 
 def tidy_tree(uow: Path, warnings: list[str] | None = None) -> list[str]:
-    """Delete symlinks pointing outside ``uow`` and give the group read/write.
+    """Restore the owner's access, delete symlinks pointing outside ``uow``, open it to the group.
 
-    Returns the removed links (relative paths). Never follows a symlink, so a
-    link cannot make the agent change permissions outside the UoW. A folder
-    the agent cannot read or an entry it may not chmod (say a colleague's
-    private subfolder) is skipped, and a sentence saying so is appended to
-    ``warnings``: handing the UoW back matters more than its permissions.
+    Returns the removed links (relative paths). The walk goes through directory
+    descriptors, so it has no depth limit, and never through a symlink, so no
+    link can make the agent change anything outside the UoW:
+
+    - every directory the agent owns gets ``u+rwx`` back before the walk goes
+      into it (a job's ``chmod 555 "$1"`` or ``chmod 000 sentinels`` must not
+      stop the hand-back), and every entry group read/write (directories
+      also group search and setgid);
+    - a file with more than one hard link keeps its mode: its other name may
+      be outside the UoW (a job's ``ln $SECRET data/ref``);
+    - a folder the agent cannot read or an entry it may not change (say a
+      colleague's private subfolder) is left as it is.
+
+    Each of those is a sentence appended to ``warnings``: handing the UoW back
+    matters more than its permissions. A link that cannot be deleted raises
+    ``OSError`` (the UoW must not go back with it).
     """
-    root = os.path.realpath(uow)
     removed: list[str] = []
+    hard_linked: list[str] = []
     notes = warnings if warnings is not None else []
-    stack = [str(uow)]
-    _add_bits_or_note(str(uow), GROUP_DIR_BITS, uow, notes)
-    while stack:
-        current = stack.pop()
+    restore_owner_access(uow, notes)
+    try:
+        walk = TreeWalk(uow)
+    except OSError as exc:
+        notes.append(_unreadable_note(".", exc))
+        return removed
+    with walk:
         try:
-            with os.scandir(current) as scan:
-                entries = list(scan)
+            for entry in walk:
+                if entry.error is not None:
+                    notes.append(_unreadable_note(entry.rel, entry.error))
+                elif entry.is_link:
+                    if link_escapes(entry.dir_fd, entry.name, walk.root_ident):
+                        try:
+                            os.unlink(entry.name, dir_fd=entry.dir_fd)
+                        except OSError as exc:
+                            raise OSError(exc.errno, exc.strerror, str(uow / entry.rel)) from None
+                        removed.append(entry.rel)
+                elif not _add_bits_or_note(
+                    entry.dir_fd, entry.name, entry.rel, entry.is_dir, notes, entry.info
+                ):
+                    hard_linked.append(entry.rel)
         except OSError as exc:
             notes.append(
-                f"The folder '{os.path.relpath(current, uow)}' could not be read by the agent "
-                f"({exc.strerror}), so its group permissions and symlinks were left as they were."
+                f"The agent could not go through the whole folder ({exc.strerror or exc}), so "
+                "some group permissions and symlinks may be as the job left them."
             )
-            continue
-        for entry in entries:
-            if entry.is_symlink():
-                target = os.path.realpath(entry.path)
-                if target != root and not target.startswith(root + os.sep):
-                    Path(entry.path).unlink()
-                    removed.append(os.path.relpath(entry.path, uow))
-            elif entry.is_dir(follow_symlinks=False):
-                _add_bits_or_note(entry.path, GROUP_DIR_BITS, uow, notes)
-                stack.append(entry.path)
-            else:
-                _add_bits_or_note(entry.path, GROUP_FILE_BITS, uow, notes)
+    if hard_linked:
+        notes.append(_hard_link_note(hard_linked))
     return sorted(removed)
 
 
-def _add_bits_or_note(path: str, bits: int, uow: Path, notes: list[str]) -> None:
+def restore_owner_access(uow: Path, warnings: list[str]) -> None:
+    """Give the UoW's own directory ``u+rwx`` (when the agent owns it) and the group bits.
+
+    Changed through its parent's descriptor, never through a link. Without
+    write and search permission on it the agent can neither write the report
+    nor move the UoW (a job may well have run ``chmod 555 "$1"``). A failure
+    is a sentence in ``warnings``; the step that needs the permission then
+    fails and says so.
+    """
     try:
-        _add_bits(path, bits)
+        parent = os.open(uow.parent, O_DIR)
     except OSError as exc:
-        notes.append(
-            f"'{os.path.relpath(path, uow)}' could not be given group read/write "
-            f"({exc.strerror}); ask its owner to fix its permissions."
-        )
+        warnings.append(_mode_note(".", exc))
+        return
+    try:
+        _add_bits_or_note(parent, uow.name, ".", True, warnings)
+    finally:
+        os.close(parent)
 
 
-def _add_bits(path: str, bits: int) -> None:
-    mode = os.lstat(path).st_mode
-    if mode & bits != bits:
-        Path(path).chmod(stat.S_IMODE(mode) | bits)
+def _add_bits_or_note(
+    dir_fd: int,
+    name: str,
+    rel: str,
+    directory: bool,
+    notes: list[str],
+    seen: os.stat_result | None = None,
+) -> bool:
+    """Group bits (a directory the agent owns: also ``u+rwx``); False for a hard-linked file."""
+    try:
+        if directory:
+            return add_bits_at(dir_fd, name, GROUP_DIR_BITS, owner_bits=stat.S_IRWXU, seen=seen)
+        return add_bits_at(dir_fd, name, GROUP_FILE_BITS, seen=seen)
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        notes.append(_mode_note(rel, exc))
+        return True
 
 
-def remove_sentinels(uow: Path) -> None:
-    """Remove ``sentinels/`` (the last step before the rename).
+def _mode_note(rel: str, exc: OSError) -> str:
+    return (
+        f"'{rel}' could not be given group read/write ({exc.strerror}); ask its owner to "
+        "fix its permissions."
+    )
 
-    A *file* called ``sentinels`` (a rejected upload) is user data: it is
-    renamed aside, not deleted, so the flow's finished test still holds.
+
+def _unreadable_note(rel: str, exc: OSError) -> str:
+    return (
+        f"The folder '{rel}' could not be read by the agent ({exc.strerror}), so its group "
+        "permissions and symlinks were left as they were."
+    )
+
+
+def _hard_link_note(paths: list[str]) -> str:
+    shown = ", ".join(f"'{p}'" for p in sorted(paths)[:HARD_LINKS_SHOWN])
+    more = len(paths) - HARD_LINKS_SHOWN
+    if more > 0:
+        shown += f" and {more} more"
+    return (
+        f"{len(paths)} file(s) have more than one hard link ({shown}): another name of the "
+        "same file may be outside this folder, so the agent left their permissions as they were."
+    )
+
+
+def _open_to_group(uow: Path, names: tuple[str, ...]) -> None:
+    """Group read/write on the agent's own files in the UoW (the reports), never through a link."""
+    fd = os.open(uow, O_DIR)
+    try:
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                add_bits_at(fd, name, GROUP_FILE_BITS)
+    finally:
+        os.close(fd)
+
+
+def remove_sentinels(uow: Path) -> str | None:
+    """Remove ``sentinels/`` (the last step before the rename); return a kept name, if any.
+
+    Nothing in it is ever deleted: an empty directory is removed, one that is
+    not empty (finalize moved what the job wrote aside before the report, so
+    this is something written since) is kept as ``sentinels-content``. A
+    *file* called ``sentinels`` (a rejected upload) is user data: it is
+    renamed aside, so the flow's finished test still holds.
     """
     path = uow / protocol.SENTINELS_DIR
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        return
+        return None
     if stat.S_ISDIR(mode):
-        shutil.rmtree(path)
+        try:
+            path.rmdir()
+            return None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        aside = free_name(uow, SENTINELS_CONTENT)
     else:
-        path.rename(free_name(uow, protocol.SENTINELS_DIR + ".file"))
+        aside = free_name(uow, protocol.SENTINELS_DIR + ".file")
+    path.rename(aside)
+    return aside.name
 
 
 def move_aside_report_names(uow: Path, *, files_too: bool) -> list[tuple[str, str]]:
@@ -264,29 +453,34 @@ def move_aside_report_names(uow: Path, *, files_too: bool) -> list[tuple[str, st
     return moved
 
 
-def free_name(directory: Path, name: str) -> Path:
-    """``directory/name``, or ``name.1``, ``name.2``... when taken: never overwrite."""
-    candidate = directory / name
-    number = 0
-    while os.path.lexists(candidate):
-        number += 1
-        candidate = directory / f"{name}.{number}"
-    return candidate
-
-
 def finalize(agent: Agent, record: JobRecord) -> str | None:
     """Run the finalize steps for ``record`` (phase FINALIZING, outcome decided).
 
     Returns where the UoW went (``"AnalysedFiles/<name>"``), or None when it
     could not be finished this time (logged; the next tick tries again; no
-    file is lost because every step before the rename is repeatable).
+    file is lost because every step before the rename is repeatable). A UoW
+    that still cannot be handed back after ``stuck_report_seconds`` is logged
+    once as ``uow-stuck`` with the path and the reason (:mod:`hpc_agent.stuck`).
     """
     cfg, store = agent.cfg, agent.store
     uow_dir = cfg.path(protocol.RUNNING) / record.uow
+    target_dir = protocol.ANALYSED if record.outcome == SUCCEEDED else protocol.FAILED
+    # Every step below works in these directories; through a symlink it would
+    # work outside the instance (the tick checks them all before it starts).
+    refused = layout_findings(cfg, (protocol.RUNNING, target_dir))
+    if refused:
+        where, problem = refused[0]
+        error = OSError(errno.ENOTDIR, problem, str(cfg.base_dir / where))
+        _hand_back_failed(agent, record, target_dir, "checking the instance layout", error)
+        return None
     if not os.path.lexists(uow_dir):
         return _after_rename(agent, record)
-    target_dir = protocol.ANALYSED if record.outcome == SUCCEEDED else protocol.FAILED
+    step = "restoring the owner's access to it"
     try:
+        warnings: list[str] = []
+        # First: a job may have taken the owner's write permission away.
+        restore_owner_access(uow_dir, warnings)
+        step = "moving files at the report names aside"
         # Before the first report is written, anything at the report names is the
         # user's; later only a non-file can be (the agent writes plain files there).
         moved = move_aside_report_names(uow_dir, files_too=record.destination is None)
@@ -301,13 +495,17 @@ def finalize(agent: Agent, record: JobRecord) -> str | None:
                 target_dir, free_name(cfg.path(target_dir), record.uow).name
             )
             store.save(record)
-        warnings: list[str] = []
+        step = "setting permissions and removing outside symlinks"
         removed = tidy_tree(uow_dir, warnings)
+        warnings = list(dict.fromkeys(warnings))
         for warning in warnings:
             agent.log.write(
                 "finalize-warning", warning, level="warning", uow=record.uow, job_id=record.job_id
             )
         crash_point("after-permissions")
+        step = f"keeping what the job wrote into {protocol.SENTINELS_DIR}/"
+        _keep_sentinels_content(agent, record, uow_dir)
+        step = "writing the report"
         report = build_report(
             cfg,
             record,
@@ -318,12 +516,14 @@ def finalize(agent: Agent, record: JobRecord) -> str | None:
         )
         report["notes"].extend(warnings)
         write_report(uow_dir, report)
-        for name in (protocol.REPORT_JSON, protocol.REPORT_TEXT):
-            with contextlib.suppress(FileNotFoundError):
-                _add_bits(str(uow_dir / name), GROUP_FILE_BITS)
+        remove_report_temporaries(uow_dir)
+        _open_to_group(uow_dir, (protocol.REPORT_JSON, protocol.REPORT_TEXT))
         crash_point("after-report")
+        step = f"removing {protocol.SENTINELS_DIR}/"
+        remove_marker(uow_dir)  # before sentinels/: the flow may copy the folder after that
         remove_sentinels(uow_dir)
         crash_point("after-sentinels-removed")
+        step = f"moving it into {target_dir}/"
         destination = cfg.base_dir / record.destination
         if os.path.lexists(destination):
             # Taken since we chose it (by hand?): choose again, never overwrite.
@@ -334,22 +534,139 @@ def finalize(agent: Agent, record: JobRecord) -> str | None:
             destination = cfg.base_dir / record.destination
         uow_dir.rename(destination)
     except OSError as exc:
-        agent.log.write(
-            "finalize-failed",
-            f"could not finish {record.uow} into {target_dir}/: {exc}; nothing was lost, "
-            "the next tick tries again",
-            level="error",
-            uow=record.uow,
-            job_id=record.job_id,
-            error=str(exc),
-        )
+        _hand_back_failed(agent, record, target_dir, step, exc)
         return None
     crash_point("after-finalize-rename")
     return _after_rename(agent, record)
 
 
+def _keep_sentinels_content(agent: Agent, record: JobRecord, uow_dir: Path) -> None:
+    """Move what the job wrote into ``sentinels/`` aside, noting it in the record first.
+
+    The note is saved before the rename and is the same sentence when the
+    step runs again after a crash (the free name is the same until the rename
+    happens), so it is never lost nor repeated.
+    """
+    path = uow_dir / protocol.SENTINELS_DIR
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            return
+    except FileNotFoundError:
+        return
+    aside = free_name(uow_dir, SENTINELS_CONTENT).name
+    note = (
+        f"Your job wrote into '{protocol.SENTINELS_DIR}/', the folder FlowCron removes to hand "
+        f"the Unit of Work back; what it wrote was kept in '{aside}/'."
+    )
+    try:
+        with os.scandir(path) as entries:
+            if next(entries, None) is None:
+                return
+    except OSError:
+        pass  # cannot be listed: keep it whole, as if it had content
+    if note not in record.notes:
+        record.notes.append(note)
+        agent.store.save(record)
+    path.rename(uow_dir / aside)
+
+
+def _hand_back_failed(
+    agent: Agent, record: JobRecord, target_dir: str, step: str, exc: OSError
+) -> None:
+    """Log a failed hand-back; once it has failed for ``stuck_report_seconds``, say it is stuck."""
+    path = str(exc.filename) if exc.filename else str(agent.cfg.path(protocol.RUNNING) / record.uow)
+    reason = f"{step}: {exc.strerror or exc}"
+    agent.log.write(
+        "finalize-failed",
+        f"could not finish {record.uow} into {target_dir}/ ({step}): {exc}; nothing was lost, "
+        "the next tick tries again",
+        level="error",
+        uow=record.uow,
+        job_id=record.job_id,
+        error=str(exc),
+        path=path,
+    )
+    note_stuck(agent, record.uow, record.uow, path, reason, "handed back", job_id=record.job_id)
+
+
+def note_stuck(
+    agent: Agent,
+    key: str,
+    uow: str,
+    path: str,
+    reason: str,
+    what: str,
+    *,
+    job_id: str | None = None,
+) -> None:
+    """Remember a UoW that could not be moved; once ``stuck_report_seconds`` passed, say so.
+
+    ``key`` names the entry in the stuck list (the UoW's name in
+    ``CodeToRun/slurm/``, ``UploadedFiles/<name>`` for an upload the agent
+    could not admit); ``what`` is "handed back" or "admitted". The
+    ``uow-stuck`` line and the message to the PI are written once.
+    """
+    stuck = StuckList(agent.store.root).load()
+    entry = stuck.failed(key, now=agent.now, path=path, reason=reason)
+    limit = agent.cfg.stuck_report_seconds
+    if not entry.reported and entry.seconds(agent.now) >= limit:
+        agent.log.write(
+            "uow-stuck",
+            f"{uow} cannot be {what}: {reason}, at {path}, for "
+            f"{entry.seconds(agent.now) / 60:.0f} min (stuck_report_seconds = {limit}). Give the "
+            "agent's user write permission there, or move the Unit of Work by hand; "
+            f"`hpc-agent status` and `hpc-agent doctor` list it until it is {what}",
+            level="error",
+            uow=uow,
+            job_id=job_id,
+            path=path,
+            reason=reason,
+        )
+        stuck.mark_reported(key)
+        tell_the_pi(
+            agent,
+            f"FlowCron {agent.cfg.name}: {uow} cannot be {what}",
+            f"The Unit of Work {uow} of instance '{agent.cfg.name}' ({agent.cfg.base_dir}) "
+            f"cannot be {what}: {reason}, at {path}. Give the agent's user write "
+            "permission there, or move it by hand.\n",
+        )
+    try:
+        stuck.save()
+    except OSError as save_exc:
+        agent.log.write(
+            "stuck-list-failed",
+            f"could not record that {uow} is not {what} yet ({save_exc})",
+            level="warning",
+            uow=uow,
+        )
+
+
+def clear_stuck(agent: Agent, key: str) -> None:
+    """Forget a stuck-list entry once its UoW moved (a failure to write it is harmless)."""
+    stuck = StuckList(agent.store.root)
+    if stuck.path.exists():
+        stuck.load().clear(key)
+        with contextlib.suppress(OSError):
+            stuck.save()
+
+
+def tell_the_pi(agent: Agent, subject: str, body: str) -> None:
+    """Run the instance's ``notify_command`` (when set) and log whether it worked."""
+    if not agent.cfg.notify_command:
+        return
+    error = health.notify(agent.cfg.notify_command, subject, body)
+    agent.log.write(
+        "notify-failed" if error else "notified",
+        f"could not tell the PI: {error}" if error else f"told the PI: {subject}",
+        level="error" if error else "warning",
+    )
+
+
 def _after_rename(agent: Agent, record: JobRecord) -> str | None:
     """Ledger and clean-up once the UoW is in its finished directory (or lost)."""
+    # A stale entry is harmless (status and doctor show only UoWs still in
+    # CodeToRun/slurm), so failing to drop it must not undo a hand-back.
+    clear_stuck(agent, record.uow)
     destination = record.destination
     if destination is None or not os.path.lexists(agent.cfg.base_dir / destination):
         agent.log.write(
@@ -363,8 +680,9 @@ def _after_rename(agent: Agent, record: JobRecord) -> str | None:
         agent.store.delete(record.uow)
         return None
     agent.ledger.put(destination, agent.now, uow=record.uow, job_id=record.job_id)
-    agent.store.delete(record.uow)
-    crash_point("after-ledger")
+    # Logged while the record still exists: a kill after this line repeats the
+    # step (and the line) next tick, where a kill after the delete would have
+    # lost the line for good. At least once, never never.
     agent.log.write(
         "finalized",
         f"{record.uow} {record.outcome}: moved to {destination}"
@@ -375,6 +693,8 @@ def _after_rename(agent: Agent, record: JobRecord) -> str | None:
         outcome=record.outcome,
         destination=destination,
     )
+    agent.store.delete(record.uow)
+    crash_point("after-ledger")
     return destination
 
 
@@ -388,5 +708,6 @@ __all__ = [
     "free_name",
     "move_aside_report_names",
     "remove_sentinels",
+    "restore_owner_access",
     "tidy_tree",
 ]

@@ -27,6 +27,7 @@ from hpc_agent.state import (
     JobRecord,
     ledger_key,
 )
+from hpc_agent.tick import RECOVERY_CLOCK_SLACK, claim_for, failure_reason
 
 LOCK_WAIT_SECONDS: Final = 60.0
 OUTCOME_WAIT_SECONDS: Final = 30.0
@@ -78,13 +79,11 @@ def finalize_uow(
         while record.phase == SUBMITTED and record.job_id:
             # The job's end can reach the scheduler's records a moment after
             # this dependent job starts: ask again briefly, with a deadline.
-            info = executor.query([record.job_id]).get(record.job_id)
+            info = claim_for(record, executor.query([record.job_id]).get(record.job_id)).job
             if info is not None and info.finished:
                 outcome = SUCCEEDED if info.succeeded else FAILED
-                reason = None
-                if not info.succeeded:
-                    reason = f"Slurm state {info.state}, exit code {info.exit_code or 'unknown'}"
-                decide(record, outcome=outcome, reason=reason, job=asdict(info))
+                reason = None if info.succeeded else failure_reason(info)
+                decide(record, outcome=outcome, reason=reason, job=info.to_dict())
                 agent.store.save(record)
                 break
             if time.monotonic() >= deadline:
@@ -189,28 +188,37 @@ def _cancel_and_decide(record: JobRecord, executor: Executor) -> None:
     recorded its id: it is looked up by name, as the tick does, so it is
     cancelled too and not left running.
     """
-    from hpc_agent.tick import RECOVERY_CLOCK_SLACK
-
     if record.phase == SUBMITTING and not record.job_id and record.job_name:
         since = None
         if record.submit_intent_at is not None:
             since = record.submit_intent_at - RECOVERY_CLOCK_SLACK
         found = executor.find_by_name([record.job_name], submitted_after=since)
         record.job_id = found.get(record.job_name) or None
+    if record.job_id:
+        # The id may belong to another job by now (a controller that lost its
+        # state hands ids out again): never scancel a job that is not ours.
+        seen = claim_for(record, executor.query([record.job_id]).get(record.job_id))
+        if seen.reused_by is not None:
+            decide(
+                record,
+                outcome=FAILED,
+                reason=f"Slurm lost job {record.job_id} (its id now belongs to another job); "
+                "nothing was cancelled",
+            )
+            return
     for job_id in (record.job_id, record.finalize_job_id):
         if job_id:
             executor.cancel(job_id)  # a job that already ended is not an error
-    info = executor.query([record.job_id]).get(record.job_id) if record.job_id else None
+    info = None
+    if record.job_id:
+        info = claim_for(record, executor.query([record.job_id]).get(record.job_id)).job
     if info is not None and info.finished and info.state != "CANCELLED":
         # It ended on its own before the cancel reached it: keep what really happened.
-        reason = None
-        if not info.succeeded:
-            reason = f"Slurm state {info.state}, exit code {info.exit_code or 'unknown'}"
         decide(
             record,
             outcome=SUCCEEDED if info.succeeded else FAILED,
-            reason=reason,
-            job=asdict(info),
+            reason=None if info.succeeded else failure_reason(info),
+            job=info.to_dict(),
         )
         return
     job: dict[str, object] = asdict(info) if info is not None else {"job_id": record.job_id}

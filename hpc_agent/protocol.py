@@ -64,6 +64,13 @@ moves those (and only those it recognises as FlowCron's own) into
 ``flowcron-earlier-runs/<earlier UoW name>/``, so they never block the run,
 are never deleted, and the new report cannot be taken for the old one.
 """
+UOW_MARKER: Final = ".flowcron-uow"
+"""A small file the agent puts into each UoW it admits, and removes before hand-back.
+
+It holds the UoW's record token, so a UoW renamed inside ``CodeToRun/slurm/``
+or moved back to ``UploadedFiles/`` while its job runs is recognised (and put
+back) instead of being taken for a new upload and run twice.
+"""
 SLURM_STDOUT: Final = "slurm-%j.out"
 SLURM_STDERR: Final = "slurm-%j.err"
 """Slurm output file patterns, relative to the UoW (``%j`` is the job id)."""

@@ -10,6 +10,7 @@ missing or None.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from hpc_agent import protocol
-from hpc_agent.atomicio import write_text_atomic
+from hpc_agent.atomicio import TEMP_SUFFIX, write_bytes_atomic, write_text_atomic
+from hpc_agent.text import json_bytes, printable
 
 TEXT_FIELDS = (
     ("Unit of Work", "uow"),
@@ -55,9 +57,33 @@ _OUTCOME_TITLES = {
 
 def write_report(uow_dir: Path, report: dict[str, Any]) -> None:
     """Write both report files into ``uow_dir`` (JSON first; each temp-then-rename)."""
-    text = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-    write_text_atomic(uow_dir / protocol.REPORT_JSON, text + "\n")
+    data = json_bytes(report, indent=2, sort_keys=True, default=str)
+    write_bytes_atomic(uow_dir / protocol.REPORT_JSON, data + b"\n")
     write_text_atomic(uow_dir / protocol.REPORT_TEXT, render_text(report))
+
+
+def remove_report_temporaries(uow_dir: Path) -> None:
+    """Delete temporary report files left by a write that a crash cut short.
+
+    :func:`write_report` writes ``.<report name>.<random>.tmp`` next to each
+    report; after a kill -9 mid-write such a file would be handed back to the
+    researcher. Only names of exactly that form are touched.
+    """
+    prefixes = tuple(f".{name}." for name in (protocol.REPORT_JSON, protocol.REPORT_TEXT))
+    try:
+        with os.scandir(uow_dir) as entries:
+            stray = [
+                e.path
+                for e in entries
+                if e.name.startswith(prefixes)
+                and e.name.endswith(TEMP_SUFFIX)
+                and e.is_file(follow_symlinks=False)
+            ]
+    except OSError:
+        return
+    for path in stray:
+        with contextlib.suppress(FileNotFoundError):
+            Path(path).unlink()
 
 
 def render_text(report: dict[str, Any]) -> str:
@@ -69,25 +95,27 @@ def render_text(report: dict[str, Any]) -> str:
         title = "The job succeeded, but your job wrote errors: read them below."
     lines.append(title)
     if report.get("reason"):
-        lines.append(f"Reason: {report['reason']}")
+        lines.append(f"Reason: {printable(str(report['reason']))}")
     lines.append("")
     width = max(len(label) for label, _ in TEXT_FIELDS)
     for label, key in TEXT_FIELDS:
         value = report.get(key)
         if value not in (None, ""):
-            lines.append(f"{label + ':':<{width + 1}} {value}")
+            lines.append(f"{label + ':':<{width + 1}} {printable(str(value))}")
+    lines.extend(_task_lines(report))
+    lines.extend(_lost_lines(report))
     lines.extend(_stderr_lines(report))
     for title, key in (("Problems", "problems"), ("Notes", "notes")):
-        items = [str(item) for item in report.get(key) or ()]
+        items = [printable(str(item)) for item in report.get(key) or ()]
         if items:
             lines.extend(["", f"{title}:"])
             lines.extend(f"  - {item}" for item in items)
-    removed = [str(item) for item in report.get("removed_symlinks") or ()]
+    removed = [printable(str(item)) for item in report.get("removed_symlinks") or ()]
     if removed:
         lines.extend(["", "Symlinks to places outside this folder were removed:"])
         lines.extend(f"  - {item}" for item in removed)
     if report.get("next_step"):
-        lines.extend(["", f"What to do next: {report['next_step']}"])
+        lines.extend(["", f"What to do next: {printable(str(report['next_step']))}"])
     lines.extend(["", f"Full details: {protocol.REPORT_JSON}"])
     return "\n".join(lines) + "\n"
 
@@ -153,6 +181,53 @@ def _cut(line: str) -> str:
     return line if len(line) <= STDERR_LINE_CHARS else line[:STDERR_LINE_CHARS] + " [...]"
 
 
+MAX_TASKS_LISTED: Final = 20
+"""The text report lists at most this many tasks that did not succeed (the JSON has all)."""
+
+
+def _task_lines(report: dict[str, Any]) -> list[str]:
+    """``Array tasks: 4 (3 COMPLETED, 1 FAILED)`` and the tasks that did not succeed."""
+    tasks = report.get("tasks")
+    if not isinstance(tasks, dict):
+        return []
+    kind = "Components" if tasks.get("kind") == "heterogeneous" else "Array tasks"
+    counts = tasks.get("counts") or {}
+    summary = ", ".join(f"{number} {state}" for state, number in counts.items())
+    lines = ["", f"{kind}: {tasks.get('total')} ({summary})"]
+    failed = [t for t in tasks.get("not_succeeded") or () if isinstance(t, dict)]
+    if failed:
+        lines.append("Did not succeed:")
+        for task in failed[:MAX_TASKS_LISTED]:
+            text = f"  - {task.get('task')}: {task.get('state')}"
+            if task.get("exit_code"):
+                text += f", exit code {task['exit_code']}"
+            if task.get("reason"):
+                text += f" ({task['reason']})"
+            if task.get("stderr"):
+                text += f"; see {task['stderr']}"
+            lines.append(printable(text))
+        if len(failed) > MAX_TASKS_LISTED:
+            lines.append(
+                f"  - ... and {len(failed) - MAX_TASKS_LISTED} more ({protocol.REPORT_JSON})"
+            )
+    return lines
+
+
+def _lost_lines(report: dict[str, Any]) -> list[str]:
+    """What Slurm lost, and whether FlowCron submitted the Unit of Work again."""
+    lost = [item for item in report.get("lost_jobs") or () if isinstance(item, dict)]
+    if not lost:
+        return []
+    lines = ["", "Slurm lost a job of this Unit of Work:"]
+    lines.extend(f"  - {printable(str(item.get('reason')))}" for item in lost)
+    if report.get("resubmissions") and str(lost[-1].get("job_id")) != str(report.get("job_id")):
+        lines.append(
+            f"  FlowCron submitted it again as job {report.get('job_id')}; the outcome above "
+            "is that job's."
+        )
+    return lines
+
+
 def _stderr_lines(report: dict[str, Any]) -> list[str]:
     summary = report.get("stderr")
     if not isinstance(summary, dict):
@@ -162,7 +237,7 @@ def _stderr_lines(report: dict[str, Any]) -> list[str]:
         "",
         f"Your job wrote errors: {summary.get('file')} is not empty. Its last lines:",
     ]
-    lines.extend(f"  | {line}" for line in tail)
+    lines.extend(f"  | {printable(line)}" for line in tail)
     for hint in summary.get("hints") or ():
         lines.append(f"  -> {hint}")
     return lines

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Final
 
 from hpc_agent import protocol
+from hpc_agent.names import entry_names, free_name, is_real_dir
 
 REPORT_SIGNATURE: Final = frozenset({"agent_version", "outcome", "finalized_at", "uow"})
 """Keys every JSON report the agent writes has; a file with all of them is FlowCron's."""
@@ -98,7 +99,7 @@ def find_earlier_outputs(uow: Path) -> EarlierRun | None:
             if label is None and (match := _TEXT_UOW_LINE.search(text)):
                 label = _label(match.group(1))
     archived = _archived_files(uow)
-    for name in _top_level_names(uow):
+    for name in entry_names(uow):
         if (
             SLURM_OUTPUT.match(name)
             and _is_regular(uow / name)
@@ -119,7 +120,7 @@ def archive_earlier_outputs(uow: Path, earlier: EarlierRun) -> str:
     """
     top = _archive_root(uow)
     top.mkdir(exist_ok=True)
-    folder = _free_dir(top, earlier.label)
+    folder = free_name(top, earlier.label)
     folder.mkdir()
     for name in earlier.entries:
         try:
@@ -169,14 +170,6 @@ def _label(value: object) -> str | None:
     return None
 
 
-def _top_level_names(uow: Path) -> list[str]:
-    try:
-        with os.scandir(uow) as scan:
-            return sorted(entry.name for entry in scan)
-    except OSError:
-        return []
-
-
 def _is_regular(path: Path) -> bool:
     try:
         return stat.S_ISREG(os.lstat(path).st_mode)
@@ -188,25 +181,9 @@ def _archive_root(uow: Path) -> Path:
     """``flowcron-earlier-runs`` (or ``.1``... when a user's non-folder has that name)."""
     candidate = uow / protocol.EARLIER_RUNS_DIR
     number = 0
-    while os.path.lexists(candidate) and not _is_real_dir(candidate):
+    while os.path.lexists(candidate) and not is_real_dir(candidate):
         number += 1
         candidate = uow / f"{protocol.EARLIER_RUNS_DIR}.{number}"
-    return candidate
-
-
-def _is_real_dir(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
-def _free_dir(directory: Path, name: str) -> Path:
-    candidate = directory / name
-    number = 0
-    while os.path.lexists(candidate):
-        number += 1
-        candidate = directory / f"{name}.{number}"
     return candidate
 
 
@@ -214,13 +191,13 @@ def _archived_files(uow: Path) -> dict[str, list[Path]]:
     """Files already in the archive folders, by name (one level of run folders)."""
     found: dict[str, list[Path]] = {}
     root = uow / protocol.EARLIER_RUNS_DIR
-    if not _is_real_dir(root):
+    if not is_real_dir(root):
         return found
-    for run in _top_level_names(root):
+    for run in entry_names(root):
         run_dir = root / run
-        if not _is_real_dir(run_dir):
+        if not is_real_dir(run_dir):
             continue
-        for name in _top_level_names(run_dir):
+        for name in entry_names(run_dir):
             if SLURM_OUTPUT.match(name):
                 found.setdefault(name, []).append(run_dir / name)
     return found

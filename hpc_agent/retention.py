@@ -4,10 +4,17 @@ Ages count from when the agent put an item where it is, as recorded in the
 ledger (:class:`hpc_agent.state.Ledger`), never from file mtimes, which Globus
 transfers preserve. An item the ledger does not know (put there by hand, or a
 crash just after a rename) starts its clock now. ``0`` days disables a step.
+
+Nothing happens while an instance directory is a symlink
+(:mod:`hpc_agent.layout`): the items "found" there would be someone else's
+files. Files in ``CodeToRun/slurm/`` that are not a UoW (a job wrote
+``../leaked.txt``) are first moved into a ``FailedJobs/`` folder with a note
+(:func:`quarantine_strays`), so they expire like any other item.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -19,11 +26,21 @@ from pathlib import Path
 from typing import Any, Final
 
 from hpc_agent import protocol
-from hpc_agent.finalize import Agent, free_name
+from hpc_agent.atomicio import write_text_atomic
+from hpc_agent.finalize import Agent, free_name, iso
+from hpc_agent.layout import layout_problems
 from hpc_agent.state import Ledger, ledger_key
+from hpc_agent.treewalk import O_DIR, add_bits_at
 
 DAY: Final = 86400
 _LOG_NAME = re.compile(r"^flowcron-(\d{4}-\d{2}-\d{2})\.jsonl$")
+
+STRAY_FOLDER: Final = "flowcron-stray"
+"""Files found in ``CodeToRun/slurm/`` go to ``FailedJobs/flowcron-stray_<UTC time>/``."""
+STRAY_NOTE: Final = "FLOWCRON_STRAY.txt"
+"""The note in a stray folder: what was found, when, and which jobs were running."""
+STRAY_CANDIDATES_SHOWN: Final = 20
+"""At most this many possible writers are named per file."""
 
 
 @dataclass
@@ -33,12 +50,27 @@ class RetentionResult:
     recycled: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     logs_deleted: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
 
 def apply_retention(agent: Agent) -> RetentionResult:
-    """Run every retention step for the instance of ``agent`` (the caller saves the ledger)."""
+    """Run every retention step for the instance of ``agent`` (the caller saves the ledger).
+
+    Does nothing, and says why in ``refused`` and the log, while an instance
+    directory is a symlink or not a directory.
+    """
     result = RetentionResult()
     cfg, ledger, now = agent.cfg, agent.ledger, agent.now
+    result.refused = layout_problems(cfg)
+    if result.refused:
+        agent.log.write(
+            "retention-refused",
+            "retention did nothing: " + "; ".join(result.refused),
+            level="error",
+        )
+        return result
+    result.quarantined = quarantine_strays(agent)
     soft = cfg.soft_delete_days * DAY
     hard = cfg.hard_delete_days * DAY
     bin_dir = cfg.path(protocol.RECYCLING_BIN)
@@ -158,12 +190,131 @@ def _names(directory: Path, *, dirs: bool | None = None) -> list[str]:
         return []
 
 
+def quarantine_strays(agent: Agent) -> list[str]:
+    """Move what is not a UoW out of ``CodeToRun/slurm/`` into a ``FailedJobs/`` folder.
+
+    Only directories are UoWs there (the tick takes each for one). A file, a
+    link or anything else is something a job wrote outside its own folder
+    (``../leaked.txt``), and nothing would ever remove it. Which job wrote it
+    cannot be known for sure (every job runs as the same user; a time only
+    says when), and putting it into the wrong researcher's UoW would hand them
+    someone else's data, so it goes into ``FailedJobs/flowcron-stray_<UTC
+    time>/`` with a note (:data:`STRAY_NOTE`) naming the jobs that were
+    running when it was last written, and a ``stray-quarantined`` log line.
+    Retention then expires that folder like any other item. NFS's own
+    ``.nfs*`` files are left alone. Returns the names moved.
+    """
+    cfg, now = agent.cfg, agent.now
+    running = cfg.path(protocol.RUNNING)
+    strays: list[tuple[str, os.stat_result]] = []
+    try:
+        with os.scandir(running) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) or entry.name.startswith(".nfs"):
+                    continue
+                try:
+                    strays.append((entry.name, entry.stat(follow_symlinks=False)))
+                except FileNotFoundError:
+                    continue
+    except FileNotFoundError:
+        return []
+    if not strays:
+        return []
+    strays.sort()
+    stamp = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder = free_name(cfg.path(protocol.FAILED), f"{STRAY_FOLDER}_{stamp}")
+    key = ledger_key(protocol.FAILED, folder.name)
+    moved: list[str] = []
+    lines: list[str] = []
+    writers = _possible_writers(agent)
+    try:
+        folder.mkdir()
+        agent.ledger.put(key, now, stray=True)
+        for name, info in strays:
+            target = free_name(folder, name)
+            (running / name).rename(target)
+            moved.append(name)
+            lines.append(_stray_line(target.name, info, writers))
+        write_text_atomic(folder / STRAY_NOTE, _stray_note(now, lines))
+    except OSError as exc:
+        agent.log.write(
+            "stray-quarantine-failed",
+            f"could not move files that are not a Unit of Work out of {protocol.RUNNING}/ "
+            f"into {key}/ (moved so far: {', '.join(moved) or 'none'}): {exc}; the next "
+            "tick tries again",
+            level="error",
+            error=str(exc),
+        )
+    if moved:
+        agent.log.write(
+            "stray-quarantined",
+            f"{len(moved)} file(s) in {protocol.RUNNING}/ that are not a Unit of Work, most "
+            f"likely written by a job outside its folder, moved to {key}/ (see its "
+            f"{STRAY_NOTE}): " + ", ".join(moved),
+            level="warning",
+            files=moved,
+            destination=key,
+        )
+    return moved
+
+
+def _possible_writers(agent: Agent) -> list[tuple[float, float, str]]:
+    """(from, until, description) of every job that may have been running lately.
+
+    Jobs in ``CodeToRun/slurm/`` ran from their submission on; jobs already
+    handed back ran until then (their start is no longer recorded).
+    """
+    writers = [
+        (r.submitted_at - 5, math.inf, f"{r.uow} (job {r.job_id}, not handed back yet)")
+        for r in sorted(agent.store.all_records().values(), key=lambda r: r.uow)
+        if r.job_id and r.submitted_at is not None
+    ]
+    for key, entry in sorted(agent.ledger.entries.items()):
+        at = agent.ledger.at(key)
+        if at is not None and isinstance(entry, dict) and entry.get("job_id"):
+            name = entry.get("uow") or key
+            writers.append((-math.inf, at, f"{name} (job {entry['job_id']}, handed back since)"))
+    return writers
+
+
+def _stray_line(name: str, info: os.stat_result, writers: list[tuple[float, float, str]]) -> str:
+    """One file of a stray folder, with the jobs that may have written it."""
+    written = info.st_mtime
+    candidates = [text for start, until, text in writers if start <= written <= until]
+    shown = ", ".join(candidates[:STRAY_CANDIDATES_SHOWN]) or "none known"
+    if len(candidates) > STRAY_CANDIDATES_SHOWN:
+        shown += f" and {len(candidates) - STRAY_CANDIDATES_SHOWN} more"
+    return (
+        f"- {name}: {info.st_size} bytes, last written {iso(written)}. "
+        f"Jobs that may have written it: {shown}."
+    )
+
+
+def _stray_note(now: float, lines: list[str]) -> str:
+    return (
+        "FlowCron: files found where only Units of Work belong\n"
+        "=====================================================\n\n"
+        f"On {iso(now)} these were in {protocol.RUNNING}/, where the agent keeps only the\n"
+        "Units of Work it runs. A job most likely wrote them outside its own folder (for\n"
+        "example to '../name'). Which job cannot be known for sure, so they were not put\n"
+        "into any Unit of Work; the jobs named may have written them.\n\n"
+        + "\n".join(lines)
+        + "\n\nThis folder is removed by retention like any other item in "
+        f"{protocol.FAILED}/.\n"
+    )
+
+
 def _rmtree(path: Path) -> None:
-    """Delete a tree even where a job left read-only directories."""
+    """Delete a tree even where a job left read-only directories (ones the agent owns)."""
 
     def make_writable(func: Callable[..., Any], failed: str, _exc: object) -> None:
         parent = Path(failed).parent
-        parent.chmod(stat.S_IMODE(parent.lstat().st_mode) | stat.S_IRWXU)
+        # Through the grandparent's descriptor, never through a link: u+rwx only.
+        fd = os.open(parent.parent, O_DIR)
+        try:
+            add_bits_at(fd, parent.name, 0, owner_bits=stat.S_IRWXU)
+        finally:
+            os.close(fd)
         func(failed)
 
     if path.is_symlink() or not path.is_dir():

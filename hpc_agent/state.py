@@ -9,9 +9,12 @@ never half of one.
 
 Layout, under ``<base>/CodeToRun/.state/``:
 
-* ``jobs/<uow>.json``: one :class:`JobRecord` per UoW in ``CodeToRun/slurm/``;
-* ``scripts/<uow>.sh``: the prepared copy of the job script that is submitted
+* ``jobs/<key>.json``: one :class:`JobRecord` per UoW in ``CodeToRun/slurm/``
+  (``<key>`` is the UoW's name, or a hash for names that cannot be a file
+  name here: :func:`state_key`);
+* ``scripts/<key>.sh``: the prepared copy of the job script that is submitted
   (the user's file is never edited);
+* ``corrupt/``: state files that could not be read, moved aside;
 * ``finished.json``: the :class:`Ledger`, when each item entered
   ``AnalysedFiles/``, ``FailedJobs/`` or ``RecyclingBin/`` (retention counts
   from these times, not from file mtimes, which transfers preserve).
@@ -21,8 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -34,6 +40,12 @@ STATE_DIR: Final = ".state"
 JOBS_DIR: Final = "jobs"
 SCRIPTS_DIR: Final = "scripts"
 LEDGER_FILE: Final = "finished.json"
+CORRUPT_DIR: Final = "corrupt"
+"""Unreadable state files are moved here, never deleted."""
+NAME_MAX: Final = 255
+"""The longest file name (in bytes) the file systems FlowCron runs on allow."""
+LONGEST_STATE_SUFFIX: Final = ".finalize.sh.XXXXXXXX.tmp."
+"""The longest ending a state file name gets (a temporary file of the finalize script)."""
 
 # Phases of a UoW in CodeToRun/slurm, in order.
 ADMITTED: Final = "admitted"
@@ -56,6 +68,17 @@ class JobRecord:
     Times are seconds since the epoch. ``job`` holds the scheduler's last
     answer about a finished job (JobInfo's fields), kept so the report can be
     written again after a crash even once the scheduler has forgotten the job.
+
+    ``sbatch_returned_at`` is this host's clock when sbatch returned the job
+    id (``submitted_at`` is the tick's start). ``slurm_submit_epoch`` is the
+    submit time Slurm gave the job, once the agent saw the job under its name
+    (a later job holding the same id proves this one was lost; see
+    :func:`hpc_agent.executor.claim`). ``tasks_seen`` keeps each array task or heterogeneous
+    component seen so far, with its outcome once it ended (None before): the
+    controller forgets a finished task ``MinJobAge`` seconds after it ended,
+    even while the other tasks still run. ``lost_jobs`` lists the jobs Slurm
+    lost (id, why, when), and ``resubmissions`` how often the UoW was
+    submitted again because of that.
     """
 
     uow: str
@@ -75,6 +98,15 @@ class JobRecord:
     reason: str | None = None
     job: dict[str, Any] | None = None
     destination: str | None = None
+    sbatch_returned_at: float | None = None
+    slurm_submit_epoch: float | None = None
+    tasks_seen: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    lost_jobs: list[dict[str, Any]] = field(default_factory=list)
+    resubmissions: int = 0
+    token: str | None = None
+    """Written into the UoW's marker file (:data:`protocol.UOW_MARKER`) at admission."""
+    moved: str | None = None
+    """What a person (or the job) did to the UoW's folder while it ran, once put right."""
 
     def to_json(self) -> str:
         """The record as deterministic JSON text."""
@@ -103,33 +135,45 @@ class StateStore:
 
     def record_path(self, uow: str) -> Path:
         """Where the record of ``uow`` lives."""
-        return self.jobs_dir / f"{uow}.json"
+        return self.jobs_dir / f"{state_key(uow)}.json"
 
     def script_path(self, uow: str) -> Path:
         """Where the prepared copy of ``uow``'s job script lives."""
-        return self.scripts_dir / f"{uow}.sh"
+        return self.scripts_dir / f"{state_key(uow)}.sh"
+
+    def finalize_script_path(self, uow: str) -> Path:
+        """Where the finalize-by-dependency job script of ``uow`` lives."""
+        return self.scripts_dir / f"{state_key(uow)}.finalize.sh"
 
     def load(self, uow: str) -> JobRecord | None:
         """The record of ``uow``, or None when there is none (or it is unreadable)."""
         try:
-            text = self.record_path(uow).read_text(encoding="utf-8")
+            content = self.record_path(uow).read_bytes()
         except FileNotFoundError:
             return None
-        return _parse_record(text)
+        record = _parse_record(content)
+        return record if record is not None and record.uow == uow else None
 
     def save(self, record: JobRecord) -> None:
         """Write ``record`` durably (temporary file, then rename)."""
-        write_text_atomic(self.record_path(record.uow), record.to_json())
+        write_text_atomic(
+            self.record_path(record.uow), record.to_json(), crash_name="mid-record-write"
+        )
 
     def delete(self, uow: str) -> None:
         """Forget ``uow``: its record and its prepared script."""
-        finalize_script = self.scripts_dir / f"{uow}.finalize.sh"
-        for path in (self.record_path(uow), self.script_path(uow), finalize_script):
+        for path in (self.record_path(uow), self.script_path(uow), self.finalize_script_path(uow)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
-    def all_records(self) -> dict[str, JobRecord]:
-        """Every record, keyed by UoW name (one directory scan)."""
+    def all_records(self, on_corrupt: Callable[[Path], None] | None = None) -> dict[str, JobRecord]:
+        """Every record, keyed by UoW name (one directory scan).
+
+        A record that cannot be read (not UTF-8, not JSON, not a record) is
+        skipped; with ``on_corrupt`` it is also moved into ``corrupt/`` and
+        ``on_corrupt`` is called with its new path, so the tick can log it and
+        rebuild the record from what is on disk and in the scheduler.
+        """
         records: dict[str, JobRecord] = {}
         try:
             entries = list(os.scandir(self.jobs_dir))
@@ -140,26 +184,64 @@ class StateStore:
             if not entry.name.endswith(".json"):
                 continue
             try:
-                with open(entry.path, encoding="utf-8") as handle:
+                with open(entry.path, "rb") as handle:
                     record = _parse_record(handle.read())
             except FileNotFoundError:
                 continue
             if record is not None:
                 records[record.uow] = record
+            elif on_corrupt is not None:
+                on_corrupt(self.move_aside(Path(entry.path)))
         return records
 
+    def move_aside(self, path: Path) -> Path:
+        """Move an unreadable state file into ``corrupt/`` (kept for a person to look at)."""
+        aside_dir = self.root / CORRUPT_DIR
+        aside_dir.mkdir(parents=True, exist_ok=True)
+        target = aside_dir / f"{path.name}.{time.time():.0f}"
+        number = 0
+        while target.exists():
+            number += 1
+            target = aside_dir / f"{path.name}.{time.time():.0f}.{number}"
+        path.replace(target)
+        return target
 
-def _parse_record(text: str) -> JobRecord | None:
+
+def state_key(uow: str) -> str:
+    """The file-name stem of a UoW's state files: its name, or a hash when that cannot be one.
+
+    A UoW name may be as long as the file system allows (255 bytes), so
+    ``<name>.finalize.sh`` (or its temporary file) may not fit. Such names get
+    ``#<sha256 of the name's bytes>`` instead: short, safe, and the same on
+    every tick. Every other name is kept, so records written by earlier
+    agents are found where they are. The record inside always holds the real
+    name, which is what the agent goes by.
+
+    >>> state_key("sample_0b7c5fd9")
+    'sample_0b7c5fd9'
+    >>> state_key("x" * 250).startswith("#"), len(state_key("x" * 250))
+    (True, 41)
+    """
+    raw = os.fsencode(uow)
+    if len(raw) + len(LONGEST_STATE_SUFFIX) <= NAME_MAX:
+        return uow
+    return "#" + hashlib.sha256(raw).hexdigest()[:40]
+
+
+def _parse_record(content: bytes | str) -> JobRecord | None:
     # A record is only ever replaced by rename, so a parse error means someone
-    # edited it by hand; treating it as absent makes the tick rebuild it (the
-    # find-by-name check still prevents a second submission).
+    # edited it, or the disk damaged it; treating it as absent makes the tick
+    # rebuild it (the find-by-name check still prevents a second submission).
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
+        data = json.loads(content)
+    except ValueError:  # not JSON, or not UTF-8
         return None
     if not isinstance(data, dict) or not isinstance(data.get("uow"), str):
         return None
-    return JobRecord.from_dict(data)
+    try:
+        return JobRecord.from_dict(data)
+    except TypeError:
+        return None
 
 
 class Ledger:
@@ -173,12 +255,21 @@ class Ledger:
         self.path = state_root / LEDGER_FILE
         self.entries: dict[str, dict[str, Any]] = {}
         self.dirty = False
+        self.damaged: Path | None = None
+        """Where a damaged ledger was moved by :meth:`load`, for the tick to log."""
 
     def load(self) -> Ledger:
         """Read the ledger from disk (a missing or damaged ledger reads as empty)."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+            data = json.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            data = {}
+        except ValueError:
+            # Damaged (not JSON, not UTF-8): read as empty, so retention counts
+            # finished UoWs from now, never from earlier. The file is kept for a
+            # person: save() moves it aside before writing a new one (only the
+            # lock holder saves; status and other readers leave it alone).
+            self.damaged = self.path.with_name(f"{self.path.name}.damaged.{time.time():.0f}")
             data = {}
         self.entries = data if isinstance(data, dict) else {}
         self.dirty = False
@@ -203,7 +294,10 @@ class Ledger:
             self.dirty = True
 
     def save(self) -> None:
-        """Write the ledger durably when it changed."""
+        """Write the ledger durably when it changed (a damaged one is first moved aside)."""
+        if self.damaged is not None and self.path.exists():
+            self.path.replace(self.damaged)
+            self.dirty = True
         if self.dirty:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.path, json.dumps(self.entries, sort_keys=True) + "\n")

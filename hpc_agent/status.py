@@ -1,5 +1,9 @@
 """What an instance is doing: UoWs by state, with job ids, Slurm states and ages.
 
+A UoW in ``CodeToRun/slurm/`` whose hand-back has failed for
+``stuck_report_seconds`` or longer carries ``stuck`` (how long, the path and
+the reason; :mod:`hpc_agent.stuck`), shown as ``STUCK`` in the text.
+
 Read-only and lock-free: it may run while a tick works, and at worst shows a
 UoW in the state it was in a moment ago.
 """
@@ -14,8 +18,11 @@ from hpc_agent import protocol
 from hpc_agent.admission import upload_state
 from hpc_agent.config import InstanceConfig
 from hpc_agent.executor import Executor, ExecutorError
+from hpc_agent.health import Heartbeat, read_heartbeat
 from hpc_agent.lock import InstanceLock, read_lease
 from hpc_agent.state import Ledger, StateStore, ledger_key
+from hpc_agent.stuck import StuckList
+from hpc_agent.text import printable
 
 SECTIONS = ("uploaded", "running", "analysed", "failed", "recycled")
 
@@ -38,11 +45,24 @@ def collect_status(
         "scheduler_error": None,
     }
 
+    beat = read_heartbeat(cfg.base_dir)
+    status["last_tick"] = None if beat is None else _tick_summary(beat, now)
+
+    stuck_list = StuckList(store.root).load()
     uploaded: list[dict[str, Any]] = []
     for entry in _entries(cfg.path(protocol.UPLOADED)):
         state = upload_state(cfg.path(protocol.UPLOADED) / entry.name)
+        failing = stuck_list.entries.get(f"{protocol.UPLOADED}/{entry.name}")
         uploaded.append(
-            {"uow": entry.name, "state": state, "age_seconds": _age(now, entry.stat().st_mtime)}
+            {
+                "uow": entry.name,
+                "state": state,
+                "age_seconds": _age(now, entry.stat().st_mtime),
+                # Ready but the agent cannot move it (say, uploaded as another user).
+                "problem": None
+                if failing is None
+                else {"seconds": _age(now, failing.since), "reason": failing.reason},
+            }
         )
     status["uploaded"] = uploaded
 
@@ -55,9 +75,11 @@ def collect_status(
         except ExecutorError as exc:
             status["scheduler_error"] = str(exc)
     running: list[dict[str, Any]] = []
+    stuck = {s.uow: s for s in StuckList(store.root).load().over(cfg.stuck_report_seconds, now)}
     for entry in _entries(cfg.path(protocol.RUNNING)):
         record = records.get(entry.name)
         info = infos.get(record.job_id) if record and record.job_id else None
+        jam = stuck.get(entry.name)
         running.append(
             {
                 "uow": entry.name,
@@ -66,6 +88,10 @@ def collect_status(
                 "slurm_state": info.state if info else None,
                 "outcome": record.outcome if record else None,
                 "age_seconds": _age(now, record.admitted_at if record else entry.stat().st_mtime),
+                # Set once the hand-back has failed for stuck_report_seconds: a person must act.
+                "stuck": None
+                if jam is None
+                else {"seconds": _age(now, jam.since), "path": jam.path, "reason": jam.reason},
             }
         )
     status["running"] = running
@@ -98,9 +124,41 @@ def collect_status(
     return status
 
 
+def _tick_summary(beat: Heartbeat, now: float) -> dict[str, Any]:
+    return {
+        "host": beat.host,
+        "started_seconds_ago": _age(now, beat.started),
+        "ended_seconds_ago": None if beat.ended is None else _age(now, beat.ended),
+        "exit_code": beat.exit_code,
+        "message": beat.message,
+        "counts": beat.counts,
+        "failures_in_a_row": beat.failures_in_a_row,
+    }
+
+
+def _tick_line(tick: dict[str, Any] | None) -> str:
+    if tick is None:
+        return "  last tick: none has run yet (see `hpc-agent doctor`)"
+    if tick["ended_seconds_ago"] is None:
+        return (
+            f"  last tick: started {human_age(tick['started_seconds_ago'])} ago on "
+            f"{tick['host']} and has not ended (running, or killed)"
+        )
+    counts = ", ".join(f"{n} {what}" for what, n in tick["counts"].items() if n)
+    line = (
+        f"  last tick: {human_age(tick['ended_seconds_ago'])} ago on {tick['host']}, "
+        f"exit code {tick['exit_code']}" + (f" ({counts})" if counts else "")
+    )
+    if tick["failures_in_a_row"]:
+        line += f"; {tick['failures_in_a_row']} failed in a row: {tick['message']}"
+    return line
+
+
 def format_status(status: dict[str, Any]) -> str:
     """The status as short human text, one line per UoW under a heading per state."""
     lines = [f"Instance {status['instance']} at {status['base_dir']}"]
+    if "last_tick" in status:
+        lines.append(_tick_line(status["last_tick"]))
     if status.get("scheduler_error"):
         lines.append(f"  (scheduler unavailable: {status['scheduler_error']})")
     if status.get("lease"):
@@ -130,7 +188,15 @@ def format_status(status: dict[str, Any]) -> str:
             if item.get("slurm_state"):
                 parts.append(item["slurm_state"])
             parts.append(f"age {human_age(item['age_seconds'])}")
-            lines.append("  ".join(parts))
+            if item.get("stuck"):
+                jam = item["stuck"]
+                parts.append(
+                    f"STUCK for {human_age(jam['seconds'])}: {jam['reason']} (at {jam['path']})"
+                )
+            if item.get("problem"):
+                problem = item["problem"]
+                parts.append(f"NOT MOVING for {human_age(problem['seconds'])}: {problem['reason']}")
+            lines.append("  ".join(printable(part) for part in parts))
     return "\n".join(lines) + "\n"
 
 

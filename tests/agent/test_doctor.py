@@ -18,6 +18,10 @@ import pytest
 from hpc_agent import doctor, protocol, schedule
 from hpc_agent.cli import main
 from hpc_agent.config import InstanceConfig, save_instance
+from hpc_agent.state import StateStore
+from hpc_agent.stuck import StuckList
+from hpc_agent.tick import tick
+from tests.agent.fakes import FakeExecutor
 
 
 @pytest.fixture
@@ -35,6 +39,7 @@ def _by_name(checks: list[doctor.Check]) -> dict[str, doctor.Check]:
 
 
 def test_healthy_instance_passes(instance: InstanceConfig) -> None:
+    tick(instance, FakeExecutor())
     checks = doctor.run_checks(instance)
     assert [c.status for c in checks if c.status != doctor.OK] == [], [c.line() for c in checks]
     assert doctor.exit_code(checks) == 0
@@ -169,3 +174,100 @@ def test_doctor_reads_min_job_age_from_the_real_slurm(
     save_instance(replace(every_five, every_minutes=1))
     assert main(["doctor", str(instance.base_dir)]) == 0
     assert "OK    job age: accounting off; ticks every 1 min" in capsys.readouterr().out
+
+
+def test_a_symlinked_instance_directory_fails_with_the_fix_and_is_not_probed(
+    instance: InstanceConfig, tmp_path: Path
+) -> None:
+    outside = tmp_path / "shared"
+    outside.mkdir()
+    instance.path(protocol.RECYCLING_BIN).rmdir()
+    instance.path(protocol.RECYCLING_BIN).symlink_to(outside)
+    seen = outside.stat().st_mtime_ns
+    checks = doctor.run_checks(instance)
+    check = _by_name(checks)["layout"]
+    assert check.status == doctor.FAIL
+    assert f"RecyclingBin/ is a symlink (to {outside})" in check.message
+    assert "real directory" in check.fix and "mkdir" in check.fix
+    assert doctor.exit_code(checks) == 1
+    # The writable probe would have created and removed a file over there.
+    assert outside.stat().st_mtime_ns == seen
+
+
+def test_a_stuck_uow_is_a_warning_with_path_and_reason(instance: InstanceConfig) -> None:
+    stuck_dir = instance.path(protocol.RUNNING) / "sample"
+    stuck_dir.mkdir()
+    store = StateStore(instance.base_dir)
+    store.ensure()
+    stuck = StuckList(store.root)
+    stuck.failed("sample", now=1000.0, path=str(stuck_dir), reason="moving it: Permission denied")
+    stuck.failed("gone", now=1000.0, path="/x", reason="no longer there")
+    stuck.save()
+    early = _by_name(doctor.instance_checks(instance, now=1000.0 + 3599))["hand-back"]
+    assert early.status == doctor.OK
+    check = _by_name(doctor.instance_checks(instance, now=1000.0 + 7200))["hand-back"]
+    assert check.status == doctor.WARN
+    assert "sample for 2.0 h (moving it: Permission denied, at " in check.message
+    assert "gone" not in check.message and "write permission" in check.fix
+
+
+def test_no_tick_within_two_intervals_fails(instance: InstanceConfig) -> None:
+    cfg = replace(instance, every_minutes=5)
+    save_instance(cfg)
+    now = time.time()
+    fresh = _by_name(doctor.run_checks(cfg, now=now))["last tick"]
+    assert fresh.status == doctor.WARN and "set up just now" in fresh.message
+    never = _by_name(doctor.run_checks(cfg, now=now + 3600))["last tick"]
+    assert never.status == doctor.FAIL and "no tick has ever run" in never.message
+    tick(cfg, FakeExecutor())
+    assert _by_name(doctor.run_checks(cfg, now=time.time()))["last tick"].status == doctor.OK
+    stale = _by_name(doctor.run_checks(cfg, now=time.time() + 11 * 60 + 61))["last tick"]
+    assert stale.status == doctor.FAIL and "should run every 5 min" in stale.message
+
+
+def test_failing_ticks_are_a_warning_naming_the_last_message(instance: InstanceConfig) -> None:
+    down = FakeExecutor()
+    down.down = True
+    tick(instance, down)
+    check = _by_name(doctor.run_checks(instance))["last tick"]
+    assert check.status == doctor.WARN and "1 tick(s) in a row failed" in check.message
+
+
+def test_cron_without_a_cron_daemon_fails_and_says_what_else_works(tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    (proc / "1").mkdir(parents=True)
+    (proc / "1" / "comm").write_text("bash\n")
+    check = doctor.cron_daemon_check(proc=proc)
+    assert check.status == doctor.FAIL
+    assert "scrontab" in check.fix and "hpc-agent run --every 300" in check.fix
+    (proc / "2").mkdir()
+    (proc / "2" / "comm").write_text("cron\n")
+    assert doctor.cron_daemon_check(proc=proc).status == doctor.OK
+
+
+def test_slurm_settings_that_hurt_are_warned_about() -> None:
+    assert doctor.proctrack_check({"ProctrackType": "proctrack/linuxproc"}).status == doctor.WARN
+    assert doctor.proctrack_check({"ProctrackType": "proctrack/cgroup"}).status == doctor.OK
+    stamp = "2026-01-31T12:00:00"
+    epoch = time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
+    skewed = doctor.clock_check({"ConfigurationDataAsOf": stamp}, epoch + 5)
+    assert skewed.status == doctor.WARN and "5 s ahead of slurmctld's" in skewed.message
+    assert doctor.clock_check({"ConfigurationDataAsOf": stamp}, epoch + 1).status == doctor.OK
+    assert doctor.scron_check({"ScronParameters": "(null)"}).status == doctor.FAIL
+    assert doctor.scron_check({"ScronParameters": "enable"}).status == doctor.OK
+
+
+def test_a_lease_shorter_than_slurm_commands_is_warned_about(instance: InstanceConfig) -> None:
+    cfg = replace(instance, lease_timeout_seconds=60, slurm_timeout_seconds=30)
+    assert _by_name(doctor.run_checks(cfg))["timeouts"].status == doctor.WARN
+
+
+@pytest.mark.slurm
+def test_doctor_reads_proctrack_and_the_clock_from_the_real_slurm(
+    slurm_env: Any, cfg: InstanceConfig
+) -> None:
+    cfg = replace(cfg, executor="slurm", schedule="none", account=None, qos=None)
+    checks = _by_name(doctor.run_checks(cfg))
+    # The test bed runs proctrack/linuxproc, as many small sites do.
+    assert checks["proctrack"].status == doctor.WARN
+    assert checks["clock"].status == doctor.OK, checks["clock"].message

@@ -143,6 +143,7 @@ def test_status_lists_uows_by_state_with_job_ids(inst: InstanceConfig) -> None:
             "slurm_state": "PENDING",
             "outcome": None,
             "age_seconds": status["running"][0]["age_seconds"],
+            "stuck": None,
         }
     ]
     assert [(u["uow"], u["job_id"]) for u in status["analysed"]] == [("done", jobs["done"])]
@@ -174,3 +175,22 @@ def test_status_lists_dot_named_uows(inst: InstanceConfig) -> None:
     assert [item["uow"] for item in status["analysed"]] == [".done"]
     assert [item["uow"] for item in status["running"]] == [".queued"]
     assert [item["uow"] for item in status["uploaded"]] == [".waiting"]
+
+
+def test_cancel_never_scancels_a_job_that_took_over_the_id(inst: InstanceConfig) -> None:
+    # After a controller lost its state, the UoW's job id belongs to a stranger's job.
+    import time as clock
+
+    from hpc_agent.executor import JobInfo
+
+    make_uow(inst.path(protocol.UPLOADED), "s")
+    fake = FakeExecutor()
+    job_id = tick(inst, fake).submitted["s"]
+    fake.jobs[job_id] = JobInfo(
+        job_id=job_id, state="RUNNING", name="someone-elses-job", submit_epoch=clock.time() + 60
+    )
+    destination = cancel(inst, "s", fake)
+    assert "cancel" not in fake.calls, "the stranger's job must not be cancelled"
+    assert destination == f"{protocol.FAILED}/s"
+    report = json.loads((inst.path(protocol.FAILED) / "s" / protocol.REPORT_JSON).read_text())
+    assert "Slurm lost job" in report["reason"]

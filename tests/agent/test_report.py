@@ -9,6 +9,7 @@ from hpc_agent import protocol
 from hpc_agent.report import (
     STDERR_TAIL_LINES,
     read_report,
+    remove_report_temporaries,
     render_text,
     stderr_summary,
     write_report,
@@ -118,3 +119,14 @@ def test_error_output_behind_a_symlink_is_not_read(tmp_path: Path) -> None:
     uow = _finished_uow(tmp_path, None)
     (uow / "slurm-42.err").symlink_to(secret)
     assert stderr_summary(uow, "42") is None
+
+
+def test_temporary_report_files_of_a_cut_short_write_are_removed(tmp_path: Path) -> None:
+    (tmp_path / f".{protocol.REPORT_JSON}.k3j4h5g6.tmp").write_text('{"half": ')
+    (tmp_path / f".{protocol.REPORT_TEXT}.a1b2c3d4.tmp").write_text("FlowCron rep")
+    (tmp_path / ".my-own.tmp").write_text("the user's\n")
+    write_report(tmp_path, FAILED)
+    remove_report_temporaries(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [".my-own.tmp", protocol.REPORT_JSON, protocol.REPORT_TEXT]
+    )

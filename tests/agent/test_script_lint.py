@@ -170,3 +170,12 @@ def test_a_script_at_the_top_is_pointed_at(tmp_path: Path, cfg: InstanceConfig) 
 
 def test_cd_home_is_flagged() -> None:
     assert codes(HEAD + "cd ~ && ls\n") == ["home-tilde"]
+
+
+def test_a_backslash_in_the_folder_name_is_refused(tmp_path: Path, cfg: InstanceConfig) -> None:
+    uow = tmp_path / "back\\slash"
+    for sub in ("data", "scripts", "sentinels"):
+        (uow / sub).mkdir(parents=True)
+    (uow / "scripts" / "submission_script.sh").write_text(HEAD)
+    [problem] = admit(uow, cfg).problems
+    assert "contains '\\'" in problem

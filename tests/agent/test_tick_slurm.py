@@ -186,6 +186,11 @@ def test_kill_9_at_every_step_loses_nothing_and_never_submits_twice(
     assert len(jobs_named(acct_cluster, job_name(cfg.name, "uow"))) == 1, point
     assert sorted(p.name for p in cfg.path(protocol.ANALYSED).iterdir()) == ["uow"]
     assert list(cfg.path(protocol.RUNNING).iterdir()) == []
+    # The event log has every step at least once, wherever the kill came.
+    events = {e["event"] for e in read_events(cfg.path(protocol.LOGS)) if e["uow"] == "uow"}
+    assert {"admitted", "job-ended", "finalized"} <= events, (point, events)
+    # Killed right after sbatch, the submission is found by name and logged so.
+    assert events & {"submitted", "submit-recovered"}, (point, events)
 
 
 @pytest.mark.parametrize("point", ["after-submit-intent", "after-submit-before-record"])
@@ -366,3 +371,89 @@ def test_kill_9_while_archiving_a_rerun_loses_nothing_and_submits_once(
     assert json.loads((done / protocol.REPORT_JSON).read_text())["outcome"] == "succeeded"
     assert len(jobs_named(acct_cluster, job_name(cfg.name, "again"))) == 1, point
     assert not list(done.glob("*.user*"))
+
+
+def test_percent_in_a_uow_name_keeps_its_output_in_its_own_folder(
+    acct_cluster: Any, tmp_path: Path
+) -> None:
+    # Slurm expands %u in --output/--error: pct%u's output used to land in "pctroot".
+    cfg = instance(acct_cluster, tmp_path / "inst")
+    user = os.environ.get("USER") or __import__("getpass").getuser()
+    make_uow(cfg.path(protocol.UPLOADED), "pct%u", script=FAST_SCRIPT)
+    make_uow(cfg.path(protocol.UPLOADED), f"pct{user}", script=FAST_SCRIPT)
+    tick_until_done(cfg, ["pct%u", f"pct{user}"])
+    for name in ("pct%u", f"pct{user}"):
+        done = finished_path(cfg, name)
+        assert done is not None and done.parent.name == protocol.ANALYSED, name
+        outputs = sorted(p.name for p in done.glob("slurm-*"))
+        assert len(outputs) == 2, (name, outputs)
+        job_id = json.loads((done / protocol.REPORT_JSON).read_text())["job_id"]
+        assert outputs == [f"slurm-{job_id}.err", f"slurm-{job_id}.out"], name
+
+
+def test_a_job_that_renames_its_own_folder_is_failed_not_resubmitted(
+    acct_cluster: Any, tmp_path: Path
+) -> None:
+    # This job used to be resubmitted forever (28 jobs in 90 s).
+    script = (
+        "#!/bin/bash\n#SBATCH --time=00:01:00\n#SBATCH --mem=50M\n"
+        'mv "$1" "$1-elsewhere"\nsleep 4\necho done > data/out.txt\n'
+    )
+    cfg = instance(acct_cluster, tmp_path / "inst")
+    make_uow(cfg.path(protocol.UPLOADED), "mover", script=script)
+    tick_until_done(cfg, ["mover"])
+    done = finished_path(cfg, "mover")
+    assert done is not None and done.parent.name == protocol.FAILED
+    report = json.loads((done / protocol.REPORT_JSON).read_text())
+    assert "renamed to 'mover-elsewhere'" in report["reason"]
+    assert (done / "data" / "out.txt").read_text() == "done\n"
+    assert len(jobs_named(acct_cluster, job_name(cfg.name, "mover"))) == 1
+    assert list(cfg.path(protocol.RUNNING).iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("point", "settings"),
+    [
+        ("mid-record-write", {}),
+        ("mid-script-write", {}),
+        ("mid-finalize-script-write", {"finalize_by_dependency": True}),
+    ],
+)
+def test_kill_9_in_the_middle_of_a_write_leaves_nothing_half_written(
+    acct_cluster: Any, tmp_path: Path, point: str, settings: dict[str, Any]
+) -> None:
+    cfg = instance(acct_cluster, tmp_path / "inst", **settings)
+    make_uow(cfg.path(protocol.UPLOADED), "uow", script=FAST_SCRIPT)
+    crashed = agent_cmd("tick", str(cfg.base_dir), env={"FLOWCRON_CRASH_AT": point})
+    assert crashed.returncode == -9, f"{point}: {crashed.returncode} {crashed.stderr}"
+    state = cfg.path(protocol.CODE_TO_RUN) / ".state"
+    assert list(state.rglob("*.tmp")), "the kill must have cut a write short"
+    tick_until_done(cfg, ["uow"])
+    done = finished_path(cfg, "uow")
+    assert done is not None and done.parent.name == protocol.ANALYSED, point
+    assert (done / "data" / "out.txt").read_text().startswith("uow=")
+    assert len(jobs_named(acct_cluster, job_name(cfg.name, "uow"))) == 1, point
+    assert [p for p in cfg.base_dir.rglob("*.tmp") if "executor" not in p.parts] == []
+
+
+def test_names_that_used_to_stop_the_instance_run_on_real_slurm(
+    acct_cluster: Any, tmp_path: Path
+) -> None:
+    # A 240-character name (its state files overflowed NAME_MAX) and a name that
+    # is not UTF-8 (reports and logs raised) used to stop every tick.
+    cfg = instance(acct_cluster, tmp_path / "inst")
+    long_name, latin1 = "L" * 240, os.fsdecode(b"caf\xe9-run")
+    for name in (long_name, latin1, "zz-plain"):
+        make_uow(cfg.path(protocol.UPLOADED), name, script=FAST_SCRIPT)
+    tick_until_done(cfg, [long_name, latin1, "zz-plain"])
+    for name in (long_name, latin1, "zz-plain"):
+        done = finished_path(cfg, name)
+        assert done is not None, name
+    # A name that is not UTF-8 is refused with a report (admission's rule); the others ran.
+    assert finished_path(cfg, latin1).parent.name == protocol.FAILED  # type: ignore[union-attr]
+    for name in (long_name, "zz-plain"):
+        done = finished_path(cfg, name)
+        assert done is not None and done.parent.name == protocol.ANALYSED, name
+        assert (done / "data" / "out.txt").read_text().startswith("uow=")
+    report = json.loads((finished_path(cfg, latin1) / protocol.REPORT_JSON).read_bytes())  # type: ignore[operator]
+    assert report["uow"] == latin1
