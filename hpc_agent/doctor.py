@@ -22,6 +22,7 @@ from hpc_agent.config import InstanceConfig
 from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK
 from hpc_agent.health import read_heartbeat
 from hpc_agent.layout import LAYOUT_FIX, layout_findings, layout_problems
+from hpc_agent.lock import InstanceLock, read_lease
 from hpc_agent.stuck import stuck_uows
 
 OK = "OK"
@@ -177,8 +178,8 @@ def _stuck_check(cfg: InstanceConfig, now: float) -> Check:
         WARN,
         "hand-back",
         f"{len(stuck)} Unit(s) of Work cannot be handed back: {listed}",
-        "give the agent's user write permission on the path named (or move the Unit of "
-        "Work into FailedJobs/ by hand); the next tick hands it back",
+        "give the agent's user write permission on the path named; the next tick then "
+        "hands it back (moving it by hand would leave the flow waiting for ever)",
     )
 
 
@@ -405,6 +406,10 @@ NO_CRON_FIX: Final = (
 def cron_daemon_check(*, proc: Path = Path("/proc")) -> Check:
     """Is a cron daemon running on this host? An entry in a crontab alone does nothing."""
     names = {"cron", "crond", "cronie", "fcron", "busybox-crond"}
+    if not (proc / "1" / "comm").is_file():
+        # /proc mounted with hidepid (common on shared login nodes) hides the
+        # daemon, which runs as root: no answer is better than a false FAIL.
+        return Check(WARN, "cron daemon", f"{proc} hides other users' processes; not checked")
     try:
         for entry in proc.iterdir():
             if entry.name.isdigit():
@@ -440,6 +445,11 @@ def heartbeat_check(cfg: InstanceConfig, now: float) -> Check:
         return Check(FAIL, "last tick", "no tick has ever run on this instance", fix)
     last = beat.ended if beat.ended is not None else beat.started
     age = now - last
+    if beat.ended is None:
+        # A long tick (a big admission, a large deletion) renews its lease: alive.
+        lease = read_lease(InstanceLock(cfg.base_dir, cfg.lease_timeout_seconds).lease_path)
+        if lease is not None and now - lease.time < cfg.lease_timeout_seconds:
+            return Check(OK, "last tick", f"running on {lease.host} for {age:.0f} s")
     if age > limit:
         return Check(
             FAIL,

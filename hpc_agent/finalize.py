@@ -614,7 +614,7 @@ def note_stuck(
             "uow-stuck",
             f"{uow} cannot be {what}: {reason}, at {path}, for "
             f"{entry.seconds(agent.now) / 60:.0f} min (stuck_report_seconds = {limit}). Give the "
-            "agent's user write permission there, or move the Unit of Work by hand; "
+            "agent's user write permission there (the next tick then hands it back); "
             f"`hpc-agent status` and `hpc-agent doctor` list it until it is {what}",
             level="error",
             uow=uow,
@@ -628,7 +628,7 @@ def note_stuck(
             f"FlowCron {agent.cfg.name}: {uow} cannot be {what}",
             f"The Unit of Work {uow} of instance '{agent.cfg.name}' ({agent.cfg.base_dir}) "
             f"cannot be {what}: {reason}, at {path}. Give the agent's user write "
-            "permission there, or move it by hand.\n",
+            "permission there; the next tick then hands it back.\n",
         )
     try:
         stuck.save()

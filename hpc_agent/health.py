@@ -43,6 +43,8 @@ class Heartbeat:
     counts: dict[str, int] = field(default_factory=dict)
     failures_in_a_row: int = 0
     last_success: float | None = None
+    notified: bool = False
+    """The PI was told about this run of failures (told once; reset by a success)."""
 
     @property
     def ok(self) -> bool:
@@ -79,6 +81,7 @@ def begin(base_dir: Path, now: float) -> Heartbeat:
     if previous is not None:
         beat.failures_in_a_row = previous.failures_in_a_row
         beat.last_success = previous.last_success
+        beat.notified = previous.notified
         if previous.ended is None:
             beat.failures_in_a_row += 1  # the previous tick never ended: it crashed
     write_heartbeat(base_dir, beat)
@@ -102,6 +105,7 @@ def end(
     if exit_code == 0:
         beat.failures_in_a_row = 0
         beat.last_success = now
+        beat.notified = False
     else:
         beat.failures_in_a_row += 1
     write_heartbeat(base_dir, beat)

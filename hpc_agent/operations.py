@@ -70,6 +70,7 @@ def finalize_uow(
     _check_uow_name(uow)
     agent = Agent.open(cfg)
     lock = _locked(cfg, agent, LOCK_WAIT_SECONDS)
+    agent.ledger.load()  # under the lock: a tick may have written it meanwhile
     try:
         record = agent.store.load(uow)
         if record is None or not os.path.lexists(cfg.path(protocol.RUNNING) / uow):
@@ -114,6 +115,7 @@ def retry(cfg: InstanceConfig, uow: str) -> Path:
     _check_uow_name(uow)
     agent = Agent.open(cfg)
     lock = _locked(cfg, agent, LOCK_WAIT_SECONDS)
+    agent.ledger.load()  # under the lock: a tick may have written it meanwhile
     try:
         source = cfg.path(protocol.FAILED) / uow
         if not source.is_dir() or source.is_symlink():
@@ -148,6 +150,7 @@ def cancel(cfg: InstanceConfig, uow: str, executor: Executor) -> str | None:
     _check_uow_name(uow)
     agent = Agent.open(cfg)
     lock = _locked(cfg, agent, LOCK_WAIT_SECONDS)
+    agent.ledger.load()  # under the lock: a tick may have written it meanwhile
     try:
         record = agent.store.load(uow)
         if record is None or not os.path.lexists(cfg.path(protocol.RUNNING) / uow):

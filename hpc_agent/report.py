@@ -69,7 +69,8 @@ def remove_report_temporaries(uow_dir: Path) -> None:
     report; after a kill -9 mid-write such a file would be handed back to the
     researcher. Only names of exactly that form are touched.
     """
-    prefixes = tuple(f".{name}." for name in (protocol.REPORT_JSON, protocol.REPORT_TEXT))
+    names = (protocol.REPORT_JSON, protocol.REPORT_TEXT, protocol.UOW_MARKER)
+    prefixes = tuple(f".{name}." for name in names)
     try:
         with os.scandir(uow_dir) as entries:
             stray = [

@@ -34,17 +34,21 @@ _TILDE: Final = re.compile(
 )
 _PROFILE: Final = re.compile(
     _WORD_START
+    # Personal start-up files only: a site's /etc/profile is how jobs get `module`.
     + r"(?:source|\.)\s+[\"']?(\S*?(?:\.bashrc|\.bash_profile|\.bash_login|\.profile|\.zshrc"
-    r"|\.zprofile|\.cshrc|\.tcshrc|/etc/profile|/etc/bashrc|/etc/bash\.bashrc))[\"']?(?=$|[\s;&|)])"
+    r"|\.zprofile|\.cshrc|\.tcshrc))[\"']?(?=$|[\s;&|)])"
 )
 _ACTIVATE: Final = re.compile(
     _WORD_START + r"(?:(conda|mamba|micromamba)\s+activate|source\s+activate|\.\s+activate)\b"
 )
 _CONDA_SETUP: Final = re.compile(
-    r"(?:source|\.)\s+[\"']?/\S*/(?:conda|mamba)\.sh"
-    r"|\$\(\s*[\"']?/\S*/(?:conda|mamba|micromamba)[\"']?\s+shell\."
-    r"|(?:source|\.)\s+[\"']?/\S*/bin/activate"
-    r"|\bmodule\s+(?:load|add)\s+.*(?:conda|anaconda|miniconda|miniforge|mamba|mambaforge)",
+    # conda.sh / mamba.sh by an absolute path or a variable ($CONDA_ROOT/etc/...)
+    r"(?:source|\.)\s+[\"']?[/$]\S*/(?:conda|mamba)\.sh"
+    # eval "$(/abs/conda shell.bash hook)", "$(micromamba shell hook -s bash)"
+    r"|\$\(\s*[\"']?\S*(?:conda|mamba|micromamba)[\"']?\s+shell[\s.]"
+    r"|(?:source|\.)\s+[\"']?[/$]\S*/bin/activate"
+    # a site module (Lmod's `ml` too) that provides conda
+    r"|\b(?:module\s+(?:load|add)|ml)\s+.*(?:conda|anaconda|miniconda|miniforge|mamba|mambaforge)",
     re.IGNORECASE,
 )
 _CD: Final = re.compile(_WORD_START + r"(?:cd|pushd)\s+(\"[^\"]*\"|'[^']*'|[^\s;&|)]+)")
@@ -202,11 +206,16 @@ def _cd_warnings(
             target = _unquote(match.group(1))
             if _WINDOWS_PATH.match(target):
                 where = "a Windows path"
-            elif not target.startswith("/") or any(_is_within(target, base) for base in inside):
+            elif (
+                not target.startswith("/")
+                or "$" in target  # /lscratch/$SLURM_JOB_ID: node-local, decided in the job
+                or any(_is_within(target, base) for base in inside)
+            ):
                 continue
-            # os.path.isdir, unlike Path.is_dir, never raises (EACCES, NUL bytes).
-            elif target.startswith(_LAPTOP_PREFIXES) or not os.path.isdir(target):  # noqa: PTH112
-                where = "a folder that does not exist on the HPC (a path on your own computer?)"
+            # Judged by the path alone: statting a path from a user's script could hang
+            # the tick on a dead network mount.
+            elif target.startswith(_LAPTOP_PREFIXES):
+                where = "a path on a laptop, which does not exist on the HPC"
             else:
                 where = "a folder outside this FlowCron instance, whose files are not handed back"
             yield ScriptWarning(

@@ -74,7 +74,7 @@ from hpc_agent.finalize import (
 )
 from hpc_agent.layout import layout_problems, log_refusal
 from hpc_agent.lock import InstanceLock, LeaseLost
-from hpc_agent.rerun import archive_earlier_outputs
+from hpc_agent.rerun import archive_earlier_outputs, find_earlier_outputs
 from hpc_agent.retention import RetentionResult, apply_retention
 from hpc_agent.state import (
     ADMITTED,
@@ -177,6 +177,8 @@ def tick(
         )
         return TickResult(ran=False, message=f"busy: {holder}")
     try:
+        # Read again now that we hold the lock: another agent may have written it since.
+        agent.ledger.load()
         if lock.took_over is not None and lock.took_over.host != lock.host:
             agent.log.write(
                 "lease-taken-over",
@@ -235,7 +237,13 @@ def record_health(agent: Agent, beat: health.Heartbeat, result: TickResult) -> N
         counts=counts,
     )
     cfg = agent.cfg
-    if cfg.notify_command and beat.failures_in_a_row == cfg.notify_after_failures:
+    # Once per run of failures (a killed tick counts too, in health.begin),
+    # not on every tick; a success starts the count again.
+    if (
+        cfg.notify_command
+        and not beat.notified
+        and beat.failures_in_a_row >= cfg.notify_after_failures
+    ):
         subject = f"FlowCron {cfg.name}: {beat.failures_in_a_row} ticks in a row failed"
         body = (
             f"The FlowCron agent of instance '{cfg.name}' ({cfg.base_dir}) on {beat.host} "
@@ -245,6 +253,8 @@ def record_health(agent: Agent, beat: health.Heartbeat, result: TickResult) -> N
             f"`hpc-agent logs {cfg.name} --since 1d`.\n"
         )
         tell_the_pi(agent, subject, body)
+        beat.notified = True
+        health.write_heartbeat(agent.cfg.base_dir, beat)
 
 
 class Reconciler:
@@ -261,6 +271,8 @@ class Reconciler:
         self.running_dir = self.cfg.path(protocol.RUNNING)
         self.result = TickResult()
         self.records: dict[str, JobRecord] = {}
+        self.claimed: set[Path] = set()
+        """Folders found to belong to a running UoW (by their marker): never new uploads."""
 
     def run(self) -> TickResult:
         """All steps; a scheduler outage stops the tick where it happens."""
@@ -370,7 +382,10 @@ class Reconciler:
             "tell: start the flow again, and if it happens again, send this report to the "
             "instance's administrator."
         )
-        verdict = Admission(ok=False, problems=(problem,))
+        earlier = None
+        with contextlib.suppress(Exception):  # best effort: this path is for the unexpected
+            earlier = find_earlier_outputs(path)
+        verdict = Admission(ok=False, problems=(problem,), earlier=earlier)
         try:
             self.admit_one(path, verdict=verdict)
         except STOPS_THE_TICK:
@@ -409,11 +424,16 @@ class Reconciler:
             and record.job_id is not None
             and not (record.phase == FINALIZING and record.destination is not None)
         ]
+        found: set[str] = set()
         if moved:
-            self.put_back_moved(moved, present - set(records))
+            found = self.put_back_moved(moved, present - set(records))
             present = set(_dir_names(self.running_dir))
         for name, record in sorted(records.items()):
             if name in present:
+                continue
+            if name in found:
+                # Its folder was found elsewhere but could not be put back (logged):
+                # keep the record, so the folder is never taken for a new upload.
                 continue
             if record.phase == FINALIZING and record.destination is not None:
                 # A crash after the final rename: only the bookkeeping is left.
@@ -426,6 +446,8 @@ class Reconciler:
                 self.guarded(name, "finalize", partial(self.finish, record))
             del records[name]
         for name in sorted(present - set(records)):
+            if self.running_dir / name in self.claimed:
+                continue  # another UoW's folder that could not be put back (logged)
             # A UoW here without a record (record lost, or put here by hand).
             # Treat it as possibly submitted: look it up by name before sbatch.
             record = JobRecord(
@@ -445,13 +467,14 @@ class Reconciler:
             records[name] = record
         self.records = records
 
-    def put_back_moved(self, missing: list[JobRecord], unrecorded: set[str]) -> None:
+    def put_back_moved(self, missing: list[JobRecord], unrecorded: set[str]) -> set[str]:
         """Find submitted UoWs whose folder someone moved, by their marker, and put them back.
 
         A folder renamed inside ``CodeToRun/slurm/`` (``unrecorded`` names) or
         moved back into ``UploadedFiles/`` would otherwise be forgotten and
         taken for a new upload: a second job for the same UoW. Its marker
         (:mod:`hpc_agent.uowmarker`) says which record it belongs to.
+        Returns the UoWs whose folder was found, put back or not.
         """
         wanted = {record.token: record for record in missing if record.token}
         uploaded = self.cfg.path(protocol.UPLOADED)
@@ -459,13 +482,17 @@ class Reconciler:
         candidates += [
             (uploaded / name, protocol.UPLOADED) for name in sorted(_dir_names(uploaded))
         ]
+        found: set[str] = set()
         for path, where in candidates:
             if not wanted:
-                return
+                break
             token = read_token(path, self.cfg.name)
             record = wanted.pop(token, None) if token is not None else None
             if record is not None:
+                found.add(record.uow)
+                self.claimed.add(path)
                 self.guarded(record.uow, "put back", partial(self.put_back, record, path, where))
+        return found
 
     def put_back(self, record: JobRecord, path: Path, where: str) -> None:
         """Rename a moved UoW folder back to where its record says it is."""
@@ -530,7 +557,9 @@ class Reconciler:
         self.result.scheduler_queries += 1
         for record in waiting:
             assert record.job_id is not None
-            self.apply_info(record, infos.get(record.job_id))
+            self.guarded(
+                record.uow, "outcome", partial(self.apply_info, record, infos.get(record.job_id))
+            )
 
     def apply_info(self, record: JobRecord, info: JobInfo | None) -> None:
         """Advance one submitted record with what the scheduler said (None: unknown).
@@ -702,6 +731,8 @@ class Reconciler:
         timeout = self.cfg.upload_timeout_days * 86400
         for name in sorted(_dir_names(uploaded)):
             path = uploaded / name
+            if path in self.claimed:
+                continue  # a running UoW moved here, not put back yet: never run it twice
             if upload_state(path) == "uploading":
                 # Cheap test first: admission walks the whole tree, which is
                 # only worth it once the upload may have timed out.

@@ -51,7 +51,7 @@ def read_token(uow_dir: Path, instance: str) -> str | None:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         data = json.loads(os.read(fd, MAX_MARKER_BYTES))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: "[[[[..." as a marker
         return None
     finally:
         os.close(fd)

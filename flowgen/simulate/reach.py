@@ -118,6 +118,11 @@ def _check_base_path(instance: Path, base: str, holding: Mapping[str, Path]) -> 
     seen = {uuid: _collection_path(instance, root) for uuid, root in holding.items()}
     if base.rstrip("/") in seen.values():
         return
+    # The base path may lead there through a symlink (macOS's /tmp, a link in
+    # the collection), which the simulated collection follows too.
+    real = os.path.realpath(instance)
+    if any(os.path.realpath(root / base.lstrip("/")) == real for root in holding.values()):
+        return
     uuid, root = sorted(holding.items())[0]
     lands = root / base.lstrip("/")
     raise UsageError(

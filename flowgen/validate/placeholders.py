@@ -108,7 +108,8 @@ def check_placeholders(document: object, report: Reporter) -> None:
     while stack:
         value, steps = stack.pop()
         if isinstance(value, str):
-            _report(_value_marker(value, steps), steps, "value", report)
+            marker, bare = _value_marker(value, steps)
+            _report(marker, steps, "value", report, code=BARE_CODE if bare else TEMPLATE_CODE)
         elif isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(key, str):
@@ -118,21 +119,31 @@ def check_placeholders(document: object, report: Reporter) -> None:
             stack.extend((item, (*steps, index)) for index, item in enumerate(value))
 
 
-def _value_marker(text: str, steps: Sequence[Token]) -> str | None:
-    """The placeholder in the string value at ``steps``, judged by the key that holds it."""
+def _value_marker(text: str, steps: Sequence[Token]) -> tuple[str | None, bool]:
+    """The placeholder in the string value at ``steps`` and whether it is only a bare word.
+
+    Judged by the key that holds it. A bare upper-case word (kind 3) may be a
+    real name (a project called ``CRYO_EM``), so it is reported as a warning.
+    """
     key, suffix = split_key(_holder(steps))
     template = _template_marker(text, key)
     if template:
-        return template
+        return template, False
     if key in _FREE_TEXT_KEYS or suffix == ".$" or text.startswith("$"):
-        return None  # prose, or a JSONPath: upper case and <...> are ordinary there
+        return None, False  # prose, or a JSONPath: upper case and <...> are ordinary there
     # In an expression only its string literals are values: 'i<n and n>0' is code.
     texts = _literals(text) if suffix == ".=" else [text]
     for piece in texts:
-        marker = find_placeholder(piece) or find_bare_placeholder(piece, key)
+        marker = find_placeholder(piece)
         if marker:
-            return marker
-    return None
+            return marker, False
+    if key.lower() in ID_KEYS and _WHOLE_WORD.fullmatch(text):
+        return text, False  # a collection id is a UUID: a word there is never real
+    for piece in texts:
+        marker = find_bare_placeholder(piece, key)
+        if marker:
+            return marker, True
+    return None, False
 
 
 def _template_marker(text: str, key: str) -> str | None:
@@ -164,11 +175,33 @@ def _literals(expression: str) -> list[str]:
     ]
 
 
-def _report(marker: str | None, steps: tuple[Token, ...], what: str, report: Reporter) -> None:
-    if marker:
+TEMPLATE_CODE = "FG601"
+BARE_CODE = "FG603"
+
+
+def _report(
+    marker: str | None,
+    steps: tuple[Token, ...],
+    what: str,
+    report: Reporter,
+    *,
+    code: str = TEMPLATE_CODE,
+) -> None:
+    if not marker:
+        return
+    if code == BARE_CODE:
         report.add(
-            "FG601",
+            code,
             steps,
-            f"the {what} still contains the template placeholder {marker!r}; fill in the real "
-            "value (flowgen build writes definitions without placeholders)",
+            f"the {what} holds {marker!r}, an upper-case word where an id, path or label "
+            "goes, as placeholders are written; fill in the real value if it is one (a real "
+            "name such as a project folder is fine: --strict then needs it read from the "
+            "run input instead)",
         )
+        return
+    report.add(
+        code,
+        steps,
+        f"the {what} still contains the template placeholder {marker!r}; fill in the real "
+        "value (flowgen build writes definitions without placeholders)",
+    )

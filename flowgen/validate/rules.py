@@ -66,6 +66,7 @@ _TABLE: tuple[Rule, ...] = (
     Rule("FG505", W, "an automate-era actions.automate.globus.org provider URL"),
     Rule("FG601", E, "a template placeholder was left in the document"),
     Rule("FG602", E, "a principal is not valid for its role"),
+    Rule("FG603", W, "an upper-case word stands where an id, path or label goes (a placeholder?)"),
     Rule("FG701", E, "the input schema is not a valid draft-07 JSON Schema"),
     Rule("FG702", E, "a globus-collection object must define id and path properties"),
     Rule("FG703", W, "propertyOrder names a property that is not defined"),

@@ -71,3 +71,23 @@ def test_a_broken_notify_command_is_logged_not_raised(inst: InstanceConfig) -> N
     tick(cfg, down)
     [event] = [e for e in read_events(cfg.path(protocol.LOGS)) if e["event"] == "notify-failed"]
     assert "/no/such/mailer" in event["message"]
+
+
+def test_a_killed_tick_in_the_run_of_failures_still_gets_the_pi_told(
+    inst: InstanceConfig, tmp_path: Path
+) -> None:
+    # 1 failure, then a tick killed mid-way (counted at the next start), then more:
+    # the count jumps past the threshold and the PI must still hear, once.
+    mailbox = tmp_path / "mail.txt"
+    notify = (
+        f"{sys.executable} -c \"import sys; open({str(mailbox)!r}, 'a').write(sys.stdin.read())\""
+    )
+    cfg = dataclasses.replace(inst, notify_command=notify, notify_after_failures=3)
+    down = FakeExecutor()
+    down.down = True
+    tick(cfg, down)
+    tick(cfg, down)
+    health.write_heartbeat(cfg.base_dir, health.Heartbeat(started=1.0, failures_in_a_row=2))
+    tick(cfg, down)  # begin counts the killed tick (3), end this one (4)
+    tick(cfg, down)
+    assert mailbox.read_text().count("ticks in a row") == 1

@@ -90,3 +90,25 @@ def test_a_stale_marker_from_another_instance_is_ignored(inst: InstanceConfig) -
     assert "stranger" in result.submitted, "an unrelated upload is admitted as usual"
     assert (inst.path(protocol.RUNNING) / NAME).is_dir()
     fake.finish(job_id)
+
+
+def test_a_folder_that_cannot_be_put_back_is_not_taken_for_a_new_upload(
+    inst: InstanceConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hpc_agent.tick import Reconciler
+
+    fake = FakeExecutor()
+    _submitted(inst, fake)
+    (inst.path(protocol.RUNNING) / NAME).rename(inst.path(protocol.UPLOADED) / "s-copy")
+
+    def refuse(self: Reconciler, *args: object) -> None:
+        raise PermissionError(13, "Permission denied", "s-copy")
+
+    monkeypatch.setattr(Reconciler, "put_back", refuse)
+    for _ in range(2):
+        result = tick(inst, fake)
+        assert result.submitted == {} and result.admitted == []
+    assert fake.calls.count("submit") == 1
+    monkeypatch.undo()
+    tick(inst, fake)
+    assert (inst.path(protocol.RUNNING) / NAME).is_dir(), "put back once it can be"

@@ -304,8 +304,12 @@ def test_records_of_older_agents_still_load(tmp_path: Path) -> None:
     assert record.sbatch_returned_at is None and record.slurm_submit_epoch is None
 
 
-class Crash(Exception):
-    """Stands in for SIGKILL at a crash point (in-process)."""
+class Crash(BaseException):
+    """Stands in for SIGKILL at a crash point (in-process).
+
+    A BaseException, like a real kill nothing in the agent can catch it: the
+    per-UoW guard handles Exceptions only.
+    """
 
 
 def test_a_crash_after_the_loss_is_recorded_submits_again_exactly_once(

@@ -112,3 +112,19 @@ def test_a_base_path_that_lands_beside_the_instance_is_refused(tmp_path: Path) -
     )
     assert f"which is {BASE_PATH} here, not the agent instance" in result.output
     assert f"use --collection {HPC}={loop.hpc_root.resolve()} so that" in result.output
+
+
+def test_a_base_path_that_reaches_the_instance_through_a_symlink_is_accepted(
+    tmp_path: Path,
+) -> None:
+    # As on macOS (/tmp -> /private/tmp), or a site's link inside the collection.
+    loop = Loop.create(tmp_path / "world", executor="local")
+    project = loop.hpc_root / BASE_PATH.lstrip("/").split("/")[0]
+    real = project.with_name("real-project")
+    project.rename(real)
+    project.symlink_to(real.name)
+    make_uow(loop.laptop)
+    argv = write_inputs(loop, tmp_path)
+    argv[-1] = str(real / "flowcron")
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
