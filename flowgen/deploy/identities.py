@@ -79,10 +79,14 @@ class UnknownUsernameError(FlowgenError):
     """A username Globus Auth has no single usable identity for; nothing was sent."""
 
 
+LOOKUP_BATCH = 100
+"""Usernames per Auth identity look-up."""
+
+
 def lookup_usernames(
     client: globus_sdk.AuthClient, usernames: Sequence[str]
 ) -> dict[str, Identity]:
-    """Look every username up in one ``get_identities`` call; keys are lower-case usernames.
+    """Look every username up (``get_identities``, 100 a call); keys are lower-case usernames.
 
     Raises :class:`UnknownUsernameError` naming each username Auth does not
     know, knows only as closed, or knows as several identities.
@@ -90,9 +94,15 @@ def lookup_usernames(
     wanted = list(dict.fromkeys(name.strip().lower() for name in usernames))
     if not wanted:
         return {}
-    response = client.get_identities(usernames=wanted, provision=False)
+    documents: list[dict[str, object]] = []
+    # Auth answers at most 100 usernames per request (the SDK's IdentityMap batches so too).
+    for start in range(0, len(wanted), LOOKUP_BATCH):
+        response = client.get_identities(
+            usernames=wanted[start : start + LOOKUP_BATCH], provision=False
+        )
+        documents += list(response.get("identities", []))
     found: dict[str, list[Identity]] = {}
-    for doc in response.get("identities", []):
+    for doc in documents:
         identity = Identity(
             id=str(doc.get("id", "")).lower(),
             username=str(doc.get("username", "")).lower(),

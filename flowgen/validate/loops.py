@@ -118,6 +118,15 @@ def _awaits_action(state: JSONObject, where: Sequence[Token], written: list[Step
     return False  # a plain Next out of the loop leaves whatever the actions returned
 
 
+COMPUTING_ACTIONS = frozenset(
+    {
+        "https://actions.globus.org/expression_eval",
+        "https://actions.automate.globus.org/expression_eval",
+    }
+)
+"""Action providers whose result is computed from the parameters, never awaited."""
+
+
 def _rule_awaits(rule: object, written: list[Steps]) -> bool:
     if not isinstance(rule, dict):
         return False
@@ -132,6 +141,10 @@ def _action_writes(loop: list[str], states: dict[str, JSONObject]) -> list[Steps
     for name in loop:
         state = states[name]
         if state.get("Type") != "Action":
+            continue
+        if state.get("ActionUrl") in COMPUTING_ACTIONS:
+            # It computes from its parameters, as an ExpressionEval does: a counter
+            # kept with it bounds the loop rather than awaiting anything.
             continue
         places += _parsed([state.get("ResultPath", "$")])
         places += _parsed(

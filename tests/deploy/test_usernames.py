@@ -395,3 +395,27 @@ def test_diff_deployed_resolves_usernames_in_the_config_too(
     result = runner.invoke(flowgen_app, ["diff", "--deployed", str(config)])
     assert result.exit_code == 0, result.output
     assert len(lookups()) == 1 and [r.method for r in sent()] == ["GET", "GET"]
+
+
+def test_more_than_a_hundred_usernames_are_looked_up_in_batches() -> None:
+    # Auth answers at most 100 usernames a request, as the SDK's IdentityMap assumes.
+    import uuid
+
+    import globus_sdk
+    import responses
+
+    from flowgen.deploy.identities import lookup_usernames
+
+    names = [f"user{i}@uni.edu" for i in range(150)]
+    with responses.RequestsMock() as mocked:
+        for batch in (names[:100], names[100:]):
+            identities = [{"id": str(uuid.uuid4()), "username": n, "status": "used"} for n in batch]
+            mocked.add(
+                responses.GET,
+                "https://auth.globus.org/v2/api/identities",
+                json={"identities": identities},
+            )
+        found = lookup_usernames(globus_sdk.AuthClient(), names)
+        sizes = [len(call.request.params["usernames"].split(",")) for call in mocked.calls]
+    assert sizes == [100, 50]
+    assert sorted(found) == sorted(names)

@@ -268,3 +268,24 @@ def test_unreachable_and_malformed_loops_are_left_alone() -> None:
     broken["States"]["Check"]["ResultPath"] = "$.a[*]"
     broken["States"]["Gone?"]["Choices"][0]["Variable"] = "not a path"
     assert "FG208" not in codes(check(broken))
+
+
+def test_a_counter_kept_by_the_expression_eval_provider_bounds_the_poll() -> None:
+    bounded = _with_deadline(_poll())
+    bounded["States"]["CountWait"] = {
+        "Type": "Action",
+        "ActionUrl": "https://actions.globus.org/expression_eval",
+        "Parameters": {
+            "expressions": [
+                {
+                    "expression": "x + 60",
+                    "arguments": {"x.$": "$.poll.waited"},
+                    "result_path": "waited",
+                }
+            ]
+        },
+        "ResultPath": "$.poll",
+        "Next": "Pause",
+    }
+    # Its result is computed, not awaited: like an ExpressionEval, it counts.
+    assert "FG208" not in codes(check(bounded))
