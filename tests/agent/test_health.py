@@ -24,6 +24,18 @@ def inst(cfg: InstanceConfig) -> InstanceConfig:
     return cfg
 
 
+def _mailing(
+    inst: InstanceConfig, mailbox: Path, *, after: int
+) -> tuple[InstanceConfig, FakeExecutor]:
+    """``inst`` telling the PI into ``mailbox`` after ``after`` failures, and a Slurm that is down."""
+    notify = (
+        f"{sys.executable} -c \"import sys; open({str(mailbox)!r}, 'a').write(sys.stdin.read())\""
+    )
+    down = FakeExecutor()
+    down.down = True
+    return dataclasses.replace(inst, notify_command=notify, notify_after_failures=after), down
+
+
 def test_every_tick_records_what_it_did(inst: InstanceConfig) -> None:
     assert health.read_heartbeat(inst.base_dir) is None
     make_uow(inst.path(protocol.UPLOADED), "u")
@@ -39,12 +51,7 @@ def test_failing_ticks_are_counted_and_the_pi_told_once(
     inst: InstanceConfig, tmp_path: Path
 ) -> None:
     mailbox = tmp_path / "mail.txt"
-    notify = (
-        f"{sys.executable} -c \"import sys; open({str(mailbox)!r}, 'a').write(sys.stdin.read())\""
-    )
-    cfg = dataclasses.replace(inst, notify_command=notify, notify_after_failures=2)
-    down = FakeExecutor()
-    down.down = True
+    cfg, down = _mailing(inst, mailbox, after=2)
     for expected in (1, 2, 3):
         assert tick(cfg, down).exit_code == EXIT_SCHEDULER_DOWN
         beat = health.read_heartbeat(cfg.base_dir)
@@ -79,12 +86,7 @@ def test_a_killed_tick_in_the_run_of_failures_still_gets_the_pi_told(
     # 1 failure, then a tick killed mid-way (counted at the next start), then more:
     # the count jumps past the threshold and the PI must still hear, once.
     mailbox = tmp_path / "mail.txt"
-    notify = (
-        f"{sys.executable} -c \"import sys; open({str(mailbox)!r}, 'a').write(sys.stdin.read())\""
-    )
-    cfg = dataclasses.replace(inst, notify_command=notify, notify_after_failures=3)
-    down = FakeExecutor()
-    down.down = True
+    cfg, down = _mailing(inst, mailbox, after=3)
     tick(cfg, down)
     tick(cfg, down)
     health.write_heartbeat(cfg.base_dir, health.Heartbeat(started=1.0, failures_in_a_row=2))
