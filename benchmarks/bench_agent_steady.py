@@ -20,8 +20,8 @@ import time
 from agent_bench_common import REPO, make_instance, scratch, start_cluster
 
 from hpc_agent import protocol
-from hpc_agent.state import SUBMITTED, JobRecord, Ledger, StateStore, ledger_key
-from hpc_agent.tick import job_name
+from hpc_agent.loop.state import SUBMITTED, JobRecord, Ledger, StateStore, ledger_key
+from hpc_agent.loop.tick import job_name
 
 FINISHED = 10_000
 RUNNING = 1_000
@@ -30,8 +30,8 @@ CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {repo!r})
 from hpc_agent.config import load_instance
-from hpc_agent.executor import JobInfo
-from hpc_agent.tick import tick
+from hpc_agent.executors.base import JobInfo
+from hpc_agent.loop.tick import tick
 
 class Stub:
     name = "stub"

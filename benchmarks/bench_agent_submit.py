@@ -18,7 +18,7 @@ from agent_bench_common import make_instance, make_uow, scratch, start_cluster
 
 from hpc_agent import protocol
 from hpc_agent.executors import make_executor
-from hpc_agent.tick import tick
+from hpc_agent.loop.tick import tick
 
 
 class Counting:

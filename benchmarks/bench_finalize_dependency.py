@@ -24,7 +24,7 @@ from datetime import datetime
 from agent_bench_common import make_instance, make_uow, scratch, start_cluster
 
 from hpc_agent import protocol
-from hpc_agent.tick import tick
+from hpc_agent.loop.tick import tick
 
 RUNS = 3
 

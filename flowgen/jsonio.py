@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flowgen.errors import InputFileError
-from hpc_agent.atomicio import write_text_atomic
+from hpc_agent.fs.atomicio import write_text_atomic
 
 
 def dumps(obj: Any) -> str:

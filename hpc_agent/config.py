@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from hpc_agent.atomicio import write_text_atomic
+from hpc_agent.fs.atomicio import write_text_atomic
 from hpc_agent.protocol import instance_name_problem
 
 if sys.version_info >= (3, 11):

@@ -1,6 +1,6 @@
 """The HPC agent as a simulator hook: the complete FlowCron loop on one machine.
 
-:class:`AgentDriver` runs the agent's tick (:func:`hpc_agent.tick.tick`) for
+:class:`AgentDriver` runs the agent's tick (:func:`hpc_agent.loop.tick.tick`) for
 one instance every ``tick_every`` seconds of simulated time, in-process, as
 cron would run it on the login node::
 
@@ -48,8 +48,8 @@ from flowgen.exitcodes import RUN_FAILED
 from flowgen.simulate.clock import PeriodicHook
 from hpc_agent import protocol
 from hpc_agent.config import ConfigError, InstanceConfig, load_instance, save_instance
-from hpc_agent.report import read_report
-from hpc_agent.tick import TickResult, tick
+from hpc_agent.loop.tick import TickResult, tick
+from hpc_agent.uow.report import read_report
 
 DEFAULT_TICK_EVERY = 60.0
 """Simulated seconds between agent ticks (a cron entry every minute)."""
@@ -249,7 +249,7 @@ class AgentDriver:
 
     def _report(self, now: datetime) -> None:
         """Turn the instance's state into events, one per change."""
-        from hpc_agent.state import StateStore
+        from hpc_agent.loop.state import StateStore
 
         running = self.running()
         records = StateStore(self.cfg.base_dir).all_records() if running else {}
@@ -285,9 +285,9 @@ class AgentDriver:
         ids = [r.job_id for r in records.values() if r.job_id]
         if not ids:
             return {}
-        from hpc_agent.executor import ExecutorError
         from hpc_agent.executors import make_executor
-        from hpc_agent.state import StateStore
+        from hpc_agent.executors.base import ExecutorError
+        from hpc_agent.loop.state import StateStore
 
         executor = make_executor(self.cfg.executor, StateStore(self.cfg.base_dir).root / "executor")
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from hpc_agent.executor import JobInfo, JobSpec, SchedulerUnavailable, SubmitRejected
+from hpc_agent.executors.base import JobInfo, JobSpec, SchedulerUnavailable, SubmitRejected
 
 
 class FakeExecutor:

@@ -60,7 +60,7 @@ FAKE_TICK = """
 import sys
 from pathlib import Path
 from hpc_agent.config import load_base
-from hpc_agent.tick import tick
+from hpc_agent.loop.tick import tick
 from tests.agent.fakes import FakeExecutor
 
 base, now, *ended = sys.argv[1:]

@@ -23,7 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from slurmbed import SlurmCluster  # noqa: E402
 
-from hpc_agent.slurm import SACCT_FIELDS, SQUEUE_FORMAT  # noqa: E402
+from hpc_agent.executors.slurm import SACCT_FIELDS, SQUEUE_FORMAT  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig, save_instance
-from hpc_agent.tick import TickResult, tick
+from hpc_agent.loop.tick import TickResult, tick
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hpc_agent.admission import admit, parse_directives, upload_state
 from hpc_agent.config import InstanceConfig
+from hpc_agent.uow.admission import admit, parse_directives, upload_state
 
 MakeUow = Callable[..., Path]
 SCRIPT = "#!/bin/bash\n#SBATCH --time=00:01:00\n\necho hi > data/out.txt\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hpc_agent.atomicio import write_text_atomic
+from hpc_agent.fs.atomicio import write_text_atomic
 
 
 def test_replaces_content_and_keeps_existing_permissions(tmp_path: Path) -> None:

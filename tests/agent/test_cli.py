@@ -14,7 +14,7 @@ import pytest
 from hpc_agent import protocol
 from hpc_agent.cli import main, parse_since
 from hpc_agent.config import registry_path
-from hpc_agent.eventlog import EventLog
+from hpc_agent.loop.eventlog import EventLog
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ import pytest
 from hpc_agent import protocol
 from hpc_agent.cli import main
 from hpc_agent.config import InstanceConfig, save_instance
-from hpc_agent.tick import tick
+from hpc_agent.loop.tick import tick
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 
@@ -54,10 +54,10 @@ def test_unknown_instance_is_a_usage_error(
 def test_run_survives_a_tick_that_raises_and_logs_it(
     inst: InstanceConfig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hpc_agent.tick
-    from hpc_agent.eventlog import read_events
+    import hpc_agent.loop.tick
+    from hpc_agent.loop.eventlog import read_events
 
-    real_tick = hpc_agent.tick.tick
+    real_tick = hpc_agent.loop.tick.tick
     calls: list[int] = []
 
     def flaky_tick(*args: object, **kwargs: object) -> object:
@@ -66,7 +66,7 @@ def test_run_survives_a_tick_that_raises_and_logs_it(
             raise OSError(5, "Input/output error", "/nfs/project/UploadedFiles")
         return real_tick(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(hpc_agent.tick, "tick", flaky_tick)
+    monkeypatch.setattr(hpc_agent.loop.tick, "tick", flaky_tick)
     local = dataclasses.replace(inst, executor="local")
     save_instance(local)
     make_uow(inst.path(protocol.UPLOADED), "s")
@@ -87,10 +87,10 @@ def test_run_survives_a_tick_that_raises_and_logs_it(
 def test_cancel_says_what_happened(
     inst: InstanceConfig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hpc_agent.cli_ops
+    import hpc_agent.cli.ops
 
     fake = FakeExecutor()
-    monkeypatch.setattr(hpc_agent.cli_ops, "_executor", lambda cfg: fake)
+    monkeypatch.setattr(hpc_agent.cli.ops, "_executor", lambda cfg: fake)
     for name in ("running", "done"):
         make_uow(inst.path(protocol.UPLOADED), name)
     jobs = tick(inst, fake).submitted

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from hpc_agent import doctor, protocol, schedule
+from hpc_agent import protocol
 from hpc_agent.cli import main
 from hpc_agent.config import InstanceConfig, save_instance
-from hpc_agent.state import StateStore
-from hpc_agent.stuck import StuckList
-from hpc_agent.tick import tick
+from hpc_agent.loop.state import StateStore
+from hpc_agent.loop.tick import tick
+from hpc_agent.site import doctor, schedule
+from hpc_agent.uow.stuck import StuckList
 from tests.agent.fakes import FakeExecutor
 
 

@@ -6,7 +6,7 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from hpc_agent.eventlog import (
+from hpc_agent.loop.eventlog import (
     EventLog,
     follow_events,
     format_event,

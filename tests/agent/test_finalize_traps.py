@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
-from hpc_agent import doctor, protocol
+from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig, save_instance
-from hpc_agent.eventlog import read_events
-from hpc_agent.state import StateStore
-from hpc_agent.status import collect_status, format_status
-from hpc_agent.stuck import StuckList
-from hpc_agent.tick import tick
+from hpc_agent.loop.eventlog import read_events
+from hpc_agent.loop.state import StateStore
+from hpc_agent.loop.tick import tick
+from hpc_agent.site import doctor
+from hpc_agent.site.status import collect_status, format_status
+from hpc_agent.uow.stuck import StuckList
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 from tests.agent.plain_user import SKIP_REASON, plain_fake_tick, plain_prefix

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from hpc_agent import health, protocol
+from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.eventlog import read_events
 from hpc_agent.exitcodes import EXIT_SCHEDULER_DOWN
-from hpc_agent.tick import tick
+from hpc_agent.loop import health
+from hpc_agent.loop.eventlog import read_events
+from hpc_agent.loop.tick import tick
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.tick import tick
+from hpc_agent.loop.tick import tick
 from tests.agent.fakes import FakeExecutor
 
 NAME_MAX = 255

@@ -9,7 +9,7 @@ import pytest
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.layout import LAYOUT_DIRS, layout_findings, layout_problems
+from hpc_agent.site.layout import LAYOUT_DIRS, layout_findings, layout_problems
 
 
 @pytest.fixture

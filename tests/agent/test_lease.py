@@ -1,7 +1,7 @@
 """The lease alone keeps agents on different hosts apart, with no help from flock (issue 9).
 
 Two "hosts" are two processes (or two lock objects) whose host names differ,
-with ``flock`` turned into a no-op in :mod:`hpc_agent.lock` only, as on a
+with ``flock`` turned into a no-op in :mod:`hpc_agent.loop.lock` only, as on a
 file system whose flock is not shared between login nodes.
 """
 
@@ -26,14 +26,15 @@ from typing import Any
 
 import pytest
 
-from hpc_agent import doctor, protocol
-from hpc_agent import lock as lockmod
+from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.eventlog import read_events
-from hpc_agent.executor import JobSpec
+from hpc_agent.executors.base import JobSpec
 from hpc_agent.exitcodes import EXIT_FAILED
-from hpc_agent.lock import InstanceLock, LeaseLost, read_lease
-from hpc_agent.tick import Reconciler, job_name, tick
+from hpc_agent.loop import lock as lockmod
+from hpc_agent.loop.eventlog import read_events
+from hpc_agent.loop.lock import InstanceLock, LeaseLost, read_lease
+from hpc_agent.loop.tick import Reconciler, job_name, tick
+from hpc_agent.site import doctor
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 
@@ -47,7 +48,7 @@ NO_FLOCK = types.SimpleNamespace(
     LOCK_NB=fcntl.LOCK_NB,
     LOCK_UN=fcntl.LOCK_UN,
 )
-"""Stands in for :mod:`fcntl` in :mod:`hpc_agent.lock`: every flock "succeeds"."""
+"""Stands in for :mod:`fcntl` in :mod:`hpc_agent.loop.lock`: every flock "succeeds"."""
 
 
 @pytest.fixture

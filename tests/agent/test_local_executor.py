@@ -12,16 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from hpc_agent.executor import JobInfo, JobSpec, SubmitRejected
+from hpc_agent.executors import local as local_module
 from hpc_agent.executors import make_executor
-from hpc_agent.local_executor import (
+from hpc_agent.executors.base import JobInfo, JobSpec, SubmitRejected
+from hpc_agent.executors.local import (
     LocalExecutor,
     format_elapsed,
     job_time_limit,
     parse_time_limit,
     sbatch_directives,
 )
-from hpc_agent.slurm import SlurmExecutor
+from hpc_agent.executors.slurm import SlurmExecutor
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -197,8 +198,8 @@ def test_the_job_outlives_the_process_that_submitted_it(tmp_path: Path) -> None:
     state = tmp_path / "state"
     # Like a cron tick: a short-lived process submits and exits at once.
     code = (
-        "import sys; from pathlib import Path; from hpc_agent.executor import JobSpec;"
-        "from hpc_agent.local_executor import LocalExecutor;"
+        "import sys; from pathlib import Path; from hpc_agent.executors.base import JobSpec;"
+        "from hpc_agent.executors.local import LocalExecutor;"
         "print(LocalExecutor(Path(sys.argv[1])).submit(JobSpec(name='j', script=Path(sys.argv[2]),"
         "workdir=Path(sys.argv[3]), stdout='o-%j', stderr='e-%j')))"
     )
@@ -230,12 +231,41 @@ def test_a_runner_that_died_without_a_record_is_a_failed_job(
     assert info.reason is not None and info.reason.startswith("NodeFail")
 
 
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+@pytest.mark.parametrize(
+    ("module", "alive"),
+    [
+        ("hpc_agent.executors.local_runner", True),
+        # A runner started by an agent from before the sub-package move.
+        ("hpc_agent.local_executor", True),
+        ("some.other.program", False),
+    ],
+)
+def test_runners_are_recognised_under_the_old_and_new_module_names(
+    tmp_path: Path, module: str, alive: bool
+) -> None:
+    # A process whose command line looks like `python -m MODULE STATE 7`.
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", module, str(tmp_path), "7"]
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while b"time.sleep" not in Path(f"/proc/{sleeper.pid}/cmdline").read_bytes():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert local_module._runner_alive(sleeper.pid, "7") is alive
+        assert local_module._runner_alive(sleeper.pid, "8") is False
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 def test_ids_increase_and_are_never_shared_by_concurrent_submitters(tmp_path: Path) -> None:
     uow, script = make_uow(tmp_path, "true")
     state = tmp_path / "state"
     code = (
-        "import sys; from pathlib import Path; from hpc_agent.executor import JobSpec;"
-        "from hpc_agent.local_executor import LocalExecutor;"
+        "import sys; from pathlib import Path; from hpc_agent.executors.base import JobSpec;"
+        "from hpc_agent.executors.local import LocalExecutor;"
         "e = LocalExecutor(Path(sys.argv[1]));"
         "[print(e.submit(JobSpec(name='j', script=Path(sys.argv[2]), workdir=Path(sys.argv[3]),"
         "stdout='o-%j', stderr='e-%j'))) for _ in range(3)]"

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from hpc_agent.lock import InstanceLock, read_lease
+from hpc_agent.loop.lock import InstanceLock, read_lease
 
 
 def test_second_holder_on_the_same_host_is_refused(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_lock_held_by_another_process_is_refused_and_freed_when_it_dies(tmp_path
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from hpc_agent.lock import InstanceLock;"
+            "import sys, time; from pathlib import Path; from hpc_agent.loop.lock import InstanceLock;"
             f"lock = InstanceLock(Path({str(tmp_path)!r}), 900); assert lock.acquire();"
             "print('held', flush=True); time.sleep(60)",
         ],

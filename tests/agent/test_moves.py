@@ -9,8 +9,8 @@ import pytest
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.eventlog import read_events
-from hpc_agent.tick import tick
+from hpc_agent.loop.eventlog import read_events
+from hpc_agent.loop.tick import tick
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 
@@ -95,7 +95,7 @@ def test_a_stale_marker_from_another_instance_is_ignored(inst: InstanceConfig) -
 def test_a_folder_that_cannot_be_put_back_is_not_taken_for_a_new_upload(
     inst: InstanceConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hpc_agent.tick import Reconciler
+    from hpc_agent.loop.tick import Reconciler
 
     fake = FakeExecutor()
     _submitted(inst, fake)

@@ -8,10 +8,10 @@ import pytest
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.operations import OperationError, cancel, finalize_uow, retry
-from hpc_agent.state import StateStore
-from hpc_agent.status import collect_status, format_status
-from hpc_agent.tick import RECOVERY_CLOCK_SLACK, tick
+from hpc_agent.loop.state import StateStore
+from hpc_agent.loop.tick import RECOVERY_CLOCK_SLACK, tick
+from hpc_agent.site.status import collect_status, format_status
+from hpc_agent.uow.operations import OperationError, cancel, finalize_uow, retry
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 
@@ -181,7 +181,7 @@ def test_cancel_never_scancels_a_job_that_took_over_the_id(inst: InstanceConfig)
     # After a controller lost its state, the UoW's job id belongs to a stranger's job.
     import time as clock
 
-    from hpc_agent.executor import JobInfo
+    from hpc_agent.executors.base import JobInfo
 
     make_uow(inst.path(protocol.UPLOADED), "s")
     fake = FakeExecutor()

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from hpc_agent import protocol
-from hpc_agent.admission import admit
 from hpc_agent.config import InstanceConfig, save_instance
-from hpc_agent.eventlog import read_events
 from hpc_agent.exitcodes import EXIT_FAILED
-from hpc_agent.finalize import Agent, finalize
-from hpc_agent.state import FINALIZING, StateStore
-from hpc_agent.tick import tick
+from hpc_agent.loop.eventlog import read_events
+from hpc_agent.loop.state import FINALIZING, StateStore
+from hpc_agent.loop.tick import tick
+from hpc_agent.uow.admission import admit
+from hpc_agent.uow.finalize import Agent, finalize
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 from tests.agent.slurm_helpers import agent_cmd

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from hpc_agent import protocol
-from hpc_agent.report import (
+from hpc_agent.uow.report import (
     STDERR_TAIL_LINES,
     read_report,
     remove_report_temporaries,

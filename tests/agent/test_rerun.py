@@ -10,8 +10,8 @@ import pytest
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.rerun import FALLBACK_LABEL, archive_earlier_outputs, find_earlier_outputs
-from hpc_agent.tick import tick
+from hpc_agent.loop.tick import tick
+from hpc_agent.uow.rerun import FALLBACK_LABEL, archive_earlier_outputs, find_earlier_outputs
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 

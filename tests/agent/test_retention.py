@@ -10,11 +10,11 @@ import pytest
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig, save_instance
-from hpc_agent.eventlog import read_events
-from hpc_agent.finalize import Agent
-from hpc_agent.retention import DAY, apply_retention, prune_logs
-from hpc_agent.state import Ledger, StateStore
-from hpc_agent.tick import tick
+from hpc_agent.loop.eventlog import read_events
+from hpc_agent.loop.state import Ledger, StateStore
+from hpc_agent.loop.tick import tick
+from hpc_agent.uow.finalize import Agent
+from hpc_agent.uow.retention import DAY, apply_retention, prune_logs
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 from tests.agent.plain_user import SKIP_REASON, plain_prefix, run_plain
@@ -177,8 +177,8 @@ RETENTION_AT = """
 import sys
 from pathlib import Path
 from hpc_agent.config import load_base
-from hpc_agent.finalize import Agent
-from hpc_agent.retention import apply_retention
+from hpc_agent.uow.finalize import Agent
+from hpc_agent.uow.retention import apply_retention
 
 agent = Agent.open(load_base(Path(sys.argv[1])), now=float(sys.argv[2]))
 print(apply_retention(agent))

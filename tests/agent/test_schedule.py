@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from hpc_agent import protocol, schedule
+from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig, save_instance
-from hpc_agent.schedule import ScheduleError
+from hpc_agent.site import schedule
+from hpc_agent.site.schedule import ScheduleError
 
 
 def test_cron_spec_covers_even_intervals() -> None:

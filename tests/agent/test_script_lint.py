@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hpc_agent.admission import admit
 from hpc_agent.config import InstanceConfig
-from hpc_agent.script_lint import interpreter_name, lint_script, shebang
+from hpc_agent.uow.admission import admit
+from hpc_agent.uow.script_lint import interpreter_name, lint_script, shebang
 
 MakeUow = Callable[..., Path]
 HEAD = "#!/bin/bash\n#SBATCH --time=00:01:00\n"

@@ -14,7 +14,7 @@ import pytest
 from hpc_agent import protocol
 from hpc_agent.cli import main
 from hpc_agent.config import load_instance, read_toml, registered_names, registry_path
-from hpc_agent.setup import INSTANCE_FILE, Prompter, SetupError, SetupOptions, setup
+from hpc_agent.site.setup import INSTANCE_FILE, Prompter, SetupError, SetupOptions, setup
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL = ["--executor", "local", "--schedule", "none"]
@@ -178,8 +178,8 @@ def test_slurm_unreachable_during_setup_is_a_message_not_a_traceback(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from hpc_agent import slurm
-    from hpc_agent.executor import SchedulerUnavailable
+    from hpc_agent.executors import slurm
+    from hpc_agent.executors.base import SchedulerUnavailable
 
     def unreachable(account: str | None, qos: str | None) -> list[str]:
         raise SchedulerUnavailable("sacct: Unable to contact slurm controller")
@@ -271,8 +271,8 @@ def test_account_and_qos_are_checked_by_the_real_slurm(
         cluster = request.getfixturevalue("slurm_cluster")
     except pytest.FixtureLookupError:
         pytest.skip("the slurm_cluster fixture is not available in this checkout")
-    if importlib.util.find_spec("hpc_agent.slurm") is None:
-        pytest.skip("hpc_agent.slurm is not available in this checkout")
+    if importlib.util.find_spec("hpc_agent.executors.slurm") is None:
+        pytest.skip("hpc_agent.executors.slurm is not available in this checkout")
     mp = pytest.MonkeyPatch()
     for key, value in cluster.env.items():
         mp.setenv(key, value)

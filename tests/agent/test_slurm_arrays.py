@@ -23,8 +23,8 @@ from slurmbed import SlurmCluster, require_slurm
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.slurm import SlurmExecutor
-from hpc_agent.tick import tick
+from hpc_agent.executors.slurm import SlurmExecutor
+from hpc_agent.loop.tick import tick
 from tests.agent.conftest import make_uow
 from tests.agent.slurm_helpers import finished_path, instance
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from slurmbed import SlurmCluster
 
-from hpc_agent import slurm
-from hpc_agent.executor import JobInfo, JobSpec, SchedulerUnavailable, SubmitRejected
-from hpc_agent.slurm import SlurmExecutor, check_account_qos, detect_accounting
+from hpc_agent.executors import slurm
+from hpc_agent.executors.base import JobInfo, JobSpec, SchedulerUnavailable, SubmitRejected
+from hpc_agent.executors.slurm import SlurmExecutor, check_account_qos, detect_accounting
 
 pytestmark = pytest.mark.slurm
 

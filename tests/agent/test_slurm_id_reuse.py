@@ -32,9 +32,9 @@ from slurmbed import SlurmCluster, require_slurm
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.eventlog import read_events
-from hpc_agent.state import StateStore
-from hpc_agent.tick import RECOVERY_CLOCK_SLACK, job_name, tick
+from hpc_agent.loop.eventlog import read_events
+from hpc_agent.loop.state import StateStore
+from hpc_agent.loop.tick import RECOVERY_CLOCK_SLACK, job_name, tick
 from tests.agent.conftest import make_uow
 from tests.agent.slurm_helpers import finished_path, instance
 

@@ -19,8 +19,7 @@ import pytest
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.eventlog import read_events
-from hpc_agent.executor import (
+from hpc_agent.executors.base import (
     OUTCOME_UNSEEN,
     JobInfo,
     claim,
@@ -29,10 +28,11 @@ from hpc_agent.executor import (
     task_count,
     task_ids,
 )
-from hpc_agent.finalize import build_report
-from hpc_agent.report import render_text
-from hpc_agent.state import JobRecord, StateStore
-from hpc_agent.tick import RECOVERY_CLOCK_SLACK, tick
+from hpc_agent.loop.eventlog import read_events
+from hpc_agent.loop.state import JobRecord, StateStore
+from hpc_agent.loop.tick import RECOVERY_CLOCK_SLACK, tick
+from hpc_agent.uow.finalize import build_report
+from hpc_agent.uow.report import render_text
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 
@@ -324,7 +324,7 @@ def test_a_crash_after_the_loss_is_recorded_submits_again_exactly_once(
         if name == "after-lost-record":
             raise Crash(name)
 
-    monkeypatch.setattr("hpc_agent.tick.crash_point", crash_point)
+    monkeypatch.setattr("hpc_agent.loop.tick.crash_point", crash_point)
     with pytest.raises(Crash):
         tick(inst, fake)
     monkeypatch.undo()

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from hpc_agent.executor import JobSpec, claim
-from hpc_agent.slurm import (
+from hpc_agent.executors.base import JobSpec, claim
+from hpc_agent.executors.slurm import (
     CONFIG_TIME_KEY,
     accounting_disabled,
     config_accounting,

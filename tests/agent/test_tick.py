@@ -13,12 +13,12 @@ import pytest
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.eventlog import read_events
-from hpc_agent.executor import ExecutorError
+from hpc_agent.executors.base import ExecutorError
 from hpc_agent.exitcodes import EXIT_FAILED, EXIT_SCHEDULER_DOWN
-from hpc_agent.lock import InstanceLock
-from hpc_agent.state import Ledger, StateStore
-from hpc_agent.tick import RECOVERY_CLOCK_SLACK, TickResult, job_name, tick
+from hpc_agent.loop.eventlog import read_events
+from hpc_agent.loop.lock import InstanceLock
+from hpc_agent.loop.state import Ledger, StateStore
+from hpc_agent.loop.tick import RECOVERY_CLOCK_SLACK, TickResult, job_name, tick
 from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
 

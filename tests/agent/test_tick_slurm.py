@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from hpc_agent import protocol
-from hpc_agent.eventlog import read_events
 from hpc_agent.exitcodes import EXIT_SCHEDULER_DOWN
-from hpc_agent.tick import RECOVERY_CLOCK_SLACK, job_name, tick
+from hpc_agent.loop.eventlog import read_events
+from hpc_agent.loop.tick import RECOVERY_CLOCK_SLACK, job_name, tick
 from tests.agent.conftest import make_uow
 from tests.agent.slurm_helpers import (
     FAST_SCRIPT,
@@ -33,7 +33,7 @@ from tests.agent.slurm_helpers import (
 
 pytestmark = pytest.mark.slurm
 pytest.importorskip(
-    "hpc_agent.executors", reason="the executors (hpc_agent/executors.py) are missing"
+    "hpc_agent.executors", reason="the executors (hpc_agent/executors/__init__.py) are missing"
 )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hpc_agent.treewalk import TreeWalk, add_bits_at, link_escapes
+from hpc_agent.fs.treewalk import TreeWalk, add_bits_at, link_escapes
 
 PATH_MAX = os.pathconf("/", "PC_PATH_MAX")
 

@@ -14,7 +14,7 @@ import pytest
 from flowgen.simulate.agent import AgentHoldTimeout
 from hpc_agent import protocol
 from hpc_agent.executors import make_executor
-from hpc_agent.state import StateStore
+from hpc_agent.loop.state import StateStore
 
 from .loop import FAILING_SCRIPT, Loop, kinds, make_uow, report, sleeping_script
 

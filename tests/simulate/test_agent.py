@@ -23,7 +23,7 @@ from flowgen.simulate.agent import (
 )
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.tick import TickResult
+from hpc_agent.loop.tick import TickResult
 
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 DAY_WAIT = {

@@ -2,7 +2,7 @@
 
 Every tick looks at every Unit of Work where it lies and advances it as far as
 it can, remembering nothing between ticks except the durable job records of
-:mod:`hpc_agent.state`:
+:mod:`hpc_agent.loop.state`:
 
 1. outcome: ONE batched scheduler query for every recorded job; a finished job
    gets its outcome recorded (success only for COMPLETED with exit code 0:0; a
@@ -15,8 +15,8 @@ it can, remembering nothing between ticks except the durable job records of
    anything else; a UoW whose intent was recorded but whose job id was not
    (a crash) is first looked up by its unique job name, so it is never
    submitted twice;
-4. finalize: see :mod:`hpc_agent.finalize`;
-5. retention: see :mod:`hpc_agent.retention`.
+4. finalize: see :mod:`hpc_agent.uow.finalize`;
+5. retention: see :mod:`hpc_agent.uow.retention`.
 
 Before step 1 the tick pings the scheduler (one cheap call, every tick): when
 it cannot be reached the tick logs it and exits with
@@ -45,12 +45,9 @@ from functools import partial
 from pathlib import Path
 from typing import Final
 
-from hpc_agent import health, protocol
-from hpc_agent.admission import Admission, admit, upload_state
-from hpc_agent.atomicio import TEMP_SUFFIX, write_text_atomic
+from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.eventlog import EventLog
-from hpc_agent.executor import (
+from hpc_agent.executors.base import (
     Claim,
     Executor,
     ExecutorError,
@@ -64,19 +61,11 @@ from hpc_agent.executor import (
 )
 from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_SCHEDULER_DOWN
 from hpc_agent.faults import crash_point
-from hpc_agent.finalize import (
-    Agent,
-    clear_stuck,
-    decide,
-    finalize,
-    note_stuck,
-    tell_the_pi,
-)
-from hpc_agent.layout import layout_problems, log_refusal
-from hpc_agent.lock import InstanceLock, LeaseLost
-from hpc_agent.rerun import archive_earlier_outputs, find_earlier_outputs
-from hpc_agent.retention import RetentionResult, apply_retention
-from hpc_agent.state import (
+from hpc_agent.fs.atomicio import TEMP_SUFFIX, write_text_atomic
+from hpc_agent.loop import health
+from hpc_agent.loop.eventlog import EventLog
+from hpc_agent.loop.lock import InstanceLock, LeaseLost
+from hpc_agent.loop.state import (
     ADMITTED,
     FAILED,
     FINALIZING,
@@ -85,8 +74,20 @@ from hpc_agent.state import (
     SUCCEEDED,
     JobRecord,
 )
+from hpc_agent.site.layout import layout_problems, log_refusal
 from hpc_agent.text import printable
-from hpc_agent.uowmarker import new_token, read_token, write_marker
+from hpc_agent.uow.admission import Admission, admit, upload_state
+from hpc_agent.uow.finalize import (
+    Agent,
+    clear_stuck,
+    decide,
+    finalize,
+    note_stuck,
+    tell_the_pi,
+)
+from hpc_agent.uow.marker import new_token, read_token, write_marker
+from hpc_agent.uow.rerun import archive_earlier_outputs, find_earlier_outputs
+from hpc_agent.uow.retention import RetentionResult, apply_retention
 
 VANISHED_REASON: Final = "job vanished from Slurm"
 MAX_RESUBMISSIONS: Final = 1
@@ -473,7 +474,7 @@ class Reconciler:
         A folder renamed inside ``CodeToRun/slurm/`` (``unrecorded`` names) or
         moved back into ``UploadedFiles/`` would otherwise be forgotten and
         taken for a new upload: a second job for the same UoW. Its marker
-        (:mod:`hpc_agent.uowmarker`) says which record it belongs to.
+        (:mod:`hpc_agent.uow.marker`) says which record it belongs to.
         Returns the UoWs whose folder was found, put back or not.
         """
         wanted = {record.token: record for record in missing if record.token}
@@ -565,7 +566,7 @@ class Reconciler:
         """Advance one submitted record with what the scheduler said (None: unknown).
 
         Only the scheduler's records of *this* submission count (its job name,
-        submitted no earlier than the intent; :func:`~hpc_agent.executor.claim`):
+        submitted no earlier than the intent; :func:`~hpc_agent.executors.base.claim`):
         after a controller lost its state, the same id may belong to another
         job. Such a later job proves this one was lost: the UoW is submitted
         again (once) or failed saying so, never finished with the other job's
@@ -1035,7 +1036,7 @@ class Reconciler:
 
 
 def _is_temporary(name: str) -> bool:
-    """Whether ``name`` is one of :mod:`hpc_agent.atomicio`'s temporary files."""
+    """Whether ``name`` is one of :mod:`hpc_agent.fs.atomicio`'s temporary files."""
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
 

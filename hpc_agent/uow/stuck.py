@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from hpc_agent import protocol
-from hpc_agent.atomicio import write_text_atomic
 from hpc_agent.config import InstanceConfig
-from hpc_agent.state import StateStore
+from hpc_agent.fs.atomicio import write_text_atomic
+from hpc_agent.loop.state import StateStore
 
 STUCK_FILE: Final = "stuck.json"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from hpc_agent import protocol
-from hpc_agent.atomicio import write_bytes_atomic
+from hpc_agent.fs.atomicio import write_bytes_atomic
 from hpc_agent.text import json_bytes
 
 HEARTBEAT_FILE: Final = "heartbeat.json"

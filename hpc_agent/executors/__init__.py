@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hpc_agent.executor import Executor
-from hpc_agent.local_executor import LocalExecutor
-from hpc_agent.slurm import DEFAULT_TIMEOUT, SlurmExecutor
+from hpc_agent.executors.base import Executor
+from hpc_agent.executors.local import LocalExecutor
+from hpc_agent.executors.slurm import DEFAULT_TIMEOUT, SlurmExecutor
 
 EXECUTOR_KINDS = ("slurm", "local")
 """Every value the ``executor`` setting accepts."""

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from hpc_agent import protocol, schedule
+from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK
-from hpc_agent.health import read_heartbeat
-from hpc_agent.layout import LAYOUT_FIX, layout_findings, layout_problems
-from hpc_agent.lock import InstanceLock, read_lease
-from hpc_agent.stuck import stuck_uows
+from hpc_agent.loop.health import read_heartbeat
+from hpc_agent.loop.lock import InstanceLock, read_lease
+from hpc_agent.site import schedule
+from hpc_agent.site.layout import LAYOUT_FIX, layout_findings, layout_problems
+from hpc_agent.uow.stuck import stuck_uows
 
 OK = "OK"
 WARN = "WARN"
@@ -72,7 +73,7 @@ def system_checks(executor: str = "slurm") -> list[Check]:
 
 def _accounting_check() -> Check:
     try:
-        slurm = importlib.import_module("hpc_agent.slurm")
+        slurm = importlib.import_module("hpc_agent.executors.slurm")
     except ImportError:
         return Check(WARN, "accounting", "cannot tell: Slurm support is not installed")
     try:
@@ -154,7 +155,7 @@ def instance_checks(cfg: InstanceConfig, *, now: float | None = None) -> list[Ch
 
 
 def _layout_check(cfg: InstanceConfig) -> Check:
-    """Each protocol directory must be a real directory in the base (:mod:`hpc_agent.layout`)."""
+    """Each protocol directory must be a real directory in the base (:mod:`hpc_agent.site.layout`)."""
     problems = layout_problems(cfg)
     if problems:
         return Check(
@@ -251,7 +252,7 @@ def _schedule_check(cfg: InstanceConfig) -> Check:
 
 def _lease_check(cfg: InstanceConfig, now: float) -> Check:
     try:
-        lock = importlib.import_module("hpc_agent.lock")
+        lock = importlib.import_module("hpc_agent.loop.lock")
     except ImportError:
         return Check(OK, "lock", "no lease support installed")
     lease = lock.read_lease(cfg.path(protocol.CODE_TO_RUN) / lock.LEASE_FILE)
@@ -283,7 +284,7 @@ def job_age_check(cfg: InstanceConfig, config: dict[str, str]) -> Check:
     for ``MinJobAge`` seconds; a tick interval longer than that can miss the
     outcome, and the job is then failed as "vanished" after the grace period.
     """
-    slurm = importlib.import_module("hpc_agent.slurm")
+    slurm = importlib.import_module("hpc_agent.executors.slurm")
     interval = cfg.every_minutes * 60
     if slurm.config_accounting(config):
         return Check(OK, "job age", "accounting on: sacct keeps every job's outcome")
@@ -317,7 +318,7 @@ def job_age_check(cfg: InstanceConfig, config: dict[str, str]) -> Check:
 
 def _slurm_checks(cfg: InstanceConfig) -> list[Check]:
     """Checks that read the controller's configuration (one ``scontrol show config``)."""
-    slurm = importlib.import_module("hpc_agent.slurm")
+    slurm = importlib.import_module("hpc_agent.executors.slurm")
     asked = time.time()
     try:
         config = slurm.show_config()
@@ -366,7 +367,7 @@ def clock_check(config: dict[str, str], local: float, *, slack: float = 0.0) -> 
     with this host's clock: a clock several seconds off can miss the job and
     submit it again.
     """
-    slurm = importlib.import_module("hpc_agent.slurm")
+    slurm = importlib.import_module("hpc_agent.executors.slurm")
     controller = slurm.slurm_time_epoch(config.get(slurm.CONFIG_TIME_KEY))
     if controller is None:
         return Check(OK, "clock", "slurmctld's time not shown; not compared")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from hpc_agent import protocol
-from hpc_agent.atomicio import TEMP_SUFFIX, write_bytes_atomic, write_text_atomic
+from hpc_agent.fs.atomicio import TEMP_SUFFIX, write_bytes_atomic, write_text_atomic
 from hpc_agent.text import json_bytes, printable
 
 TEXT_FIELDS = (

@@ -1,12 +1,12 @@
 """Retention: soft-delete finished UoWs into RecyclingBin/, delete them later, prune logs.
 
 Ages count from when the agent put an item where it is, as recorded in the
-ledger (:class:`hpc_agent.state.Ledger`), never from file mtimes, which Globus
+ledger (:class:`hpc_agent.loop.state.Ledger`), never from file mtimes, which Globus
 transfers preserve. An item the ledger does not know (put there by hand, or a
 crash just after a rename) starts its clock now. ``0`` days disables a step.
 
 Nothing happens while an instance directory is a symlink
-(:mod:`hpc_agent.layout`): the items "found" there would be someone else's
+(:mod:`hpc_agent.site.layout`): the items "found" there would be someone else's
 files. Files in ``CodeToRun/slurm/`` that are not a UoW (a job wrote
 ``../leaked.txt``) are first moved into a ``FailedJobs/`` folder with a note
 (:func:`quarantine_strays`), so they expire like any other item.
@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from hpc_agent import protocol
-from hpc_agent.atomicio import write_text_atomic
-from hpc_agent.finalize import Agent, free_name, iso
-from hpc_agent.layout import layout_problems
-from hpc_agent.state import Ledger, ledger_key
-from hpc_agent.treewalk import O_DIR, add_bits_at
+from hpc_agent.fs.atomicio import write_text_atomic
+from hpc_agent.fs.treewalk import O_DIR, add_bits_at
+from hpc_agent.loop.state import Ledger, ledger_key
+from hpc_agent.site.layout import layout_problems
+from hpc_agent.uow.finalize import Agent, free_name, iso
 
 DAY: Final = 86400
 _LOG_NAME = re.compile(r"^flowcron-(\d{4}-\d{2}-\d{2})\.jsonl$")

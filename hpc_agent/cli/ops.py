@@ -19,7 +19,7 @@ from typing import Any
 
 from hpc_agent import protocol
 from hpc_agent.config import ConfigError, InstanceConfig, load_instance
-from hpc_agent.executor import Executor
+from hpc_agent.executors.base import Executor
 from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 Handler = Callable[[argparse.Namespace], int]
@@ -82,7 +82,7 @@ def _load(args: argparse.Namespace) -> InstanceConfig:
 
 def _executor(cfg: InstanceConfig) -> Executor:
     from hpc_agent.executors import make_executor
-    from hpc_agent.state import StateStore
+    from hpc_agent.loop.state import StateStore
 
     return make_executor(
         cfg.executor,
@@ -95,7 +95,7 @@ def _guard(func: Handler) -> Handler:
     """Turn the library's expected errors into a message and an exit code."""
 
     def run(args: argparse.Namespace) -> int:
-        from hpc_agent.operations import OperationError
+        from hpc_agent.uow.operations import OperationError
 
         try:
             return func(args)
@@ -113,7 +113,7 @@ def _guard(func: Handler) -> Handler:
 @_guard
 def cmd_tick(args: argparse.Namespace) -> int:
     """One tick; exit 0 (also when another agent is busy), non-zero when the scheduler is down."""
-    from hpc_agent.tick import tick
+    from hpc_agent.loop.tick import tick
 
     result = tick(_load(args))
     if result.message:
@@ -124,7 +124,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
 @_guard
 def cmd_run(args: argparse.Namespace) -> int:
     """Tick every ``--every`` seconds until SIGINT/SIGTERM (or ``--max-ticks``)."""
-    from hpc_agent.tick import tick
+    from hpc_agent.loop.tick import tick
 
     if args.every < 1:
         print("hpc-agent run: --every must be at least 1 second", file=sys.stderr)
@@ -164,7 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _report_crashed_tick(cfg: InstanceConfig, exc: Exception) -> None:
     """Log a tick that raised as one error event and say so briefly on stderr."""
     from hpc_agent import protocol
-    from hpc_agent.eventlog import EventLog
+    from hpc_agent.loop.eventlog import EventLog
 
     text = f"{type(exc).__name__}: {exc}"
     try:
@@ -182,7 +182,7 @@ def _report_crashed_tick(cfg: InstanceConfig, exc: Exception) -> None:
 @_guard
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the instance's UoWs by state."""
-    from hpc_agent.status import collect_status, format_status
+    from hpc_agent.site.status import collect_status, format_status
 
     cfg = _load(args)
     try:
@@ -201,7 +201,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 @_guard
 def cmd_retry(args: argparse.Namespace) -> int:
     """Move a failed UoW back to UploadedFiles/ for resubmission by the next tick."""
-    from hpc_agent.operations import retry
+    from hpc_agent.uow.operations import retry
 
     target = retry(_load(args), args.uow)
     print(f"{args.uow} will be submitted again by the next tick (now in {target.parent}/)")
@@ -211,7 +211,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 @_guard
 def cmd_cancel(args: argparse.Namespace) -> int:
     """scancel a UoW's job and finalize it into FailedJobs/ as cancelled."""
-    from hpc_agent.operations import cancel
+    from hpc_agent.uow.operations import cancel
 
     cfg = _load(args)
     destination = cancel(cfg, args.uow, _executor(cfg))
@@ -229,7 +229,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 @_guard
 def cmd_finalize(args: argparse.Namespace) -> int:
     """Finalize a UoW whose job has ended (run by the finalize-by-dependency job)."""
-    from hpc_agent.operations import finalize_uow
+    from hpc_agent.uow.operations import finalize_uow
 
     cfg = _load(args)
     destination = finalize_uow(cfg, args.uow, _executor(cfg))

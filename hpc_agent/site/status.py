@@ -2,7 +2,7 @@
 
 A UoW in ``CodeToRun/slurm/`` whose hand-back has failed for
 ``stuck_report_seconds`` or longer carries ``stuck`` (how long, the path and
-the reason; :mod:`hpc_agent.stuck`), shown as ``STUCK`` in the text.
+the reason; :mod:`hpc_agent.uow.stuck`), shown as ``STUCK`` in the text.
 
 Read-only and lock-free: it may run while a tick works, and at worst shows a
 UoW in the state it was in a moment ago.
@@ -15,14 +15,14 @@ import time
 from typing import Any
 
 from hpc_agent import protocol
-from hpc_agent.admission import upload_state
 from hpc_agent.config import InstanceConfig
-from hpc_agent.executor import Executor, ExecutorError
-from hpc_agent.health import Heartbeat, read_heartbeat
-from hpc_agent.lock import InstanceLock, read_lease
-from hpc_agent.state import Ledger, StateStore, ledger_key
-from hpc_agent.stuck import StuckList
+from hpc_agent.executors.base import Executor, ExecutorError
+from hpc_agent.loop.health import Heartbeat, read_heartbeat
+from hpc_agent.loop.lock import InstanceLock, read_lease
+from hpc_agent.loop.state import Ledger, StateStore, ledger_key
 from hpc_agent.text import printable
+from hpc_agent.uow.admission import upload_state
+from hpc_agent.uow.stuck import StuckList
 
 SECTIONS = ("uploaded", "running", "analysed", "failed", "recycled")
 

@@ -40,15 +40,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hpc_agent.atomicio import write_text_atomic
-from hpc_agent.executor import (
+from hpc_agent.executors.base import (
     ExecutorError,
     JobInfo,
     JobSpec,
     SchedulerUnavailable,
     SubmitRejected,
 )
-from hpc_agent.script_lint import shebang
+from hpc_agent.fs.atomicio import write_text_atomic
+from hpc_agent.uow.script_lint import shebang
 
 KILL_WAIT = 2.0
 """Seconds between SIGTERM and SIGKILL when a job is cancelled or over its time limit."""
@@ -205,6 +205,15 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+RUNNER_MODULE = "hpc_agent.executors.local_runner"
+"""The module a local job's runner process is started as (``python -m``)."""
+
+# A runner is recognised by its module name in /proc/<pid>/cmdline. Runners
+# started before the agent moved into sub-packages run as
+# ``hpc_agent.local_executor``; an upgrade must not take them for dead.
+_RUNNER_NAMES = (RUNNER_MODULE.encode(), b"hpc_agent.local_executor")
+
+
 def _runner_alive(pid: int, job_id: str) -> bool:
     """Whether ``pid`` is still this job's runner (not a zombie, not a recycled pid)."""
     try:
@@ -221,7 +230,7 @@ def _runner_alive(pid: int, job_id: str) -> bool:
     except OSError:
         return False
     # A zombie has an empty command line; a recycled pid runs something else.
-    return b"hpc_agent.local_executor" in args and job_id.encode() in args
+    return job_id.encode() in args and any(name in args for name in _RUNNER_NAMES)
 
 
 class _Jobs:
@@ -340,7 +349,7 @@ class LocalExecutor:
         # The runner's own errors (never the job's output) go to jobs/<id>.log.
         with self._jobs.runner_log(job_id).open("ab") as log:
             starter = subprocess.Popen(
-                [sys.executable, "-m", "hpc_agent.local_executor", str(self.state_dir), job_id],
+                [sys.executable, "-m", RUNNER_MODULE, str(self.state_dir), job_id],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -598,8 +607,8 @@ class _Runner:
             self.finish("FAILED", f"{returncode}:0", "NonZeroExitCode")
 
 
-def _runner_main(argv: Sequence[str]) -> int:
-    """``python -m hpc_agent.local_executor STATE_DIR JOB_ID``: detach, then run the job."""
+def runner_main(argv: Sequence[str]) -> int:
+    """``python -m hpc_agent.executors.local_runner STATE_DIR JOB_ID``: detach, then run the job."""
     state_dir, job_id = Path(argv[0]), argv[1]
     if os.fork() != 0:
         return 0  # the submitting agent waits only for this first process
@@ -612,7 +621,3 @@ def _runner_main(argv: Sequence[str]) -> int:
             runner.finish("FAILED", "1:0", f"local runner error: {exc!r}")
         raise
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_runner_main(sys.argv[1:]))

@@ -22,10 +22,10 @@ from typing import Literal
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.names import entry_names
-from hpc_agent.rerun import EarlierRun, find_earlier_outputs
-from hpc_agent.script_lint import lint_script
-from hpc_agent.treewalk import Entry, TreeWalk, link_escapes
+from hpc_agent.fs.names import entry_names
+from hpc_agent.fs.treewalk import Entry, TreeWalk, link_escapes
+from hpc_agent.uow.rerun import EarlierRun, find_earlier_outputs
+from hpc_agent.uow.script_lint import lint_script
 
 UploadState = Literal["uploading", "ready", "bad-sentinels"]
 
@@ -75,7 +75,7 @@ class Admission:
     hash of the user's file as uploaded (``sha256sum scripts/<file>``).
     ``earlier`` lists what an earlier FlowCron run left in the folder (a
     folder run again); the tick archives it before the UoW moves on, whether
-    it is admitted or rejected (see :mod:`hpc_agent.rerun`).
+    it is admitted or rejected (see :mod:`hpc_agent.uow.rerun`).
     """
 
     ok: bool
@@ -268,7 +268,7 @@ class _Walk:
 def _walk(uow: Path, limit: int) -> _Walk:
     """One pass over the UoW, never following symlinks, stopping once over ``limit`` bytes.
 
-    The walk goes through directory descriptors (:class:`~hpc_agent.treewalk.TreeWalk`),
+    The walk goes through directory descriptors (:class:`~hpc_agent.fs.treewalk.TreeWalk`),
     so a tree deeper than PATH_MAX is checked to the bottom like any other,
     and each symlink is resolved a component at a time: a link pointing out
     of the UoW is found at any depth. Only reads.

@@ -18,8 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from hpc_agent import protocol, schedule
-from hpc_agent.atomicio import write_text_atomic
+from hpc_agent import protocol
 from hpc_agent.config import (
     CONFIG_FILE,
     EXECUTORS,
@@ -35,7 +34,9 @@ from hpc_agent.config import (
     toml_string,
     write_registry_entry,
 )
-from hpc_agent.executor import ExecutorError
+from hpc_agent.executors.base import ExecutorError
+from hpc_agent.fs.atomicio import write_text_atomic
+from hpc_agent.site import schedule
 
 INSTANCE_FILE = "flowcron-instance.toml"
 """What ``flowgen init --from FILE`` reads; see :func:`write_instance_file`."""
@@ -183,10 +184,10 @@ def stdin_prompter(out: TextIO = sys.stdout) -> Prompter:
 
 
 def check_account_qos(account: str | None, qos: str | None) -> list[str]:
-    """Problems with the account/QoS as Slurm sees them (via :mod:`hpc_agent.slurm`)."""
+    """Problems with the account/QoS as Slurm sees them (via :mod:`hpc_agent.executors.slurm`)."""
     try:
         # Imported by name: Slurm support is its own module, loaded only when needed.
-        slurm = importlib.import_module("hpc_agent.slurm")
+        slurm = importlib.import_module("hpc_agent.executors.slurm")
     except ImportError:
         return []
     try:

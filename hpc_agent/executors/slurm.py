@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from hpc_agent.executor import (
+from hpc_agent.executors.base import (
     ExecutorError,
     JobInfo,
     JobSpec,
@@ -242,7 +242,7 @@ def assemble(records: Iterable[JobInfo]) -> dict[str, JobInfo]:
 
     The newest record of each task makes up the job (for a plain job, the
     newest job under that id, as ``sacct`` without ``--duplicates`` shows);
-    the records it left out are kept in ``others`` for :func:`~hpc_agent.executor.claim`.
+    the records it left out are kept in ``others`` for :func:`~hpc_agent.executors.base.claim`.
     """
     groups: dict[str, list[JobInfo]] = {}
     for record in records:

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 from hpc_agent import protocol
-from hpc_agent.atomicio import write_bytes_atomic
+from hpc_agent.fs.atomicio import write_bytes_atomic
 from hpc_agent.text import json_bytes
 
 MAX_MARKER_BYTES = 4096

@@ -17,9 +17,9 @@ running them all again (the decided outcome is in the UoW's job record first):
    job record.
 
 Nothing outside the UoW is changed: the instance directories are checked not
-to be symlinks first (:mod:`hpc_agent.layout`), and modes are changed on the
-inode that was checked (:func:`hpc_agent.treewalk.add_bits_at`). A hand-back
-that keeps failing is reported as stuck (:mod:`hpc_agent.stuck`).
+to be symlinks first (:mod:`hpc_agent.site.layout`), and modes are changed on the
+inode that was checked (:func:`hpc_agent.fs.treewalk.add_bits_at`). A hand-back
+that keeps failing is reported as stuck (:mod:`hpc_agent.uow.stuck`).
 
 The flow treats a UoW in a finished directory as complete only once
 ``sentinels/`` is gone, and the rename is the last step, so it never sees a
@@ -38,17 +38,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from hpc_agent import __version__, health, protocol
+from hpc_agent import __version__, protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.eventlog import EventLog
 from hpc_agent.faults import crash_point
-from hpc_agent.layout import layout_findings
-from hpc_agent.names import free_name
-from hpc_agent.report import remove_report_temporaries, stderr_summary, write_report
-from hpc_agent.state import FAILED, FINALIZING, SUCCEEDED, JobRecord, Ledger, StateStore, ledger_key
-from hpc_agent.stuck import StuckList
-from hpc_agent.treewalk import O_DIR, TreeWalk, add_bits_at, link_escapes
-from hpc_agent.uowmarker import remove_marker
+from hpc_agent.fs.names import free_name
+from hpc_agent.fs.treewalk import O_DIR, TreeWalk, add_bits_at, link_escapes
+from hpc_agent.loop import health
+from hpc_agent.loop.eventlog import EventLog
+from hpc_agent.loop.state import (
+    FAILED,
+    FINALIZING,
+    SUCCEEDED,
+    JobRecord,
+    Ledger,
+    StateStore,
+    ledger_key,
+)
+from hpc_agent.site.layout import layout_findings
+from hpc_agent.uow.marker import remove_marker
+from hpc_agent.uow.report import remove_report_temporaries, stderr_summary, write_report
+from hpc_agent.uow.stuck import StuckList
 
 GROUP_FILE_BITS: Final = stat.S_IRGRP | stat.S_IWGRP
 MAX_QUOTED_CANDIDATES: Final = 200
@@ -235,7 +244,7 @@ def build_report(
     now: float,
     uow_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """The report of one finished UoW (see :mod:`hpc_agent.report` for the files).
+    """The report of one finished UoW (see :mod:`hpc_agent.uow.report` for the files).
 
     With ``uow_dir``, the end of the job's error output is quoted (``stderr``).
     """
@@ -460,7 +469,7 @@ def finalize(agent: Agent, record: JobRecord) -> str | None:
     could not be finished this time (logged; the next tick tries again; no
     file is lost because every step before the rename is repeatable). A UoW
     that still cannot be handed back after ``stuck_report_seconds`` is logged
-    once as ``uow-stuck`` with the path and the reason (:mod:`hpc_agent.stuck`).
+    once as ``uow-stuck`` with the path and the reason (:mod:`hpc_agent.uow.stuck`).
     """
     cfg, store = agent.cfg, agent.store
     uow_dir = cfg.path(protocol.RUNNING) / record.uow

@@ -14,11 +14,9 @@ from typing import Final
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.executor import Executor, ExecutorError
-from hpc_agent.finalize import Agent, decide, finalize, free_name, report_outcome
-from hpc_agent.lock import InstanceLock
-from hpc_agent.rerun import archive_earlier_outputs, find_earlier_outputs
-from hpc_agent.state import (
+from hpc_agent.executors.base import Executor, ExecutorError
+from hpc_agent.loop.lock import InstanceLock
+from hpc_agent.loop.state import (
     FAILED,
     FINALIZING,
     SUBMITTED,
@@ -27,7 +25,9 @@ from hpc_agent.state import (
     JobRecord,
     ledger_key,
 )
-from hpc_agent.tick import RECOVERY_CLOCK_SLACK, claim_for, failure_reason
+from hpc_agent.loop.tick import RECOVERY_CLOCK_SLACK, claim_for, failure_reason
+from hpc_agent.uow.finalize import Agent, decide, finalize, free_name, report_outcome
+from hpc_agent.uow.rerun import archive_earlier_outputs, find_earlier_outputs
 
 LOCK_WAIT_SECONDS: Final = 60.0
 OUTCOME_WAIT_SECONDS: Final = 30.0
@@ -109,7 +109,7 @@ def retry(cfg: InstanceConfig, uow: str) -> Path:
     """Send a failed UoW back for resubmission; returns its new path in UploadedFiles/.
 
     Its reports and Slurm output are archived as for any folder run again
-    (``flowcron-earlier-runs/<uow>/``, see :mod:`hpc_agent.rerun`), and a
+    (``flowcron-earlier-runs/<uow>/``, see :mod:`hpc_agent.uow.rerun`), and a
     fresh ``sentinels/`` marks it as a complete upload.
     """
     _check_uow_name(uow)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from hpc_agent import protocol
-from hpc_agent.atomicio import write_text_atomic
+from hpc_agent.fs.atomicio import write_text_atomic
 
 STATE_DIR: Final = ".state"
 JOBS_DIR: Final = "jobs"
@@ -73,7 +73,7 @@ class JobRecord:
     id (``submitted_at`` is the tick's start). ``slurm_submit_epoch`` is the
     submit time Slurm gave the job, once the agent saw the job under its name
     (a later job holding the same id proves this one was lost; see
-    :func:`hpc_agent.executor.claim`). ``tasks_seen`` keeps each array task or heterogeneous
+    :func:`hpc_agent.executors.base.claim`). ``tasks_seen`` keeps each array task or heterogeneous
     component seen so far, with its outcome once it ended (None before): the
     controller forgets a finished task ``MinJobAge`` seconds after it ended,
     even while the other tasks still run. ``lost_jobs`` lists the jobs Slurm

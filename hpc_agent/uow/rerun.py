@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Final
 
 from hpc_agent import protocol
-from hpc_agent.names import entry_names, free_name, is_real_dir
+from hpc_agent.fs.names import entry_names, free_name, is_real_dir
 
 REPORT_SIGNATURE: Final = frozenset({"agent_version", "outcome", "finalized_at", "uow"})
 """Keys every JSON report the agent writes has; a file with all of them is FlowCron's."""

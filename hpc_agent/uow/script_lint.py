@@ -8,7 +8,7 @@ otherwise, and the job then "succeeds" while its error output says
 will not work and what to write instead.
 
 These are warnings: the report shows them and the job still runs, unless the
-instance's ``risky_script_policy`` is ``reject`` (see :mod:`hpc_agent.admission`).
+instance's ``risky_script_policy`` is ``reject`` (see :mod:`hpc_agent.uow.admission`).
 ``$HOME``/``$USER`` are refused by admission itself, as the original FlowCron
 did. Pure functions over the script text (and, for ``cd``, whether a folder
 exists on this machine).

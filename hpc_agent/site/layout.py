@@ -21,8 +21,8 @@ from typing import Final
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.eventlog import EventLog
-from hpc_agent.state import STATE_DIR
+from hpc_agent.loop.eventlog import EventLog
+from hpc_agent.loop.state import STATE_DIR
 
 LAYOUT_DIRS: Final = (
     protocol.UPLOADED,

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hpc_agent import __version__, doctor, protocol, schedule
+from hpc_agent import __version__, protocol
 from hpc_agent.config import (
     ConfigError,
     InstanceConfig,
@@ -29,9 +29,10 @@ from hpc_agent.config import (
     registry_path,
     save_instance,
 )
-from hpc_agent.eventlog import follow_events, format_event, read_events
 from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from hpc_agent.setup import SetupError, SetupOptions, describe_change, setup, stdin_prompter
+from hpc_agent.loop.eventlog import follow_events, format_event, read_events
+from hpc_agent.site import doctor, schedule
+from hpc_agent.site.setup import SetupError, SetupOptions, describe_change, setup, stdin_prompter
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_logs(sub)
     _add_uninstall(sub)
     try:
-        cli_ops = importlib.import_module("hpc_agent.cli_ops")
+        cli_ops = importlib.import_module("hpc_agent.cli.ops")
     except ImportError:
         cli_ops = None  # the operating commands are not installed in this copy
     if cli_ops is not None:

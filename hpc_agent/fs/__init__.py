@@ -1,0 +1,1 @@
+"""File-system primitives: atomic writes, safe tree walks, free names."""

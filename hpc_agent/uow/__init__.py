@@ -1,0 +1,1 @@
+"""One Unit of Work's life: admission, the record, finalize, reports, retention."""
