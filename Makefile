@@ -45,7 +45,7 @@ flows: install
 # Rebuild into a temporary directory and fail with a readable diff when the
 # committed JSON no longer matches what the code produces.
 check-flows: install
-	$(PY) -m flowgen.checkflows $(CONFIGS)
+	$(PY) -m flowgen.review.checkflows $(CONFIGS)
 
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TextIO
 
-from flowgen.errors import FlowgenError
+from flowgen.core.errors import FlowgenError
 from flowgen.flowcron import build, load_config
 from flowgen.simulate import Collection, LogEntry, RunResult, Simulator
 from flowgen.simulate.agent import AgentDriver, AgentEvent, create_instance

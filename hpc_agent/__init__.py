@@ -7,3 +7,14 @@ login nodes often have nothing but the system Python.
 """
 
 __version__ = "0.1.0"
+
+
+def package_parent() -> str:
+    """The directory holding the ``hpc_agent`` package, for a child process's PYTHONPATH.
+
+    Jobs and cron lines run ``python -m hpc_agent...`` from a plain checkout
+    too, where nothing is installed; they find the package through this.
+    """
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent)

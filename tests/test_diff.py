@@ -9,9 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowgen import jsonpath
-from flowgen.diff import MISSING, ChangeKind, Document, diff_flows, json_equal, schemas_compared
-from flowgen.flowdocs import FlowDocs
+from flowgen.core import jsonpath
+from flowgen.review.diff import (
+    MISSING,
+    ChangeKind,
+    Document,
+    diff_flows,
+    json_equal,
+    schemas_compared,
+)
+from flowgen.review.load import FlowDocs
 
 
 def _flow() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flowgen.exitcodes import ExitCode
+from flowgen.core.exitcodes import ExitCode
 
 ROOT = Path(__file__).resolve().parents[1]
 

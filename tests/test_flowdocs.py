@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flowgen.errors import InputFileError, UsageError
-from flowgen.flowdocs import FlowDocs, load_flow_docs, looks_like_input_schema
+from flowgen.core.errors import InputFileError, UsageError
+from flowgen.review.load import FlowDocs, load_flow_docs, looks_like_input_schema
 
 DEFINITION = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
 SCHEMA = {"type": "object", "properties": {"input": {"type": "object"}}}

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowgen import jsonio
-from flowgen.errors import InvalidFlowError
-from flowgen.graph import EdgeKind, build_graph, describe_rule, to_dot, to_mermaid
+from flowgen.core import jsonio
+from flowgen.core.errors import InvalidFlowError
+from flowgen.review.graph import EdgeKind, build_graph, describe_rule, to_dot, to_mermaid
 
 HERE = Path(__file__).parent
 SMALL_FLOW = HERE / "data" / "flows" / "small_flow.json"

@@ -1,4 +1,4 @@
-"""``flowgen.jsonpath``: slices are read like the service reads them and never written."""
+"""``flowgen.core.jsonpath``: slices are read like the service reads them and never written."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from flowgen import jsonpath
-from flowgen.jsonpath import JSONPathError, PathNotFound, Slice
+from flowgen.core import jsonpath
+from flowgen.core.jsonpath import JSONPathError, PathNotFound, Slice
 
 HELLOS = {"input": {"Hellos": ["a", "b", "c", "d"]}}
 

@@ -77,7 +77,7 @@ def test_invalid_instance_names_say_why_and_what_to_use(name: str, reason: str) 
 )
 def test_both_halves_accept_exactly_the_same_names(name: str, tmp_path: Path) -> None:
     """The bug this rule fixes: setup accepted names that flowgen init then refused."""
-    from flowgen.errors import ConfigError as FlowgenConfigError
+    from flowgen.core.errors import ConfigError as FlowgenConfigError
     from flowgen.flowcron.config import config_from_dict
     from hpc_agent.config import ConfigError as AgentConfigError
     from hpc_agent.config import InstanceConfig

@@ -11,7 +11,7 @@ import typer
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
 from flowgen.cli.output import FormatOption, OutputFormat, display, note
-from flowgen.exitcodes import ExitCode
+from flowgen.core.exitcodes import ExitCode
 
 _ROLE_HELP = "May be repeated; replaces the config's deploy.{field} list."
 

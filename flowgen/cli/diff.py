@@ -10,8 +10,8 @@ import typer
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
 from flowgen.cli.output import FormatOption, OutputFormat, display, note
-from flowgen.errors import UsageError
-from flowgen.exitcodes import ExitCode
+from flowgen.core.errors import UsageError
+from flowgen.core.exitcodes import ExitCode
 
 
 @app.command()
@@ -70,8 +70,8 @@ def diff(
         return _diff_deployed(a, fmt)
     if b is None:
         raise UsageError("give flow B to compare with, or --deployed to compare with Globus")
-    from flowgen.diff import diff_flows, schemas_compared
-    from flowgen.flowdocs import load_flow_docs
+    from flowgen.review.diff import diff_flows, schemas_compared
+    from flowgen.review.load import load_flow_docs
 
     old = load_flow_docs(a, input_schema_a)
     new = load_flow_docs(b, input_schema_b)

@@ -2,7 +2,7 @@
 
 Commands never catch errors themselves: they are wrapped with
 :func:`handle_errors`, which prints one clear line on stderr and ends the
-process with the :class:`~flowgen.exitcodes.ExitCode` that :func:`classify`
+process with the :class:`~flowgen.core.exitcodes.ExitCode` that :func:`classify`
 picks. A command may also *return* an ``ExitCode`` (``diff`` returns
 ``DIFFERENT``) instead of raising. Anything unexpected still gets a short
 message asking for a report; ``FLOWGEN_DEBUG=1`` shows the traceback.
@@ -18,8 +18,8 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from flowgen.errors import FlowgenError
-from flowgen.exitcodes import ExitCode
+from flowgen.core.errors import FlowgenError
+from flowgen.core.exitcodes import ExitCode
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -138,7 +138,7 @@ def _plain_globus_message(exc: BaseException, status: object) -> str | None:
 
 def _located_details(raw: object) -> list[str]:
     # A 422 body lists each problem with its location: {"loc": [...], "msg": ...}.
-    from flowgen.jsonpath import format_path
+    from flowgen.core.jsonpath import format_path
 
     error = raw.get("error") if isinstance(raw, dict) else None
     details = error.get("detail") if isinstance(error, dict) else None

@@ -59,9 +59,9 @@ def graph(
 
     Example: flowgen graph definition.json --format dot | dot -Tsvg > flow.svg
     """
-    from flowgen import graph as graphs
-    from flowgen import jsonio
-    from flowgen.flowdocs import load_flow_docs
+    from flowgen.core import jsonio
+    from flowgen.review import graph as graphs
+    from flowgen.review.load import load_flow_docs
 
     definition = load_flow_docs(flow).definition
     if fmt is GraphFormat.DOT:

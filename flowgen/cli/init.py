@@ -11,8 +11,8 @@ import typer
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
 from flowgen.cli.output import FormatOption, OutputFormat, display
-from flowgen.errors import UsageError
-from flowgen.exitcodes import ExitCode
+from flowgen.core.errors import UsageError
+from flowgen.core.exitcodes import ExitCode
 
 
 @app.command()
@@ -257,7 +257,7 @@ def init(
         "transfer": {"wait_time": transfer_answer},
     }
     cfg = c.config_from_dict(cfg_dict, source="flowgen init")
-    from flowgen import jsonio
+    from flowgen.core import jsonio
 
     jsonio.write_text(target, c.render_config(cfg))
     display(

@@ -2,7 +2,7 @@
 
 Commands hand over plain data and a text rendering; this module decides
 which one the user sees (``--format text|json``). JSON always goes through
-:func:`flowgen.jsonio.dumps`, so machine output is as deterministic as the
+:func:`flowgen.core.jsonio.dumps`, so machine output is as deterministic as the
 files flowgen writes.
 """
 
@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flowgen import jsonio
+from flowgen.core import jsonio
 
 
 class OutputFormat(str, Enum):

@@ -9,7 +9,7 @@ import typer
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
 from flowgen.cli.output import FormatOption, OutputFormat, display, note
-from flowgen.exitcodes import ExitCode
+from flowgen.core.exitcodes import ExitCode
 
 run_app = typer.Typer(
     name="run",

@@ -11,8 +11,8 @@ import typer
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
 from flowgen.cli.output import FormatOption, OutputFormat, display
-from flowgen.errors import UsageError
-from flowgen.exitcodes import RUN_FAILED, ExitCode
+from flowgen.core.errors import UsageError
+from flowgen.core.exitcodes import RUN_FAILED, ExitCode
 
 # The defaults of flowgen.simulate.agent (a test checks they agree); not imported
 # from there because that would load the simulator and the agent for every command.
@@ -62,7 +62,7 @@ def parse_web_inputs(items: list[str]) -> dict[str, list[Any]]:
     Text that is not JSON is taken as a string, so ``Approve=approve`` gives
     the answer ``"approve"``.
     """
-    from flowgen import jsonio
+    from flowgen.core import jsonio
 
     answers: dict[str, list[Any]] = {}
     for item in items:
@@ -274,8 +274,8 @@ def simulate(
     --collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop
     --collection 5e1d7a3c-0b8f-4d2a-9c61-3f0e2b7d4a10=/ --hpc-agent /tmp/flowcron-demo/hpc/example
     """
-    from flowgen import jsonio
-    from flowgen.flowdocs import load_flow_docs
+    from flowgen.core import jsonio
+    from flowgen.review.load import load_flow_docs
     from flowgen.simulate import Simulator, SimulatorOptions
     from flowgen.simulate.agent import AgentDriver, load_agent_instance
     from flowgen.simulate.reach import check_reach

@@ -10,8 +10,8 @@ import typer
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
 from flowgen.cli.output import FormatOption, OutputFormat, display
-from flowgen.exitcodes import ExitCode
-from flowgen.findings import Finding, Severity, has_errors
+from flowgen.core.exitcodes import ExitCode
+from flowgen.core.findings import Finding, Severity, has_errors
 
 
 @app.command()
@@ -48,7 +48,7 @@ def validate(
 
     Example: flowgen validate definition.json --input-schema schema.json --format json
     """
-    from flowgen.checkfiles import check_files
+    from flowgen.review.files import check_files
 
     findings = check_files(files, input_schema=input_schema)
     failed = has_errors(findings, strict=strict)

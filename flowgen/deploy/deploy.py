@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowgen.core.errors import UsageError
+from flowgen.core.findings import Finding
 from flowgen.deploy.auth import environment
 from flowgen.deploy.errors import (
     AdoptionRefusedError,
@@ -26,8 +28,6 @@ from flowgen.deploy.lockfile import Lock, lock_path, now, read_lock, sha256_of, 
 from flowgen.deploy.plan import DesiredFlow, Plan, make_plan, web_address
 from flowgen.deploy.remote import validate_remotely
 from flowgen.deploy.roles import UsernameLookup, resolve_roles
-from flowgen.errors import UsageError
-from flowgen.findings import Finding
 from flowgen.flowcron.build import BuiltFlow, build_checked
 
 if TYPE_CHECKING:

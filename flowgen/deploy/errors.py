@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flowgen.errors import FlowgenError
-from flowgen.exitcodes import ExitCode
+from flowgen.core.errors import FlowgenError
+from flowgen.core.exitcodes import ExitCode
 
 
 class NotLoggedInError(FlowgenError):

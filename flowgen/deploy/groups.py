@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from flowgen.core.errors import UsageError
 from flowgen.deploy.identities import Identity, lookup_usernames, username_of
-from flowgen.errors import UsageError
 
 if TYPE_CHECKING:
     import globus_sdk

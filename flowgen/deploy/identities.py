@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flowgen.errors import FlowgenError
+from flowgen.core.errors import FlowgenError
 
 if TYPE_CHECKING:
     import globus_sdk

@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from flowgen import jsonio
-from flowgen.errors import InputFileError
+from flowgen.core import jsonio
+from flowgen.core.errors import InputFileError
 
 LOCK_SUFFIX = ".lock.json"
 LOCK_VERSION = 1

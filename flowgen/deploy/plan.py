@@ -2,7 +2,7 @@
 
 The local build is compared with the flow as the service has it now (from
 ``get_flow``), so edits made in the web app show up as drift. The
-definition and input schema are compared with :mod:`flowgen.diff`; the
+definition and input schema are compared with :mod:`flowgen.review.diff`; the
 metadata and role lists field by field (role lists as sets: their order
 means nothing to the service). A plan knows the exact ``create_flow`` or
 ``update_flow`` arguments, and an update sends only the fields that differ.
@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowgen.diff import Change, diff_flows, json_equal, render_value
-from flowgen.flowdocs import FlowDocs
+from flowgen.review.diff import Change, diff_flows, json_equal, render_value
+from flowgen.review.load import FlowDocs
 from flowgen.validate import ROLES
 
 WEB_APP = "https://app.globus.org/flows/"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flowgen.findings import Finding, Severity
-from flowgen.jsonpath import Token, format_path
+from flowgen.core.findings import Finding, Severity
+from flowgen.core.jsonpath import Token, format_path
 
 if TYPE_CHECKING:
     import globus_sdk

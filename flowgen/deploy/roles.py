@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from flowgen.core.errors import ConfigError
 from flowgen.deploy.identities import Identity, username_of
-from flowgen.errors import ConfigError
 from flowgen.flowcron.config import DEPLOY_ROLE_FIELDS, DeploySettings
 from flowgen.validate import ROLES, check_principals
 
@@ -78,7 +78,7 @@ def parse_role_list(
 
     Without ``identities`` (before the lookup), username entries are left
     as written and not checked; with them, every entry must be a URN.
-    Raises :class:`~flowgen.errors.ConfigError` listing every problem.
+    Raises :class:`~flowgen.core.errors.ConfigError` listing every problem.
     """
     urns = [normalise(v, identities) for v in values]
     pending = (

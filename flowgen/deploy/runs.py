@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowgen.core.errors import FlowgenError, UsageError
+from flowgen.core.exitcodes import ExitCode
 from flowgen.deploy.lockfile import lock_path, read_lock
-from flowgen.errors import FlowgenError, UsageError
-from flowgen.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     import globus_sdk

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
-from flowgen import jsonpath
+from flowgen.core import jsonpath
 from flowgen.dsl.errors import DSLError
 
 StringOp = Literal[

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowgen.errors import FlowgenError
+from flowgen.core.errors import FlowgenError
 
 
 class DSLError(FlowgenError):

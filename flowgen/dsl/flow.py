@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowgen import jsonio
+from flowgen.core import jsonio
 from flowgen.dsl.errors import DSLError
 from flowgen.dsl.states import State
 

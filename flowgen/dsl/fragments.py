@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from flowgen import jsonpath
+from flowgen.core import jsonpath
 from flowgen.dsl.choice import Rule, Var
 from flowgen.dsl.errors import DSLError
 from flowgen.dsl.flow import Flow

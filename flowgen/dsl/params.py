@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from flowgen import expressions, jsonpath
+from flowgen.core import expressions, jsonpath
 from flowgen.dsl.errors import DSLError
 
 PRIVATE_KEY = "__Private_Parameters"

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from flowgen import jsonpath
+from flowgen.core import jsonpath
 from flowgen.dsl import params as p
 from flowgen.dsl.choice import Rule, is_timestamp
 from flowgen.dsl.errors import DSLError

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowgen import jsonio
-from flowgen.errors import InvalidFlowError
-from flowgen.findings import Finding, Severity
+from flowgen.core import jsonio
+from flowgen.core.errors import InvalidFlowError
+from flowgen.core.findings import Finding, Severity
 from flowgen.flowcron.config import InstanceConfig, load_config
 from flowgen.flowcron.flow import build_flow
 from flowgen.flowcron.schema import input_schema
@@ -59,7 +59,7 @@ def build_checked(path: Path) -> tuple[BuiltFlow, list[Finding]]:
     """Build from a config and validate the result offline.
 
     Returns the built flow and its warning-level findings; raises
-    :class:`~flowgen.errors.InvalidFlowError` listing the errors when there
+    :class:`~flowgen.core.errors.InvalidFlowError` listing the errors when there
     are any, so nothing invalid is ever written.
     """
     from flowgen.validate import validate_flow

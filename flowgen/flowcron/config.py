@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from flowgen.core.errors import ConfigError, FlowgenError
 from flowgen.dsl.fragments import PollPolicy
-from flowgen.errors import ConfigError, FlowgenError
 from hpc_agent import protocol
 
 if sys.version_info >= (3, 11):

@@ -43,8 +43,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flowgen.errors import FlowgenError, UsageError
-from flowgen.exitcodes import RUN_FAILED
+from flowgen.core.errors import FlowgenError, UsageError
+from flowgen.core.exitcodes import RUN_FAILED
 from flowgen.simulate.clock import PeriodicHook
 from hpc_agent import protocol
 from hpc_agent.config import ConfigError, InstanceConfig, load_instance, save_instance

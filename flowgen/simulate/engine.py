@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from flowgen import jsonpath
+from flowgen.core import jsonpath
 from flowgen.simulate import choice, webinput
 from flowgen.simulate.clock import Clock, Hook, RealClock, VirtualClock
 from flowgen.simulate.collections import Collection, CollectionMap

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowgen.errors import FlowgenError
+from flowgen.core.errors import FlowgenError
 
 RUNTIME = "States.Runtime"
 NO_CHOICE_MATCHED = "States.NoChoiceMatched"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from flowgen import jsonpath
+from flowgen.core import jsonpath
 from flowgen.simulate.errors import StateFailure, missing_path, runtime_failure
 from flowgen.simulate.expressions import ExpressionError, evaluate
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import simpleeval
 
-from flowgen import jsonpath
-from flowgen.expressions import replace_backticks
+from flowgen.core import jsonpath
+from flowgen.core.expressions import replace_backticks
 
 _MISSING = object()
 

@@ -17,7 +17,7 @@ thousands of states) without a hint. :func:`check_reach` says so at once.
    ``UploadedFiles/`` under, as the FlowCron flow's expressions do), that
    path on that collection is the instance's base directory.
 
-Each failed condition is a :class:`~flowgen.errors.UsageError` saying which
+Each failed condition is a :class:`~flowgen.core.errors.UsageError` saying which
 ``--collection`` would fix it.
 """
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from flowgen.errors import UsageError
+from flowgen.core.errors import UsageError
 from flowgen.simulate.collections import Collection
 from hpc_agent import protocol
 

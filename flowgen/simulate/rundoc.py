@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flowgen.jsonio import dumps
+from flowgen.core.jsonio import dumps
 from flowgen.simulate.evaluate import redact_state
 
 SUCCEEDED = "SUCCEEDED"

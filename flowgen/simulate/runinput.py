@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 
-from flowgen.jsonpath import format_path
+from flowgen.core.jsonpath import format_path
 from flowgen.simulate.errors import DefinitionError, FlowInputError
 
 STATE_TYPES = frozenset(

@@ -4,7 +4,7 @@ Stage 1 checks a definition's shape against the project's JSON Schema
 (``schemas/flow_definition.schema.json``); stage 2 checks what a schema
 cannot: the state graph and its polling loops, JSONPaths, expressions,
 Transfer provider names, placeholders and principals. Every problem is a
-:class:`~flowgen.findings.Finding` with a stable code from :data:`RULES`,
+:class:`~flowgen.core.findings.Finding` with a stable code from :data:`RULES`,
 a JSONPath location and a message that says what to fix. Nothing here
 needs credentials or the network, and no input makes it raise.
 
@@ -15,7 +15,7 @@ needs credentials or the network, and no input makes it raise.
 
 from __future__ import annotations
 
-from flowgen.findings import Finding
+from flowgen.core.findings import Finding
 from flowgen.validate.input_schema import check_input_schema
 from flowgen.validate.placeholders import check_placeholders
 from flowgen.validate.principals import (

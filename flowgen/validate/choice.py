@@ -7,7 +7,7 @@ operand; what it cannot say is that a rule is *either* one data test
 
 from __future__ import annotations
 
-from flowgen.jsonpath import Token
+from flowgen.core.jsonpath import Token
 from flowgen.validate.paths import check_jsonpath
 from flowgen.validate.rules import Reporter
 from flowgen.validate.schema_file import flow_definition_schema

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
-from flowgen.jsonpath import Token
+from flowgen.core.jsonpath import Token
 from flowgen.validate.rules import Reporter
 from flowgen.validate.shape import JSONObject, dicts, states_of
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from flowgen import jsonpath
-from flowgen.jsonpath import Step, Token
+from flowgen.core import jsonpath
+from flowgen.core.jsonpath import Step, Token
 from flowgen.validate.graph import (
     is_cycle,
     is_terminal,

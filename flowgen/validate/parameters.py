@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flowgen import expressions
-from flowgen.jsonpath import Token
+from flowgen.core import expressions
+from flowgen.core.jsonpath import Token
 from flowgen.validate.paths import check_jsonpath
 from flowgen.validate.principals import report_principals
 from flowgen.validate.rules import Reporter

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flowgen import jsonpath
-from flowgen.jsonpath import Token
+from flowgen.core import jsonpath
+from flowgen.core.jsonpath import Token
 from flowgen.validate.graph import successors
 from flowgen.validate.rules import Reporter
 from flowgen.validate.shape import JSONObject, dicts, split_key, states_of

@@ -23,8 +23,8 @@ import ast
 import re
 from collections.abc import Sequence
 
-from flowgen import expressions
-from flowgen.jsonpath import Token
+from flowgen.core import expressions
+from flowgen.core.jsonpath import Token
 from flowgen.validate.rules import Reporter
 from flowgen.validate.shape import split_key
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from flowgen.jsonpath import Token
+from flowgen.core.jsonpath import Token
 from flowgen.validate.rules import Reporter
 from flowgen.validate.shape import snippet, type_name
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from flowgen.findings import Finding, Severity
-from flowgen.jsonpath import Token, format_path
+from flowgen.core.findings import Finding, Severity
+from flowgen.core.jsonpath import Token, format_path
 
 E = Severity.ERROR
 W = Severity.WARNING

@@ -7,7 +7,7 @@ timestamp. Fail: each of Error and Cause set at most one way.
 
 from __future__ import annotations
 
-from flowgen.jsonpath import Token
+from flowgen.core.jsonpath import Token
 from flowgen.validate.rules import Reporter
 from flowgen.validate.shape import JSONObject, snippet, states_of
 from flowgen.validate.timestamps import EXAMPLE, is_rfc3339

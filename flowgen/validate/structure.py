@@ -15,7 +15,7 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
-from flowgen.jsonpath import Token, format_path
+from flowgen.core.jsonpath import Token, format_path
 from flowgen.validate.rules import Reporter
 from flowgen.validate.schema_file import definition_validator, flow_definition_schema
 from flowgen.validate.shape import snippet, type_name

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from flowgen.jsonpath import Token
+from flowgen.core.jsonpath import Token
 from flowgen.validate.rules import Reporter
 from flowgen.validate.shape import JSONObject, dicts, split_key, states_of
 

@@ -40,6 +40,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import hpc_agent
 from hpc_agent.executors.base import (
     ExecutorError,
     JobInfo,
@@ -339,10 +340,9 @@ class LocalExecutor:
         return str(job_id)
 
     def _launch(self, job_id: str) -> None:
-        package_parent = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
-            [package_parent, *filter(None, [env.get("PYTHONPATH")])]
+            [hpc_agent.package_parent(), *filter(None, [env.get("PYTHONPATH")])]
         )
         # The runner forks once more and this first process exits at once, so the
         # job is re-parented away from the agent and never lingers as its zombie.

@@ -45,6 +45,7 @@ from functools import partial
 from pathlib import Path
 from typing import Final
 
+import hpc_agent
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.executors.base import (
@@ -973,7 +974,7 @@ class Reconciler:
     def submit_finalize_job(self, record: JobRecord, job_id: str) -> None:
         """Queue the tiny job that finalizes this UoW right after its job ends."""
         script = self.store.finalize_script_path(record.uow)
-        package_root = str(Path(__file__).resolve().parent.parent)
+        package_root = hpc_agent.package_parent()
         text = (
             "#!/bin/bash\n"
             "# FlowCron: hand the Unit of Work back as soon as its job has ended.\n"

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import hpc_agent
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig, registry_dir
 
@@ -71,18 +72,13 @@ def cron_spec(every_minutes: int) -> str:
     )
 
 
-def package_parent() -> Path:
-    """The directory holding the ``hpc_agent`` package."""
-    return Path(__file__).resolve().parent.parent
-
-
 def running_from_checkout() -> bool:
     """True when hpc_agent is not installed in the interpreter's site-packages."""
     installed = {
         Path(p).resolve()
         for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])
     }
-    return package_parent() not in installed
+    return Path(hpc_agent.package_parent()) not in installed
 
 
 def command_line(cfg: InstanceConfig, *, interpreter: str | None = None) -> str:
@@ -95,7 +91,7 @@ def command_line(cfg: InstanceConfig, *, interpreter: str | None = None) -> str:
     if os.environ.get("SLURM_CONF"):
         env.append(f"SLURM_CONF={os.environ['SLURM_CONF']}")
     if running_from_checkout():
-        env.append(f"PYTHONPATH={package_parent()}")
+        env.append(f"PYTHONPATH={hpc_agent.package_parent()}")
     out = cfg.path(protocol.LOGS) / CRON_OUT
     parts = [
         *(shlex.quote(item) for item in env),

@@ -92,6 +92,17 @@ def test_success_runs_in_the_uow_with_relative_paths(
     assert info.elapsed == "00:00:00"
 
 
+def test_the_runner_finds_the_agent_from_a_plain_checkout(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    # Nothing need be installed: the runner's PYTHONPATH starts with the
+    # directory that holds the hpc_agent package.
+    uow, script = make_uow(tmp_path, 'echo "$PYTHONPATH" > pythonpath.txt')
+    wait_finished(executor, executor.submit(spec(uow, script)))
+    first = (uow / "pythonpath.txt").read_text().strip().split(os.pathsep)[0]
+    assert (Path(first) / "hpc_agent" / "executors" / "local_runner.py").is_file()
+
+
 def test_exit_status_3_is_failed_3_0(executor: LocalExecutor, tmp_path: Path) -> None:
     uow, script = make_uow(tmp_path, "exit 3")
     info = wait_finished(executor, executor.submit(spec(uow, script)))

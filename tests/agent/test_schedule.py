@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import hpc_agent
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig, save_instance
 from hpc_agent.site import schedule
@@ -78,7 +79,7 @@ def test_entry_uses_absolute_interpreter_path_and_logs(
     if sbatch:
         assert f"PATH={Path(sbatch).parent}:" in line
     # This test runs from a checkout, so the entry must find the package there.
-    assert f"PYTHONPATH={schedule.package_parent()}" in line
+    assert f"PYTHONPATH={hpc_agent.package_parent()}" in line
 
 
 def test_the_cron_command_runs_with_crons_empty_environment(cfg: InstanceConfig) -> None:

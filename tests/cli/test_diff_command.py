@@ -9,8 +9,8 @@ from typing import Any
 import typer
 from typer.testing import CliRunner
 
-from flowgen import jsonio
-from flowgen.exitcodes import ExitCode
+from flowgen.core import jsonio
+from flowgen.core.exitcodes import ExitCode
 
 from .conftest import DATA
 

@@ -10,8 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from flowgen.cli.errors import classify, handle_errors
-from flowgen.errors import ConfigError, InputFileError, InvalidFlowError, UsageError
-from flowgen.exitcodes import ExitCode
+from flowgen.core.errors import ConfigError, InputFileError, InvalidFlowError, UsageError
+from flowgen.core.exitcodes import ExitCode
 
 
 def _app(exc: BaseException | None = None, result: object = None) -> typer.Typer:

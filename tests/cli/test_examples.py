@@ -9,9 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from flowgen import jsonio
 from flowgen.cli import diff, graph, validate
-from flowgen.exitcodes import ExitCode
+from flowgen.core import jsonio
+from flowgen.core.exitcodes import ExitCode
 
 CONFIG = """\
 name = "mycluster"

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from flowgen.exitcodes import ExitCode
+from flowgen.core.exitcodes import ExitCode
 
 from .conftest import DATA
 

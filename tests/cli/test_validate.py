@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from flowgen import jsonio
-from flowgen.exitcodes import ExitCode
+from flowgen.core import jsonio
+from flowgen.core.exitcodes import ExitCode
 
 from .conftest import DATA
 

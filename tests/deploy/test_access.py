@@ -17,9 +17,9 @@ from globus_sdk.token_storage.validating_token_storage import MissingTokenError
 from responses import matchers
 from typer.testing import CliRunner
 
+from flowgen.core.exitcodes import ExitCode
 from flowgen.deploy import auth
 from flowgen.deploy.access import NEEDS, check_access
-from flowgen.exitcodes import ExitCode
 
 from .conftest import ADMIN, FLOW_ID, GROUP, GROUP_URN, flow_doc, register, sent
 

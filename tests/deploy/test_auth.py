@@ -10,8 +10,8 @@ import responses
 import typer
 from typer.testing import CliRunner
 
+from flowgen.core.exitcodes import ExitCode
 from flowgen.deploy import auth
-from flowgen.exitcodes import ExitCode
 
 from .conftest import sent
 

@@ -14,8 +14,8 @@ import responses
 import typer
 from typer.testing import CliRunner
 
-from flowgen import jsonio
-from flowgen.exitcodes import ExitCode
+from flowgen.core import jsonio
+from flowgen.core.exitcodes import ExitCode
 
 from .conftest import (
     ADMIN_URN,

@@ -9,7 +9,7 @@ import responses
 import typer
 from typer.testing import CliRunner
 
-from flowgen.exitcodes import ExitCode
+from flowgen.core.exitcodes import ExitCode
 
 from .conftest import ADMIN, GROUP, body_of, sent
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from flowgen.core.errors import ConfigError, InputFileError
 from flowgen.deploy.lockfile import Lock, read_lock, write_lock
 from flowgen.deploy.plan import DesiredFlow, make_plan
 from flowgen.deploy.roles import normalise, parse_role_list
-from flowgen.errors import ConfigError, InputFileError
 from flowgen.flowcron.config import config_from_dict, load_config, render_config
 
 from .conftest import CONFIG, GROUP, GROUP_URN

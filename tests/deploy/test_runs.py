@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from flowgen.core.exitcodes import ExitCode
 from flowgen.deploy import runs
-from flowgen.exitcodes import ExitCode
 
 from .conftest import FLOW_ID, body_of, flows_error, register, sent
 

@@ -15,7 +15,7 @@ from globus_sdk.testing import RegisteredResponse, load_response
 from responses import matchers
 from typer.testing import CliRunner
 
-from flowgen.exitcodes import ExitCode
+from flowgen.core.exitcodes import ExitCode
 
 from .conftest import ADMIN_URN, FLOW_ID, GROUP, GROUP_URN, body_of, flow_doc, register, sent
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from flowgen.errors import ConfigError
+from flowgen.core.errors import ConfigError
 from flowgen.flowcron.config import (
     config_from_dict,
     load_config,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from flowgen import jsonio
+from flowgen.core import jsonio
 from flowgen.dsl import PollPolicy
 from flowgen.flowcron import build, load_config
 from flowgen.flowcron.build import build_checked
@@ -199,7 +199,7 @@ def test_instance_values_reach_the_flow(tmp_path: Path) -> None:
 def test_build_checked_writes_nothing_for_a_bad_config(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('name = "x"\n')
-    from flowgen.errors import ConfigError
+    from flowgen.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="field 'hpc_name': missing"):
         build_checked(config)

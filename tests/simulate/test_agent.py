@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from flowgen.errors import UsageError
+from flowgen.core.errors import UsageError
 from flowgen.simulate import SimulatorOptions, simulate
 from flowgen.simulate.agent import (
     AgentDriver,

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flowgen.findings import Finding
+from flowgen.core.findings import Finding
 from flowgen.validate import validate_definition
 
 FLOWS = Path(__file__).parent / "flows"

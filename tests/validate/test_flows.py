@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import flowgen.validate
-from flowgen.findings import Severity
+from flowgen.core.findings import Severity
 from flowgen.validate import RULES, principals, timestamps, validate_definition, validate_flow
 
 from .helpers import FLOWS, load_flow

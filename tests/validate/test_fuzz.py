@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowgen.findings import Finding
+from flowgen.core.findings import Finding
 from flowgen.validate import RULES, validate_definition, validate_flow, validate_input_schema
 
 from .helpers import load_flow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowgen import jsonpath
+from flowgen.core import jsonpath
 
 from .helpers import DROP, action, check, codes, flow, located, message, pass_state, single
 
@@ -125,7 +125,7 @@ def test_catch_without_result_path_is_a_warning() -> None:
 
 
 # Globus's complex-hello-world example reads "$.input.Hellos[1:]". The shared
-# parser (flowgen/jsonpath.py) is gaining slices; the validator must accept
+# parser (flowgen/core/jsonpath.py) is gaining slices; the validator must accept
 # exactly what it parses, so these pass as soon as it does.
 SLICES = ("$.input.Hellos[1:]", "$.input.Hellos[:2]", "$.input.Hellos[-1:]")
 
@@ -135,7 +135,7 @@ def _once_parsed(path: str) -> object:
         path,
         marks=pytest.mark.xfail(
             not jsonpath.is_valid(path),
-            reason="flowgen.jsonpath.parse does not read slices yet",
+            reason="flowgen.core.jsonpath.parse does not read slices yet",
             strict=True,
         ),
     )

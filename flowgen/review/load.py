@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowgen import jsonio
-from flowgen.errors import InputFileError, UsageError
+from flowgen.core import jsonio
+from flowgen.core.errors import InputFileError, UsageError
 
 DEFINITION_SUFFIX = "_definition.json"
 """How ``flowgen build`` names the definition file in its output directory."""
@@ -59,8 +59,8 @@ def load_flow_docs(path: Path | str, input_schema: Path | str | None = None) -> 
     * an instance config (``.toml``), built in memory into both documents.
 
     An explicit ``input_schema`` always wins over one found or built.
-    Raises :class:`~flowgen.errors.InputFileError` for unreadable or malformed
-    files and :class:`~flowgen.errors.UsageError` for input of the wrong kind.
+    Raises :class:`~flowgen.core.errors.InputFileError` for unreadable or malformed
+    files and :class:`~flowgen.core.errors.UsageError` for input of the wrong kind.
     """
     path = Path(path)
     if path.suffix == ".toml":

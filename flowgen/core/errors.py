@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowgen.exitcodes import ExitCode
+from flowgen.core.exitcodes import ExitCode
 
 
 class FlowgenError(Exception):

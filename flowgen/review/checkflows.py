@@ -2,7 +2,7 @@
 
 Rebuilds every given instance config into a temporary directory and
 compares the result byte for byte with the committed files under
-``flows/build/<name>/``. Run as ``python -m flowgen.checkflows CONFIG...``.
+``flows/build/<name>/``. Run as ``python -m flowgen.review.checkflows CONFIG...``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from flowgen.errors import FlowgenError
+from flowgen.core.errors import FlowgenError
 from flowgen.flowcron.build import build_checked, default_output_dir
 
 REGENERATE = "make flows"

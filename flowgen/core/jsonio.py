@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flowgen.errors import InputFileError
+from flowgen.core.errors import InputFileError
 from hpc_agent.fs.atomicio import write_text_atomic
 
 

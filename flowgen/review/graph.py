@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
-from flowgen.errors import InvalidFlowError
-from flowgen.jsonpath import JSONPathError, parse
+from flowgen.core.errors import InvalidFlowError
+from flowgen.core.jsonpath import JSONPathError, parse
 
 START_ID = "flow_start"
 """Node id of the Start node (``end`` alone is a Mermaid keyword, so both are prefixed)."""
@@ -85,7 +85,7 @@ def build_graph(definition: dict[str, Any]) -> Graph:
 
     Targets that name no state are drawn as ``missing`` nodes rather than
     refused, so a broken flow can still be looked at. A definition without a
-    ``States`` object raises :class:`~flowgen.errors.InvalidFlowError`.
+    ``States`` object raises :class:`~flowgen.core.errors.InvalidFlowError`.
     """
     states = definition.get("States") if isinstance(definition, dict) else None
     if not isinstance(states, dict):

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from flowgen.flowdocs import FlowDocs
-from flowgen.jsonpath import Token, format_path
+from flowgen.core.jsonpath import Token, format_path
+from flowgen.review.load import FlowDocs
 
 
 class ChangeKind(str, Enum):

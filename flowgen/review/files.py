@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flowgen import jsonio
-from flowgen.findings import Finding
-from flowgen.flowdocs import load_flow_docs, looks_like_input_schema
+from flowgen.core import jsonio
+from flowgen.core.findings import Finding
+from flowgen.review.load import load_flow_docs, looks_like_input_schema
 
 
 def check_files(paths: Sequence[Path], *, input_schema: Path | None = None) -> list[Finding]:
@@ -22,7 +22,7 @@ def check_files(paths: Sequence[Path], *, input_schema: Path | None = None) -> l
 
     ``input_schema`` is checked together with every definition given (and
     on its own when no definition is). Unreadable or malformed files raise
-    :class:`~flowgen.errors.InputFileError` naming file, line and column.
+    :class:`~flowgen.core.errors.InputFileError` naming file, line and column.
     """
     # Imported here: the validator loads jsonschema, which costs start-up time.
     from flowgen.validate import validate_definition, validate_flow, validate_input_schema

@@ -1,0 +1,1 @@
+"""What every part of flowgen shares: errors, exit codes, findings, JSON, JSONPath, expressions."""

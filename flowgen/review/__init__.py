@@ -1,0 +1,1 @@
+"""Reading flows back: load, validate files, semantic diff, graph export, drift checks."""
