@@ -64,7 +64,7 @@ def main() -> int:
             )
             for i in range(n):
                 make_uow(cfg.path(protocol.UPLOADED), f"uow{i:05d}")
-            executor = Counting(make_executor("slurm", root / f"exec{n}"))
+            executor = Counting(make_executor(cfg))
             started = time.perf_counter()
             result = tick(cfg, executor)
             wall = time.perf_counter() - started

@@ -287,9 +287,8 @@ class AgentDriver:
             return {}
         from hpc_agent.executors import make_executor
         from hpc_agent.executors.base import ExecutorError
-        from hpc_agent.loop.state import StateStore
 
-        executor = make_executor(self.cfg.executor, StateStore(self.cfg.base_dir).root / "executor")
+        executor = make_executor(self.cfg)
         try:
             return {job: info.state for job, info in executor.query(ids).items()}
         except ExecutorError:

@@ -22,6 +22,7 @@ from typing import Any
 
 from hpc_agent import __version__, protocol
 from hpc_agent.config import (
+    EXECUTORS,
     ConfigError,
     InstanceConfig,
     load_instance,
@@ -124,7 +125,7 @@ def _add_setup(sub: Any) -> None:
     stamp = p.add_mutually_exclusive_group()
     stamp.add_argument("--timestamp", dest="timestamp", action="store_true", default=None)
     stamp.add_argument("--no-timestamp", dest="timestamp", action="store_false")
-    p.add_argument("--executor", choices=("slurm", "local"))
+    p.add_argument("--executor", choices=EXECUTORS)
     p.add_argument("--schedule", choices=("cron", "scrontab", "none"))
     p.add_argument(
         "--risky-scripts",

@@ -82,13 +82,8 @@ def _load(args: argparse.Namespace) -> InstanceConfig:
 
 def _executor(cfg: InstanceConfig) -> Executor:
     from hpc_agent.executors import make_executor
-    from hpc_agent.loop.state import StateStore
 
-    return make_executor(
-        cfg.executor,
-        StateStore(cfg.base_dir).root / "executor",
-        timeout_seconds=cfg.slurm_timeout_seconds,
-    )
+    return make_executor(cfg)
 
 
 def _guard(func: Handler) -> Handler:

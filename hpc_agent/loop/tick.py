@@ -191,11 +191,7 @@ def tick(
         if executor is None:
             from hpc_agent.executors import make_executor
 
-            executor = make_executor(
-                cfg.executor,
-                agent.store.root / "executor",
-                timeout_seconds=cfg.slurm_timeout_seconds,
-            )
+            executor = make_executor(cfg)
         reconciler = Reconciler(agent, executor, lock)
         try:
             result = reconciler.run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hpc_agent.config import ConfigError, InstanceConfig
 from hpc_agent.executors import local as local_module
 from hpc_agent.executors import make_executor
 from hpc_agent.executors.base import JobInfo, JobSpec, SubmitRejected
@@ -23,6 +25,7 @@ from hpc_agent.executors.local import (
     sbatch_directives,
 )
 from hpc_agent.executors.slurm import SlurmExecutor
+from hpc_agent.loop.state import StateStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -363,12 +366,14 @@ def test_elapsed_format() -> None:
 
 
 def test_make_executor(tmp_path: Path) -> None:
-    local = make_executor("local", tmp_path)
+    cfg = InstanceConfig(base_dir=tmp_path, name="lab", executor="local")
+    local = make_executor(cfg)
     assert isinstance(local, LocalExecutor) and local.name == "local"
-    slurm = make_executor("slurm", tmp_path, timeout_seconds=7)
+    assert local.state_dir == StateStore(tmp_path).root / "executor"
+    slurm = make_executor(dataclasses.replace(cfg, executor="slurm", slurm_timeout_seconds=7))
     assert isinstance(slurm, SlurmExecutor) and slurm.name == "slurm" and slurm.timeout == 7
-    with pytest.raises(ValueError, match="unknown executor 'pbs': use one of slurm, local"):
-        make_executor("pbs", tmp_path)
+    with pytest.raises(ConfigError, match="executor: 'pbs' is not one of slurm, local"):
+        dataclasses.replace(cfg, executor="pbs")
 
 
 def test_the_scripts_shebang_picks_the_interpreter_as_sbatch_does(

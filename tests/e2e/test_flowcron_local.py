@@ -14,7 +14,6 @@ import pytest
 from flowgen.simulate.agent import AgentHoldTimeout
 from hpc_agent import protocol
 from hpc_agent.executors import make_executor
-from hpc_agent.loop.state import StateStore
 
 from .loop import FAILING_SCRIPT, Loop, kinds, make_uow, report, sleeping_script
 
@@ -68,5 +67,5 @@ def test_holding_flow_time_is_bounded_by_the_hold_limit(loop: Loop) -> None:
     message = caught.value.message
     assert "did not finish within" in message and "sample_" in message
     assert "--hold-limit" in message
-    executor = make_executor("local", StateStore(loop.agent.base_dir).root / "executor")
+    executor = make_executor(loop.agent)
     executor.cancel("1")
