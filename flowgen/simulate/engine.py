@@ -31,7 +31,7 @@ from flowgen.simulate.errors import (
     WebInputError,
     runtime_failure,
 )
-from flowgen.simulate.evaluate import Scope, evaluate_parameters, parse_path, redact_state
+from flowgen.simulate.evaluate import Scope, evaluate_parameters, parsed_path, redact_state
 from flowgen.simulate.options import SimulatorOptions
 from flowgen.simulate.providers import transfer_providers
 from flowgen.simulate.providers.base import (
@@ -292,10 +292,7 @@ class _Run:
             return state
         if not isinstance(path, str):
             raise runtime_failure(f"The field '{field}' of state '{name}' must be a JSONPath.")
-        try:
-            steps = parse_path(path)
-        except jsonpath.JSONPathError as exc:
-            raise runtime_failure(f"The field '{field}' holds an invalid JSONPath: {exc}") from None
+        steps = parsed_path(path, field)
         if steps[:1] == ("_context",):
             raise runtime_failure(f"The {field} '{path}' may not write under $._context.")
         try:

@@ -19,6 +19,16 @@ from flowgen.simulate.expressions import ExpressionError, evaluate
 # Flows use the same few paths over and over (polling loops); parse each once.
 parse_path = lru_cache(maxsize=4096)(jsonpath.parse)
 
+
+
+def parsed_path(path: str, field: str) -> tuple[jsonpath.Step, ...]:
+    """``path`` parsed (cached); a ``States.Runtime`` failure naming ``field`` when invalid."""
+    try:
+        return parse_path(path)
+    except jsonpath.JSONPathError as exc:
+        raise runtime_failure(f"The field '{field}' holds an invalid JSONPath: {exc}") from None
+
+
 PRIVATE_KEY = "__Private_Parameters"
 REDACTED = "<private>"
 
@@ -41,10 +51,7 @@ class Scope:
         """The value at ``path``; a ``States.Runtime`` failure naming ``field`` when absent."""
         if not isinstance(path, str):
             raise runtime_failure(f"The field '{field}' must be a JSONPath string, got {path!r}.")
-        try:
-            steps = parse_path(path)
-        except jsonpath.JSONPathError as exc:
-            raise runtime_failure(f"The field '{field}' holds an invalid JSONPath: {exc}") from None
+        steps = parsed_path(path, field)
         try:
             if steps[:1] == ("_context",):
                 return jsonpath.get(dict(self.context), steps[1:])

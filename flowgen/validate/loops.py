@@ -195,25 +195,31 @@ def _computed(value: object, at: Steps) -> Iterator[Steps]:
 
 def _rule_paths(rule: JSONObject) -> list[Steps]:
     """Every place a Choice rule reads: its Variables and ``...Path`` operands, nested too."""
-    paths = [rule.get("Variable")]
-    paths += [rule[op] for op in rule if op.endswith("Path")]
-    found = _parsed(paths)
-    for key in _COMBINATORS:
-        for _, nested in dicts(rule.get(key)):
-            found += _rule_paths(nested)
-    if isinstance(rule.get("Not"), dict):
-        found += _rule_paths(rule["Not"])
+    found: list[Steps] = []
+    for each in _with_nested(rule):
+        paths = [each.get("Variable")]
+        paths += [each[op] for op in each if op.endswith("Path")]
+        found += _parsed(paths)
     return found
 
 
 def _operators(rule: JSONObject) -> list[str]:
-    ops = [key for key in rule if key not in (*_COMBINATORS, "Not", "Variable", "Next")]
+    return [
+        key
+        for each in _with_nested(rule)
+        for key in each
+        if key not in (*_COMBINATORS, "Not", "Variable", "Next")
+    ]
+
+
+def _with_nested(rule: JSONObject) -> Iterator[JSONObject]:
+    """``rule`` and every rule nested in it (under And, Or and Not), depth first."""
+    yield rule
     for key in _COMBINATORS:
         for _, nested in dicts(rule.get(key)):
-            ops += _operators(nested)
+            yield from _with_nested(nested)
     if isinstance(rule.get("Not"), dict):
-        ops += _operators(rule["Not"])
-    return ops
+        yield from _with_nested(rule["Not"])
 
 
 def _parsed(paths: list[object]) -> list[Steps]:
