@@ -264,3 +264,18 @@ def test_any_states_draw_without_error(start: Any, states: dict[str, Any]) -> No
         assert text == (to_mermaid if text.startswith("flowchart") else to_dot)(definition)
     dot_labels = re.findall(r'label="((?:[^"\\]|\\.)*)"', to_dot(definition))
     assert len(dot_labels) >= len(graph.nodes)
+
+
+@pytest.mark.parametrize(
+    ("variable", "shown"),
+    [
+        ("$.items[1:]", "items[1:]"),
+        ("$.jobs[:-1]", "jobs[:-1]"),
+        ("$.a.b[0][1]", "b[0][1]"),
+        ("$.a.items[1:][0]", "items[1:][0]"),
+        ("$.a.b[0]", "b[0]"),
+        ("$.jobs[1:].id", "id"),
+    ],
+)
+def test_a_variable_ending_in_an_index_or_slice_keeps_its_key(variable: str, shown: str) -> None:
+    assert describe_rule({"Variable": variable, "IsPresent": True}) == f"{shown} is present"

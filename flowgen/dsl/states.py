@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from flowgen.core import jsonpath
+from flowgen.core import definition, jsonpath
 from flowgen.dsl import params as p
 from flowgen.dsl.choice import Rule, is_timestamp
 from flowgen.dsl.errors import DSLError
@@ -97,8 +97,12 @@ class State:
         raise NotImplementedError
 
     def targets(self) -> list[str]:
-        """Names of the states this one can go to (Next, Default, rule and Catch targets)."""
-        raise NotImplementedError
+        """Names of the states this one can go to, as the service follows its JSON.
+
+        Next (unless it ends), Choice rule targets then Default, Catch
+        targets on an Action: :func:`flowgen.core.definition.targets`.
+        """
+        return definition.targets(self.to_json())
 
     def to_json(self) -> dict[str, Any]:
         """The state as JSON with keys in canonical order."""
@@ -122,9 +126,6 @@ class _Transition(State):
 
     def transition(self) -> dict[str, Any]:
         return {"End": True} if self.end else {"Next": self.next}
-
-    def targets(self) -> list[str]:
-        return [self.next] if self.next else []
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,9 +172,6 @@ class Action(_Transition):
             "Catch": [c.to_json() for c in self.catch] or None,
             **self.transition(),
         }
-
-    def targets(self) -> list[str]:
-        return super().targets() + [c.next for c in self.catch]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -280,9 +278,6 @@ class Choice(State):
     def fields(self) -> dict[str, Any]:
         return {"Choices": [c.to_json() for c in self.choices], "Default": self.default}
 
-    def targets(self) -> list[str]:
-        return [c.next for c in self.choices] + ([self.default] if self.default else [])
-
 
 @dataclass(frozen=True, kw_only=True)
 class Fail(State):
@@ -310,9 +305,6 @@ class Fail(State):
             "CausePath": self.cause_path,
         }
 
-    def targets(self) -> list[str]:
-        return []
-
 
 @dataclass(frozen=True, kw_only=True)
 class RawState(State):
@@ -339,12 +331,6 @@ class RawState(State):
 
     def fields(self) -> dict[str, Any]:
         return dict(self.body)
-
-    def targets(self) -> list[str]:
-        found = [self.body.get("Next"), self.body.get("Default")]
-        found += [c.get("Next") for c in self.body.get("Choices", []) if isinstance(c, dict)]
-        found += [c.get("Next") for c in self.body.get("Catch", []) if isinstance(c, dict)]
-        return [t for t in found if isinstance(t, str)]
 
 
 def _ordered(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 from flowgen.core import jsonio
 from flowgen.core.errors import InvalidFlowError
 from flowgen.core.findings import Finding, Severity
-from flowgen.flowcron.config import InstanceConfig, load_config
+from flowgen.flowcron.config import FlowConfig, load_config
 from flowgen.flowcron.flow import build_flow
 from flowgen.flowcron.schema import input_schema
 
@@ -21,7 +21,7 @@ INPUT_SCHEMA_SUFFIX = "_input_schema.json"
 class BuiltFlow:
     """A built flow: definition and input schema, plus where they are written."""
 
-    config: InstanceConfig
+    config: FlowConfig
     definition: dict[str, Any]
     input_schema: dict[str, Any]
 
@@ -39,7 +39,7 @@ class BuiltFlow:
         return definition_path, schema_path
 
 
-def build(cfg: InstanceConfig) -> BuiltFlow:
+def build(cfg: FlowConfig) -> BuiltFlow:
     """Build the flow for one instance."""
     return BuiltFlow(cfg, build_flow(cfg).to_json(), input_schema(cfg))
 
@@ -50,7 +50,7 @@ def build_from_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return built.definition, built.input_schema
 
 
-def default_output_dir(cfg: InstanceConfig, root: Path = Path("flows")) -> Path:
+def default_output_dir(cfg: FlowConfig, root: Path = Path("flows")) -> Path:
     """Where ``flowgen build`` writes by default: ``flows/build/<name>/``."""
     return root / "build" / cfg.name
 

@@ -34,8 +34,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from flowgen.core.errors import ConfigError, FlowgenError
-from flowgen.dsl.fragments import PollPolicy
+from flowgen.dsl.polling import PollPolicy
 from hpc_agent import protocol
+from hpc_agent.config import toml_value
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,8 +71,12 @@ class DeploySettings:
 
 
 @dataclass(frozen=True)
-class InstanceConfig:
-    """A FlowCron instance as the flow sees it. Build one with :func:`load_config`."""
+class FlowConfig:
+    """A FlowCron instance as the flow sees it. Build one with :func:`load_config`.
+
+    Not to be confused with :class:`hpc_agent.config.InstanceConfig`, the
+    agent's settings on the HPC side.
+    """
 
     name: str
     hpc_name: str
@@ -93,7 +98,7 @@ class InstanceConfig:
         return f"FlowCron-{self.name}"
 
 
-def load_config(path: Path) -> InstanceConfig:
+def load_config(path: Path) -> FlowConfig:
     """Read and check an instance config; errors name the file and the field."""
     raw = _read_toml(path, missing="no such config file (create one with 'flowgen init')")
     return config_from_dict(raw, source=str(path))
@@ -112,7 +117,7 @@ def _read_toml(path: Path, *, missing: str = "no such file") -> dict[str, Any]:
     return raw
 
 
-def config_from_dict(raw: dict[str, Any], *, source: str = "<config>") -> InstanceConfig:
+def config_from_dict(raw: dict[str, Any], *, source: str = "<config>") -> FlowConfig:
     """Check a parsed config; ``source`` names it in messages."""
 
     def fail(field_name: str, problem: str) -> ConfigError:
@@ -186,7 +191,7 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<config>") -> Instan
     wait_time = _positive_int(
         transfer_raw.get("wait_time", DEFAULT_TRANSFER_WAIT), "transfer.wait_time", fail
     )
-    return InstanceConfig(
+    return FlowConfig(
         name=name,
         hpc_name=hpc_name,
         collection=collection.lower(),
@@ -309,13 +314,15 @@ def _positive_int(value: Any, field_name: str, fail: Any) -> int:
     return value
 
 
-def render_config(cfg: InstanceConfig) -> str:
-    """The config as TOML text (what ``flowgen init`` writes)."""
+def render_config(cfg: FlowConfig) -> str:
+    """The config as TOML text (what ``flowgen init`` writes).
+
+    Values are written by the agent's TOML writer
+    (:func:`hpc_agent.config.toml_value`), so any string, a multi-line
+    description included, reads back unchanged.
+    """
     p = cfg.polling
-
-    def q(value: str) -> str:
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
+    q = toml_value
     lines = [
         "# FlowCron instance config: build the flow with 'flowgen build' on this file.",
         f"name = {q(cfg.name)}",
@@ -328,30 +335,30 @@ def render_config(cfg: InstanceConfig) -> str:
     lines += [
         "",
         "[polling]",
-        f"initial_wait = {p.initial_wait}",
-        f"growth = {p.growth!r}",
-        f"max_wait = {p.max_wait}",
-        f"deadline = {p.deadline}",
+        f"initial_wait = {q(p.initial_wait)}",
+        f"growth = {q(p.growth)}",
+        f"max_wait = {q(p.max_wait)}",
+        f"deadline = {q(p.deadline)}",
         "",
         "[transfer]",
-        f"wait_time = {cfg.transfer_wait_time}",
+        f"wait_time = {q(cfg.transfer_wait_time)}",
         "",
     ]
-    lines += _render_deploy(cfg.deploy, q)
+    lines += _render_deploy(cfg.deploy)
     return "\n".join(lines)
 
 
-def _render_deploy(d: DeploySettings, q: Any) -> list[str]:
+def _render_deploy(d: DeploySettings) -> list[str]:
     # Written only when set, so configs without deploy settings stay as they were.
     if d == DeploySettings():
         return []
     lines = ["[deploy]"]
     for key in ("subtitle", "description", "subscription_id"):
         if value := getattr(d, key):
-            lines.append(f"{key} = {q(value)}")
+            lines.append(f"{key} = {toml_value(value)}")
     for key in ("keywords", *DEPLOY_ROLE_FIELDS):
         if values := getattr(d, key):
-            lines.append(f"{key} = [{', '.join(q(v) for v in values)}]")
+            lines.append(f"{key} = [{', '.join(toml_value(v) for v in values)}]")
     return [*lines, ""]
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowgen.flowcron.config import InstanceConfig
+from flowgen.flowcron.config import FlowConfig
 
 SOURCE_PATH_PATTERN = "^/(.*[^/])?[^/]/$"
 """An absolute folder path ending with '/', naming a folder (not '/')."""
 
 
-def input_schema(cfg: InstanceConfig) -> dict[str, Any]:
+def input_schema(cfg: FlowConfig) -> dict[str, Any]:
     """The input schema (draft-07) for one instance's flow."""
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
@@ -33,7 +33,7 @@ def input_schema(cfg: InstanceConfig) -> dict[str, Any]:
     }
 
 
-def _run_input(cfg: InstanceConfig) -> dict[str, Any]:
+def _run_input(cfg: FlowConfig) -> dict[str, Any]:
     """``input``: the source folder and whether to delete the HPC copy."""
     return {
         "title": "Unit of Work",

@@ -7,7 +7,9 @@ Nodes appear in the order a reader follows the flow (breadth-first from
 states by name, each followed by the states it leads to), which makes the output
 independent of the key order in the JSON file. Catch edges are dashed and
 labelled with the error names; Choice edges carry a short rendering of
-their condition (``code == NotFound``).
+their condition (``code == NotFound``). Which transitions a state has is
+:func:`flowgen.core.definition.transitions`' answer, the one the service
+follows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
+from flowgen.core.definition import Transition, TransitionKind, ends_here, transitions
 from flowgen.core.errors import InvalidFlowError
 from flowgen.core.jsonpath import JSONPathError, parse
 
@@ -135,33 +138,36 @@ def build_graph(definition: dict[str, Any]) -> Graph:
         state = states.get(name)
         for target, edge_kind, label in _transitions(state):
             edges.append(Edge(ids[name], ids[target], edge_kind, label))
-        if isinstance(state, dict) and state.get("End") is True:
+        if ends_here(state):
             edges.append(Edge(ids[name], END_ID, EdgeKind.END))
     return Graph(tuple(nodes), tuple(edges))
 
 
+_EDGE_KINDS = {
+    TransitionKind.NEXT: EdgeKind.NEXT,
+    TransitionKind.CHOICE: EdgeKind.CHOICE,
+    TransitionKind.DEFAULT: EdgeKind.DEFAULT,
+    TransitionKind.CATCH: EdgeKind.CATCH,
+}
+
+
 def _transitions(state: object) -> Iterator[tuple[str, EdgeKind, str]]:
     """(target, kind, label) of every transition out of a state, in evaluation order."""
-    if not isinstance(state, dict):
-        return
-    choices = state.get("Choices")
-    if isinstance(choices, list):
-        for rule in choices:
-            if isinstance(rule, dict) and isinstance(rule.get("Next"), str):
-                yield rule["Next"], EdgeKind.CHOICE, _shorten(describe_rule(rule))
-    if isinstance(state.get("Default"), str):
-        yield state["Default"], EdgeKind.DEFAULT, "default"
-    if isinstance(state.get("Next"), str):
-        yield state["Next"], EdgeKind.NEXT, ""
-    catches = state.get("Catch")
-    if isinstance(catches, list):
-        for catcher in catches:
-            if isinstance(catcher, dict) and isinstance(catcher.get("Next"), str):
-                errors = catcher.get("ErrorEquals")
-                names = (
-                    [e for e in errors if isinstance(e, str)] if isinstance(errors, list) else []
-                )
-                yield catcher["Next"], EdgeKind.CATCH, ", ".join(names) or "error"
+    for transition in transitions(state):
+        yield transition.target, _EDGE_KINDS[transition.kind], _label(transition)
+
+
+def _label(transition: Transition) -> str:
+    holder = transition.holder or {}
+    if transition.kind is TransitionKind.CHOICE:
+        return _shorten(describe_rule(dict(holder)))
+    if transition.kind is TransitionKind.DEFAULT:
+        return "default"
+    if transition.kind is TransitionKind.CATCH:
+        errors = holder.get("ErrorEquals")
+        names = [e for e in errors if isinstance(e, str)] if isinstance(errors, list) else []
+        return ", ".join(names) or "error"
+    return ""
 
 
 # ---------------------------------------------------------------- conditions
@@ -265,10 +271,16 @@ def _short_path(path: object) -> str:
         return path
     if not steps:
         return "$"
-    last = steps[-1]
-    if isinstance(last, int) and len(steps) > 1:
-        return f"{steps[-2]}[{last}]"
-    return str(last)
+    # The last key, with the indexes and slices after it: a Variable ending in
+    # [0] or [1:] keeps the key it indexes (items[1:], not [1:]).
+    keys = [i for i, step in enumerate(steps) if isinstance(step, str)]
+    if not keys:
+        last = steps[-1]
+        return f"{steps[-2]}[{last}]" if isinstance(last, int) and len(steps) > 1 else str(last)
+    key = keys[-1]
+    return str(steps[key]) + "".join(
+        f"[{step}]" if isinstance(step, int) else str(step) for step in steps[key + 1 :]
+    )
 
 
 def _operand(value: object) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flowgen.core import jsonpath
+from flowgen.core.definition import CATCHING_TYPES
 from flowgen.simulate import choice, webinput
 from flowgen.simulate.clock import Clock, Hook, RealClock, VirtualClock
 from flowgen.simulate.collections import Collection, CollectionMap
@@ -49,9 +50,6 @@ from flowgen.simulate.rundoc import FAILED, SUCCEEDED, LogEntry, RunResult, RunS
 from flowgen.simulate.runinput import build_context, check_definition, validate_input
 
 LogListener = Callable[[LogEntry], None]
-
-CATCHING_TYPES = frozenset({"Action", webinput.CREATE, webinput.AWAIT})
-"""The state types that may have a ``Catch`` (the schema allows it on no other)."""
 
 
 class _End(Exception):

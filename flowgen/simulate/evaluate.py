@@ -20,7 +20,6 @@ from flowgen.simulate.expressions import ExpressionError, evaluate
 parse_path = lru_cache(maxsize=4096)(jsonpath.parse)
 
 
-
 def parsed_path(path: str, field: str) -> tuple[jsonpath.Step, ...]:
     """``path`` parsed (cached); a ``States.Runtime`` failure naming ``field`` when invalid."""
     try:

@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema
 
+from flowgen.core.definition import TransitionKind, transition_slots
 from flowgen.core.jsonpath import format_path
 from flowgen.simulate.errors import DefinitionError, FlowInputError
 
@@ -27,6 +28,13 @@ STATE_TYPES = frozenset(
 CONTEXT_KEYS = ("flow_id", "run_id", "username", "email", "user_id", "identities", "token_info")
 IDENTITY_URN = "urn:globus:auth:identity:"
 TOKEN_LIFETIME = 172_800
+_FIELDS = {
+    TransitionKind.NEXT: "Next",
+    TransitionKind.CHOICE: "Choices[].Next",
+    TransitionKind.DEFAULT: "Default",
+    TransitionKind.CATCH: "Catch[].Next",
+}
+"""How a problem message names each kind of transition field."""
 
 
 def check_definition(definition: Any) -> None:
@@ -49,26 +57,9 @@ def check_definition(definition: Any) -> None:
             kind = state.get("Type") if isinstance(state, dict) else state
             problems.append(f"{where}: unsupported state Type {kind!r}")
             continue
-        targets: list[tuple[str, Any]] = []
-        if state["Type"] == "Choice":
-            targets += [
-                ("Choices[].Next", rule.get("Next"))
-                for rule in state.get("Choices", [])
-                if isinstance(rule, dict)
-            ]
-            if "Default" in state:
-                targets.append(("Default", state["Default"]))
-        elif state["Type"] != "Fail":
-            if state.get("End") is not True:
-                targets.append(("Next", state.get("Next")))
-            targets += [
-                ("Catch[].Next", c.get("Next"))
-                for c in state.get("Catch", [])
-                if isinstance(c, dict)
-            ]
-        for field, target in targets:
-            if target not in states:
-                problems.append(f"{where}.{field}: {target!r} is not a state")
+        for slot in transition_slots(state):
+            if not isinstance(slot.target, str) or slot.target not in states:
+                problems.append(f"{where}.{_FIELDS[slot.kind]}: {slot.target!r} is not a state")
     if problems:
         raise DefinitionError("the flow definition cannot run:\n  " + "\n  ".join(problems))
 

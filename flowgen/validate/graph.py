@@ -1,40 +1,22 @@
 """Stage 2, the state graph: targets exist, Next/End, reachability, endless waits.
 
-Edges are every way control can move: ``Next``, each Choice rule's
-``Next``, ``Default`` and each catcher's ``Next``. A state is terminal when
-it has ``"End": true`` or is a Fail state.
+Edges are every way control can move, as :mod:`flowgen.core.definition`
+walks them: a Choice's rules' ``Next`` and its ``Default``; any other
+state's ``Next`` (unless it ends) and, on an Action, its catchers' ``Next``.
+A state is terminal when it has ``"End": true`` or is a Fail state. Keys a
+state type cannot have are stage 1's findings, not edges.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
 
-from flowgen.core.jsonpath import Token
+from flowgen.core.definition import is_terminal, transitions
 from flowgen.validate.rules import Reporter
-from flowgen.validate.shape import JSONObject, dicts, states_of
+from flowgen.validate.shape import JSONObject, states_of
 
 # States that never take Next or End (Choice branches, Fail ends the run).
 _NO_TRANSITION = frozenset({"Choice", "Fail"})
-
-
-def transitions(state: JSONObject) -> Iterator[tuple[tuple[Token, ...], str]]:
-    """Each ``(location inside the state, target name)`` the state can move to."""
-    if isinstance(state.get("Next"), str):
-        yield ("Next",), state["Next"]
-    for index, rule in dicts(state.get("Choices")):
-        if isinstance(rule.get("Next"), str):
-            yield ("Choices", index, "Next"), rule["Next"]
-    if isinstance(state.get("Default"), str):
-        yield ("Default",), state["Default"]
-    for index, catcher in dicts(state.get("Catch")):
-        if isinstance(catcher.get("Next"), str):
-            yield ("Catch", index, "Next"), catcher["Next"]
-
-
-def is_terminal(state: JSONObject) -> bool:
-    """Whether the run can end in this state."""
-    return state.get("End") is True or state.get("Type") == "Fail"
 
 
 def successors(definition: object) -> dict[str, list[str]]:
@@ -48,7 +30,9 @@ def successors(definition: object) -> dict[str, list[str]]:
     graph: dict[str, list[str]] = {}
     for name, state in names.items():
         targets = (
-            [t for _, t in transitions(state) if t in names] if isinstance(state, dict) else []
+            [t.target for t in transitions(state) if t.target in names]
+            if isinstance(state, dict)
+            else []
         )
         graph[name] = list(dict.fromkeys(targets))
     return graph
@@ -62,11 +46,12 @@ def check_graph(definition: object, report: Reporter) -> None:
     states = states_of(definition)
     for name, state in states.items():
         _check_next_end(name, state, report)
-        for where, target in transitions(state):
+        for transition in transitions(state):
+            target = transition.target
             if target not in definition["States"]:
                 report.add(
                     "FG202",
-                    ("States", name, *where),
+                    ("States", name, *transition.where),
                     f"{target!r} is not a state in this flow{_suggest(target, names)}",
                 )
     start = definition.get("StartAt")

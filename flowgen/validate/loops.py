@@ -6,7 +6,7 @@ the cycle wrote (or that Action's Catch), and nothing in the cycle counts
 the polls or the time waited for a Choice to compare, the run goes round
 until the service's one-year limit if the awaited value never comes (a job
 that never starts, a marker nobody writes). FlowCron's own poll loops
-(``flowgen.dsl.fragments.poll_loop``) keep a ``waited`` counter and leave
+(``flowgen.dsl.polling.poll_loop``) keep a ``waited`` counter and leave
 at a deadline; this finds the loops that have no such bound.
 
 Loops are found as strongly connected components of the state graph. A
@@ -20,15 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from flowgen.core import jsonpath
+from flowgen.core.definition import is_terminal, transitions
 from flowgen.core.jsonpath import Step, Token
-from flowgen.validate.graph import (
-    is_cycle,
-    is_terminal,
-    reachable,
-    strongly_connected,
-    successors,
-    transitions,
-)
+from flowgen.validate.graph import is_cycle, reachable, strongly_connected, successors
 from flowgen.validate.rules import Reporter
 from flowgen.validate.shape import JSONObject, dicts, split_key, states_of
 
@@ -96,10 +90,10 @@ def _awaiting_exits(
         state = states[name]
         if is_terminal(state):
             return []  # the run can end here without any awaited value
-        for where, target in transitions(state):
-            if target in members or target not in graph:
+        for transition in transitions(state):
+            if transition.target in members or transition.target not in graph:
                 continue  # FG202 reports a target that does not exist
-            if not _awaits_action(state, where, written):
+            if not _awaits_action(state, transition.where, written):
                 return []
             exits.append(name)
     return exits  # no exit at all is FG207's finding, not this one

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flowgen.core import jsonpath
+from flowgen.core.definition import TransitionKind, transitions
 from flowgen.core.jsonpath import Token
 from flowgen.validate.graph import successors
 from flowgen.validate.rules import Reporter
@@ -107,7 +108,7 @@ def _first_reader(
     with a Transfer. Catch paths are not followed from the action itself: a
     caught error means its result was never stored.
     """
-    queue: list[str] = [action["Next"]] if isinstance(action.get("Next"), str) else []
+    queue = [t.target for t in transitions(action) if t.kind is TransitionKind.NEXT]
     seen: set[str] = set()
     while queue:
         name = queue.pop(0)

@@ -1,5 +1,6 @@
 """Instance config: every field checked, errors name the field and the file."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,11 @@ from flowgen.flowcron.config import (
     read_agent_instance_file,
     render_config,
 )
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 GOOD = {
     "name": "bask",
@@ -80,3 +86,24 @@ def test_agent_instance_file(tmp_path: Path) -> None:
     path.write_text('name = "bask"\n')
     with pytest.raises(ConfigError, match="field 'base_path': missing"):
         read_agent_instance_file(path)
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "Drop a folder.\nThe flow runs it on the HPC.\n",
+        'Say "hi" with a back\\slash and a\ttab',
+        "Windows line\r\nends, a bell \x07 and a DEL \x7f",
+    ],
+)
+def test_init_writes_any_description_as_toml_that_reads_back_the_same(
+    tmp_path: Path, description: str
+) -> None:
+    cfg = config_from_dict({**GOOD, "deploy": {"description": description, "subtitle": 'a "b"'}})
+    path = tmp_path / "bask.toml"
+    path.write_text(render_config(cfg), encoding="utf-8")
+    with path.open("rb") as handle:
+        parsed = tomllib.load(handle)
+    assert parsed["deploy"]["description"] == description
+    assert parsed["deploy"]["subtitle"] == 'a "b"'
+    assert load_config(path) == cfg

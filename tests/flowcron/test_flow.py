@@ -12,7 +12,7 @@ from flowgen.core import jsonio
 from flowgen.dsl import PollPolicy
 from flowgen.flowcron import build, load_config
 from flowgen.flowcron.build import build_checked
-from flowgen.flowcron.config import InstanceConfig
+from flowgen.flowcron.config import FlowConfig
 from flowgen.flowcron.flow import human_duration, shorten_expr
 from flowgen.validate import validate_flow
 from hpc_agent import protocol
@@ -180,7 +180,7 @@ def test_human_duration() -> None:
 
 
 def test_instance_values_reach_the_flow(tmp_path: Path) -> None:
-    cfg = InstanceConfig(
+    cfg = FlowConfig(
         name="bask",
         hpc_name="Baskerville",
         collection="0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11",
@@ -211,7 +211,7 @@ def test_every_transfer_label_fits_globus_limit_with_the_longest_names() -> None
 
     from flowgen.flowcron.config import MAX_DISPLAY
 
-    cfg = InstanceConfig(
+    cfg = FlowConfig(
         name="n" * protocol.INSTANCE_NAME_MAX,
         hpc_name="H" * MAX_DISPLAY,
         collection="0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11",
@@ -229,7 +229,7 @@ def test_every_transfer_label_fits_globus_limit_with_the_longest_names() -> None
 
 
 def test_a_dotted_instance_name_builds_a_valid_flow() -> None:
-    cfg = InstanceConfig(
+    cfg = FlowConfig(
         name="cryo.em-lab",
         hpc_name="Baskerville",
         collection="0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11",
