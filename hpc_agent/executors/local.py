@@ -7,7 +7,8 @@ working directory, writes its output where sbatch would, and ends in one of
 Slurm's states with a Slurm exit code (``N:S``: exit status, signal):
 
 - COMPLETED / FAILED from the script's exit status;
-- TIMEOUT when ``#SBATCH --time`` (or ``-t``) runs out; unlike Slurm, which
+- TIMEOUT when ``#SBATCH --time`` (or ``-t``, read by
+  :mod:`hpc_agent.executors.sbatch` as sbatch reads it) runs out; unlike Slurm, which
   rounds a limit up to whole minutes, the limit is kept to the second;
 - CANCELLED after :meth:`LocalExecutor.cancel`;
 - FAILED with reason ``NodeFail`` when the runner process died without
@@ -30,13 +31,12 @@ import fcntl
 import json
 import os
 import re
-import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from hpc_agent.executors.base import (
     SchedulerUnavailable,
     SubmitRejected,
 )
+from hpc_agent.executors.sbatch import job_time_limit
 from hpc_agent.fs.atomicio import write_text_atomic
 from hpc_agent.uow.script_lint import shebang
 
@@ -64,84 +65,7 @@ POLL = 0.2
 """Seconds between checks while a job waits for its dependency."""
 
 _FINAL_STATES = frozenset({"COMPLETED", "FAILED", "TIMEOUT", "CANCELLED"})
-_UNLIMITED = frozenset({"unlimited", "infinite", "-1"})
 _DEPENDENCY = re.compile(r"afterany((?::\d+)+)")
-
-
-# -- Slurm time limits --------------------------------------------------------
-
-
-def parse_time_limit(text: str) -> int | None:
-    """Seconds in a Slurm ``--time`` value; None for UNLIMITED/INFINITE.
-
-    Accepts every Slurm form: ``M``, ``M:S``, ``H:M:S``, ``D-H``, ``D-H:M``,
-    ``D-H:M:S``. Raises ValueError for anything else.
-    """
-    value = text.strip()
-    if value.lower() in _UNLIMITED:
-        return None
-    days_text, dash, clock = value.partition("-")
-    if not dash:
-        days_text, clock = "", value
-    parts = clock.split(":")
-    if not clock or not all(part.isdigit() for part in parts) or len(parts) > 3:
-        raise ValueError(f"invalid time limit {text!r} (use M, M:S, H:M:S, D-H, D-H:M or D-H:M:S)")
-    if dash and not days_text.isdigit():
-        raise ValueError(f"invalid time limit {text!r}: the days before '-' must be a number")
-    numbers = [int(part) for part in parts]
-    if dash:
-        # With days, the clock part is H, H:M or H:M:S.
-        hours, minutes, seconds = [*numbers, 0, 0][:3]
-        return ((int(days_text) * 24 + hours) * 60 + minutes) * 60 + seconds
-    if len(numbers) == 1:
-        return numbers[0] * 60
-    if len(numbers) == 2:
-        return numbers[0] * 60 + numbers[1]
-    return (numbers[0] * 60 + numbers[1]) * 60 + numbers[2]
-
-
-def _time_options(tokens: Sequence[str]) -> Iterator[str]:
-    """The values of ``--time``/``-t`` options in a list of sbatch arguments."""
-    for index, token in enumerate(tokens):
-        if token.startswith("--time="):
-            yield token.split("=", 1)[1]
-        elif token in ("--time", "-t") and index + 1 < len(tokens):
-            yield tokens[index + 1]
-        elif token.startswith("-t") and not token.startswith("--") and len(token) > 2:
-            yield token[2:].lstrip("=")
-
-
-def sbatch_directives(script_text: str) -> list[str]:
-    """The option words of a script's ``#SBATCH`` lines, in order.
-
-    Like sbatch, reading stops at the first line that is neither blank nor a
-    comment: ``#SBATCH`` lines after the first command are ignored.
-    """
-    words: list[str] = []
-    for line in script_text.splitlines():
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if not stripped.startswith("#"):
-            break
-        if stripped.startswith("#SBATCH"):
-            body = stripped[len("#SBATCH") :].split("#", 1)[0]
-            try:
-                words += shlex.split(body)
-            except ValueError:
-                words += body.split()
-    return words
-
-
-def job_time_limit(script_text: str, extra: Sequence[str] = ()) -> int | None:
-    """The job's time limit in seconds: the command line's ``extra`` wins over ``#SBATCH`` lines."""
-    limit: int | None = None
-    found = False
-    for source in (sbatch_directives(script_text), list(extra)):
-        for value in _time_options(source):
-            limit = parse_time_limit(value)
-            found = True
-    return limit if found else None
 
 
 def script_command(script: Path) -> list[str]:

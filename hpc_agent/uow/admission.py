@@ -13,7 +13,6 @@ import difflib
 import hashlib
 import os
 import re
-import shlex
 import stat
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Literal
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
+from hpc_agent.executors.sbatch import script_options
 from hpc_agent.fs.names import entry_names
 from hpc_agent.fs.treewalk import Entry, TreeWalk, link_escapes
 from hpc_agent.uow.rerun import EarlierRun, find_earlier_outputs
@@ -546,57 +546,18 @@ def _is_plain_comment(line: str) -> bool:
     return stripped.startswith("#") and not stripped.startswith("#SBATCH")
 
 
-def directive_block(text: str) -> list[tuple[int, str]]:
-    """The ``#SBATCH`` lines sbatch reads: (line number, text after ``#SBATCH``).
-
-    Like sbatch, only the leading block counts: after the shebang, directives
-    are read until the first line that is neither blank nor a comment.
-    """
-    found: list[tuple[int, str]] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if number == 1 and line.startswith("#!"):
-            continue
-        if line.startswith("#SBATCH"):
-            found.append((number, line[len("#SBATCH") :]))
-            continue
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            break
-    return found
-
-
 def parse_directives(text: str) -> list[Directive]:
     """The ``#SBATCH`` options the agent overrides, with their line numbers and values.
 
-    Understands ``--opt=value``, ``--opt value``, ``-o value`` and
-    ``-ovalue``; a ``#`` after the options starts a comment, as in sbatch.
+    Read by :mod:`hpc_agent.executors.sbatch`, the reader the local executor
+    uses too: ``--opt=value``, ``--opt value``, ``-o value`` and ``-ovalue``,
+    quotes and ``#`` comments, only the leading block, as sbatch reads them.
     """
     found: list[Directive] = []
-    for number, rest in directive_block(text):
-        if rest and not rest[0].isspace():
-            continue  # e.g. "#SBATCHX": not a directive
-        try:
-            tokens = shlex.split(rest, comments=True)
-        except ValueError:
-            tokens = rest.split("#", 1)[0].split()
-        index = 0
-        while index < len(tokens):
-            token = tokens[index]
-            index += 1
-            option, value = token, None
-            if token.startswith("--"):
-                option, eq, inline = token.partition("=")
-                if eq:
-                    value = inline
-            elif token.startswith("-") and len(token) > 2:
-                option, value = token[:2], token[2:]
-            canonical = _OVERRIDDEN.get(option) or _ACCOUNT_QOS.get(option)
-            if canonical is None:
-                continue
-            if value is None and index < len(tokens):
-                value = tokens[index]
-                index += 1
-            found.append(Directive(number, option, canonical, value))
+    for option in script_options(text):
+        canonical = _OVERRIDDEN.get(option.option) or _ACCOUNT_QOS.get(option.option)
+        if canonical is not None:
+            found.append(Directive(option.line, option.option, canonical, option.value))
     return found
 
 

@@ -17,13 +17,8 @@ from hpc_agent.config import ConfigError, InstanceConfig
 from hpc_agent.executors import local as local_module
 from hpc_agent.executors import make_executor
 from hpc_agent.executors.base import JobInfo, JobSpec, SubmitRejected
-from hpc_agent.executors.local import (
-    LocalExecutor,
-    format_elapsed,
-    job_time_limit,
-    parse_time_limit,
-    sbatch_directives,
-)
+from hpc_agent.executors.local import LocalExecutor, format_elapsed
+from hpc_agent.executors.sbatch import job_time_limit, parse_time_limit, sbatch_directives
 from hpc_agent.executors.slurm import SlurmExecutor
 from hpc_agent.loop.state import StateStore
 
