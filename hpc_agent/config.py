@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from hpc_agent.errors import AgentError
+from hpc_agent.exitcodes import ExitCode
 from hpc_agent.fs.atomicio import write_text_atomic
 from hpc_agent.protocol import instance_name_problem
 
@@ -43,8 +45,10 @@ RISKY_SCRIPT_POLICIES = ("warn", "reject")
 without conda set up...): note it in the report and run the job, or refuse the UoW."""
 
 
-class ConfigError(Exception):
-    """A configuration is missing or invalid; the message says what to fix."""
+class ConfigError(AgentError):
+    """A configuration is missing or invalid; the message says what to fix (exit code 2)."""
+
+    exit_code = ExitCode.USAGE
 
 
 @dataclass(frozen=True)

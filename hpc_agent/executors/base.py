@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from hpc_agent.errors import AgentError
+from hpc_agent.exitcodes import ExitCode
+
 SUCCESS_STATE = "COMPLETED"
 SUCCESS_EXIT_CODE = "0:0"
 
@@ -60,8 +63,10 @@ PENDING_STATES = frozenset(
 """Slurm states of a job that has not ended yet."""
 
 
-class ExecutorError(Exception):
-    """Root of executor errors."""
+class ExecutorError(AgentError):
+    """Root of executor errors (exit code 1: the scheduler's answer cannot be used)."""
+
+    exit_code = ExitCode.FAILED
 
 
 class SubmitRejected(ExecutorError):
@@ -75,9 +80,11 @@ class SubmitRejected(ExecutorError):
 class SchedulerUnavailable(ExecutorError):
     """The scheduler could not be reached (controller down, command missing, time-out).
 
-    The tick stops without moving anything and exits non-zero; the next tick
-    carries on.
+    The tick stops without moving anything and exits non-zero (3); the next
+    tick carries on.
     """
+
+    exit_code = ExitCode.SCHEDULER_DOWN
 
 
 @dataclass(frozen=True)

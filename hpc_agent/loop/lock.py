@@ -65,6 +65,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from hpc_agent import protocol
+from hpc_agent.errors import AgentError
+from hpc_agent.exitcodes import ExitCode
 
 LOCK_FILE: Final = ".agent.lock"
 LEASE_FILE: Final = ".agent.lease"
@@ -108,13 +110,15 @@ class Lease:
         return f"{self.host} pid {self.pid}, renewed {max(0.0, age):.0f} s ago"
 
 
-class LeaseLost(Exception):
+class LeaseLost(AgentError):
     """Another agent holds the lease now, or it could not be renewed: stop at once.
 
     Raised by :meth:`InstanceLock.renew`, so that an agent that lost the lease
     makes no further change. ``holder`` is the lease that replaced ours, when
-    known.
+    known. A tick that loses its lease exits 1.
     """
+
+    exit_code = ExitCode.FAILED
 
     def __init__(self, message: str, holder: Lease | None = None) -> None:
         super().__init__(message)

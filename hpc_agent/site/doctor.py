@@ -8,7 +8,6 @@ removed to test that a directory is writable).
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import shutil
 import socket
@@ -19,9 +18,10 @@ from typing import Final
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.exitcodes import EXIT_FAILED, EXIT_OK
+from hpc_agent.executors import slurm
+from hpc_agent.exitcodes import ExitCode
 from hpc_agent.loop.health import read_heartbeat
-from hpc_agent.loop.lock import InstanceLock, read_lease
+from hpc_agent.loop.lock import LEASE_FILE, InstanceLock, read_lease
 from hpc_agent.site import schedule
 from hpc_agent.site.layout import LAYOUT_FIX, layout_findings, layout_problems
 from hpc_agent.uow.stuck import stuck_uows
@@ -72,10 +72,6 @@ def system_checks(executor: str = "slurm") -> list[Check]:
 
 
 def _accounting_check() -> Check:
-    try:
-        slurm = importlib.import_module("hpc_agent.executors.slurm")
-    except ImportError:
-        return Check(WARN, "accounting", "cannot tell: Slurm support is not installed")
     try:
         enabled = bool(slurm.detect_accounting())
     except Exception as exc:  # the scheduler's failure is a finding, not a crash
@@ -251,11 +247,7 @@ def _schedule_check(cfg: InstanceConfig) -> Check:
 
 
 def _lease_check(cfg: InstanceConfig, now: float) -> Check:
-    try:
-        lock = importlib.import_module("hpc_agent.loop.lock")
-    except ImportError:
-        return Check(OK, "lock", "no lease support installed")
-    lease = lock.read_lease(cfg.path(protocol.CODE_TO_RUN) / lock.LEASE_FILE)
+    lease = read_lease(cfg.path(protocol.CODE_TO_RUN) / LEASE_FILE)
     if lease is None:
         return Check(OK, "lock", "free")
     age = now - float(lease.time)
@@ -284,7 +276,6 @@ def job_age_check(cfg: InstanceConfig, config: dict[str, str]) -> Check:
     for ``MinJobAge`` seconds; a tick interval longer than that can miss the
     outcome, and the job is then failed as "vanished" after the grace period.
     """
-    slurm = importlib.import_module("hpc_agent.executors.slurm")
     interval = cfg.every_minutes * 60
     if slurm.config_accounting(config):
         return Check(OK, "job age", "accounting on: sacct keeps every job's outcome")
@@ -318,7 +309,6 @@ def job_age_check(cfg: InstanceConfig, config: dict[str, str]) -> Check:
 
 def _slurm_checks(cfg: InstanceConfig) -> list[Check]:
     """Checks that read the controller's configuration (one ``scontrol show config``)."""
-    slurm = importlib.import_module("hpc_agent.executors.slurm")
     asked = time.time()
     try:
         config = slurm.show_config()
@@ -367,7 +357,6 @@ def clock_check(config: dict[str, str], local: float, *, slack: float = 0.0) -> 
     with this host's clock: a clock several seconds off can miss the job and
     submit it again.
     """
-    slurm = importlib.import_module("hpc_agent.executors.slurm")
     controller = slurm.slurm_time_epoch(config.get(slurm.CONFIG_TIME_KEY))
     if controller is None:
         return Check(OK, "clock", "slurmctld's time not shown; not compared")
@@ -501,6 +490,6 @@ def run_checks(cfg: InstanceConfig | None, *, now: float | None = None) -> list[
     return checks
 
 
-def exit_code(checks: list[Check]) -> int:
-    """EXIT_FAILED (1) when any check failed, else EXIT_OK (0)."""
-    return EXIT_FAILED if any(c.status == FAIL for c in checks) else EXIT_OK
+def exit_code(checks: list[Check]) -> ExitCode:
+    """FAILED (1) when any check failed, else OK (0)."""
+    return ExitCode.FAILED if any(c.status == FAIL for c in checks) else ExitCode.OK

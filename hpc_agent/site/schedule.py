@@ -24,14 +24,18 @@ from pathlib import Path
 import hpc_agent
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig, registry_dir
+from hpc_agent.errors import AgentError
+from hpc_agent.exitcodes import ExitCode
 
 CRON_OUT = "cron.out"
 """The file in ``Logs/`` that collects the scheduled command's own output."""
 TIMEOUT_SECONDS = 30
 
 
-class ScheduleError(Exception):
-    """The schedule could not be read or changed; the message says why."""
+class ScheduleError(AgentError):
+    """The schedule could not be read or changed; the message says why (exit code 1)."""
+
+    exit_code = ExitCode.FAILED
 
 
 @dataclass(frozen=True)

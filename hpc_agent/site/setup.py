@@ -10,7 +10,6 @@ reason. Re-running setup updates an instance in place; it never touches data.
 from __future__ import annotations
 
 import difflib
-import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -34,7 +33,10 @@ from hpc_agent.config import (
     toml_string,
     write_registry_entry,
 )
+from hpc_agent.errors import AgentError
+from hpc_agent.executors import slurm
 from hpc_agent.executors.base import ExecutorError
+from hpc_agent.exitcodes import ExitCode
 from hpc_agent.fs.atomicio import write_text_atomic
 from hpc_agent.site import schedule
 
@@ -52,8 +54,10 @@ _FLAG_OF = {
 """Config keys whose flag is spelled differently, for error messages."""
 
 
-class SetupError(Exception):
+class SetupError(AgentError):
     """Setup cannot go on; the message says what to pass or fix (exit code 2)."""
+
+    exit_code = ExitCode.USAGE
 
 
 @dataclass(frozen=True)
@@ -185,11 +189,6 @@ def stdin_prompter(out: TextIO = sys.stdout) -> Prompter:
 
 def check_account_qos(account: str | None, qos: str | None) -> list[str]:
     """Problems with the account/QoS as Slurm sees them (via :mod:`hpc_agent.executors.slurm`)."""
-    try:
-        # Imported by name: Slurm support is its own module, loaded only when needed.
-        slurm = importlib.import_module("hpc_agent.executors.slurm")
-    except ImportError:
-        return []
     try:
         return [str(problem) for problem in slurm.check_account_qos(account, qos)]
     except ExecutorError as exc:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hpc_agent.exitcodes import EXIT_CODES
+from hpc_agent.exitcodes import (
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_SCHEDULER_DOWN,
+    EXIT_USAGE,
+    ExitCode,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "exit-codes.md"
 
@@ -18,3 +25,13 @@ def test_the_documented_table_lists_every_code() -> None:
 
 def test_codes_are_distinct() -> None:
     assert len(set(EXIT_CODES.values())) == len(EXIT_CODES)
+
+
+def test_the_old_names_are_the_enum_members() -> None:
+    assert (EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SCHEDULER_DOWN) == (
+        ExitCode.OK,
+        ExitCode.FAILED,
+        ExitCode.USAGE,
+        ExitCode.SCHEDULER_DOWN,
+    )
+    assert {code.name: int(code) for code in ExitCode} == EXIT_CODES

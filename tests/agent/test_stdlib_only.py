@@ -16,9 +16,9 @@ PROBE = """
 import importlib, json, pkgutil, sys
 import hpc_agent
 before = set(sys.modules)
-for info in pkgutil.iter_modules(hpc_agent.__path__):
-    if info.name != "__main__":
-        importlib.import_module("hpc_agent." + info.name)
+for info in pkgutil.walk_packages(hpc_agent.__path__, "hpc_agent."):
+    if not info.name.endswith("__main__"):
+        importlib.import_module(info.name)
 allowed = set(sys.stdlib_module_names) | {"hpc_agent"}
 if sys.version_info < (3, 11):
     allowed.add("tomli")
@@ -31,8 +31,9 @@ print(json.dumps(outside))
 
 
 def test_every_module_imports_only_the_standard_library() -> None:
-    modules = [m.name for m in pkgutil.iter_modules(hpc_agent.__path__)]
-    assert {"admission", "config", "eventlog", "report", "setup", "schedule", "cli"} <= set(modules)
+    modules = {m.name for m in pkgutil.walk_packages(hpc_agent.__path__, "hpc_agent.")}
+    expected = {"uow.admission", "config", "loop.eventlog", "uow.report", "site.setup", "cli"}
+    assert {f"hpc_agent.{name}" for name in expected} <= modules
     result = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(REPO)!r})\n{PROBE}"],
         capture_output=True,

@@ -1,0 +1,195 @@
+"""Setting an instance up and taking it down: ``setup``, ``schedule`` and ``uninstall``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from hpc_agent.config import (
+    EXECUTORS,
+    ConfigError,
+    InstanceConfig,
+    load_instance,
+    registered_base,
+    registry_path,
+    save_instance,
+)
+from hpc_agent.exitcodes import ExitCode
+from hpc_agent.site import schedule
+from hpc_agent.site.setup import SetupOptions, describe_change, setup, stdin_prompter
+
+# -- setup ---------------------------------------------------------------------
+
+
+def add_setup(sub: Any) -> None:
+    """Add ``setup`` to the sub-command parsers ``sub``."""
+    p = sub.add_parser(
+        "setup",
+        help="Create or update an instance (asks, or takes flags with --yes).",
+        description="Create or update a FlowCron instance: its directories, its settings, "
+        "its registry entry and its schedule. Every question is also a flag; with --yes "
+        "nothing is asked. Example: hpc-agent setup --base-dir /project/p42/flowcron "
+        "--name p42 --account p42 --qos normal --yes",
+    )
+    p.add_argument("--base-dir", type=Path, help="where the instance lives (default: here)")
+    p.add_argument("--name", help="the instance name")
+    p.add_argument("--account", help="Slurm account for jobs ('none': Slurm's default)")
+    p.add_argument("--qos", help="Slurm QoS for jobs ('none': Slurm's default)")
+    p.add_argument("--every", metavar="MINUTES", help="minutes between agent runs")
+    p.add_argument("--soft-delete-days", metavar="N", help="0 disables soft deletion")
+    p.add_argument("--hard-delete-days", metavar="N", help="0 disables hard deletion")
+    stamp = p.add_mutually_exclusive_group()
+    stamp.add_argument("--timestamp", dest="timestamp", action="store_true", default=None)
+    stamp.add_argument("--no-timestamp", dest="timestamp", action="store_false")
+    p.add_argument("--executor", choices=EXECUTORS)
+    p.add_argument("--schedule", choices=("cron", "scrontab", "none"))
+    p.add_argument(
+        "--risky-scripts",
+        choices=("warn", "reject"),
+        help="script lines that will not work in a job (~/, conda activate without "
+        "conda set up...): warn in the report (default) or refuse the Unit of Work",
+    )
+    p.add_argument("--yes", action="store_true", help="ask nothing; fail on a missing value")
+    p.add_argument("--force", action="store_true", help="take over a name used elsewhere")
+    p.set_defaults(func=cmd_setup)
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Create or update an instance."""
+    options = SetupOptions(
+        base_dir=args.base_dir,
+        name=args.name,
+        account=args.account,
+        qos=args.qos,
+        every=args.every,
+        soft_delete_days=args.soft_delete_days,
+        hard_delete_days=args.hard_delete_days,
+        timestamp=args.timestamp,
+        executor=args.executor,
+        schedule=args.schedule,
+        risky_scripts=args.risky_scripts,
+        yes=args.yes,
+        force=args.force,
+    )
+    prompter = None if args.yes else stdin_prompter(sys.stdout)
+    _, status = setup(options, prompter=prompter, out=sys.stdout, err=sys.stderr)
+    return status
+
+
+# -- schedule --------------------------------------------------------------------
+
+
+def add_schedule(sub: Any) -> None:
+    """Add ``schedule`` to the sub-command parsers ``sub``."""
+    p = sub.add_parser(
+        "schedule",
+        help="Install, remove or show the instance's cron (or scrontab) entry.",
+        description="Manage the marked block this instance owns in your crontab (or "
+        "scrontab). The previous table is saved in ~/.config/flowcron/ before any change. "
+        "Example: hpc-agent schedule install p42",
+    )
+    p.add_argument("action", choices=("install", "remove", "show"))
+    p.add_argument("instance", metavar="INSTANCE")
+    p.add_argument("--kind", choices=("cron", "scrontab"), help="override the configured kind")
+    p.add_argument("--yes", action="store_true", help="change the table without asking")
+    p.set_defaults(func=cmd_schedule)
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    """Install, remove or show the schedule."""
+    cfg = load_instance(args.instance)
+    if args.kind:
+        cfg = replace(cfg, schedule=args.kind)
+    if args.action == "show":
+        block = schedule.show(cfg)
+        if block is None:
+            print(f"no {cfg.schedule} entry for {cfg.name}", file=sys.stderr)
+            return ExitCode.FAILED
+        sys.stdout.write(block)
+        return ExitCode.OK
+    change = schedule.plan_install(cfg) if args.action == "install" else schedule.plan_remove(cfg)
+    if not change.changed:
+        print(f"nothing to change in your {change.tool} table", file=sys.stderr)
+        return ExitCode.OK
+    sys.stdout.write(describe_change(change))
+    if not args.yes and not stdin_prompter(sys.stdout).confirm(f"Apply to your {change.tool}?"):
+        print("left unchanged", file=sys.stderr)
+        return ExitCode.OK
+    backup = schedule.apply(change)
+    print(f"{change.tool} updated; previous table saved to {backup}", file=sys.stderr)
+    if args.kind and args.action == "install":
+        save_instance(cfg)  # the kind given now is the one doctor and uninstall should use
+    return ExitCode.OK
+
+
+# -- uninstall ---------------------------------------------------------------------
+
+
+def add_uninstall(sub: Any) -> None:
+    """Add ``uninstall`` to the sub-command parsers ``sub``."""
+    p = sub.add_parser(
+        "uninstall",
+        help="Remove an instance's schedule and registry entry (never its data).",
+        description="Stop running the agent for an instance: remove its cron/scrontab "
+        "block and its registry entry. Uploaded, running and finished Units of Work, logs "
+        "and settings stay where they are. Example: hpc-agent uninstall p42 --yes",
+    )
+    p.add_argument("instance", metavar="INSTANCE")
+    p.add_argument("--yes", action="store_true", help="change the table without asking")
+    p.set_defaults(func=cmd_uninstall)
+
+
+def _remove_registry_entry(cfg: InstanceConfig) -> None:
+    """Remove the registry entry of ``cfg``'s name only when it points at ``cfg.base_dir``."""
+    entry = registry_path(cfg.name)
+    try:
+        registered = registered_base(cfg.name)
+    except ConfigError as exc:
+        print(f"registry entry left in place: {exc}", file=sys.stderr)
+        return
+    if registered is None:
+        return
+    if not schedule.same_path(registered, cfg.base_dir):
+        print(
+            f"registry entry {entry} left in place: it names the instance at {registered}, "
+            f"not {cfg.base_dir}",
+            file=sys.stderr,
+        )
+        return
+    entry.unlink()
+    print(f"removed the registry entry {entry}", file=sys.stderr)
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    """Remove the schedule and the registry entry; keep every file of the instance."""
+    cfg = load_instance(args.instance)
+    status = ExitCode.OK
+    if cfg.schedule != "none":
+        try:
+            change = schedule.plan_remove(cfg)
+            if change.changed:
+                sys.stdout.write(describe_change(change))
+                if args.yes or stdin_prompter(sys.stdout).confirm(f"Apply to your {change.tool}?"):
+                    backup = schedule.apply(change)
+                    print(f"removed the {change.tool} entry (backup: {backup})", file=sys.stderr)
+                else:
+                    # Declined: uninstall as a whole is off, the registry entry included.
+                    print(
+                        f"nothing was changed: the {change.tool} entry and the registry entry "
+                        f"of {cfg.name} are still in place",
+                        file=sys.stderr,
+                    )
+                    return ExitCode.FAILED
+        except schedule.ScheduleError as exc:
+            print(f"could not remove the schedule: {exc}", file=sys.stderr)
+            status = ExitCode.FAILED
+    _remove_registry_entry(cfg)
+    print(
+        f"No data was deleted: everything is still in {cfg.base_dir} "
+        f"(settings in {cfg.config_path}). Remove it yourself when you no longer need it.",
+        file=sys.stderr,
+    )
+    return status
