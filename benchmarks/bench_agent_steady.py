@@ -21,7 +21,7 @@ from agent_bench_common import REPO, make_instance, scratch, start_cluster
 
 from hpc_agent import protocol
 from hpc_agent.loop.state import SUBMITTED, JobRecord, Ledger, StateStore, ledger_key
-from hpc_agent.loop.tick import job_name
+from hpc_agent.uow.record import job_name
 
 FINISHED = 10_000
 RUNNING = 1_000

@@ -145,7 +145,7 @@ def is_finished(uow_dir_entries: set[str]) -> bool:
 # - the cron markers ``# BEGIN flowcron:<name>`` / ``# END flowcron:<name>``,
 #   matched as whole lines: no spaces or newlines;
 # - Slurm job names ``flowcron-<instance>-<uow>``, which keep exactly these
-#   characters unchanged (``hpc_agent.loop.tick.job_name``);
+#   characters unchanged (``hpc_agent.uow.record.job_name``);
 # - the flow's title ``FlowCron-<name>`` and its Transfer labels. Globus
 #   refuses labels over 128 characters and the longest label has 94 besides
 #   the name, so the flow shortens a name over 30 characters in labels the way

@@ -516,7 +516,7 @@ def _run(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str
             capture_output=True,
             text=True,
             # Another job's name or a message may hold bytes that are not UTF-8;
-            # our own job names are ASCII (tick.job_name), so nothing we match is lost.
+            # our own job names are ASCII (uow.record.job_name), so nothing we match is lost.
             encoding="utf-8",
             errors="replace",
             timeout=timeout,

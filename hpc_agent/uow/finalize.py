@@ -47,7 +47,6 @@ from hpc_agent.loop import health
 from hpc_agent.loop.eventlog import EventLog
 from hpc_agent.loop.state import (
     FAILED,
-    FINALIZING,
     SUCCEEDED,
     JobRecord,
     Ledger,
@@ -56,6 +55,7 @@ from hpc_agent.loop.state import (
 )
 from hpc_agent.site.layout import layout_findings
 from hpc_agent.uow.marker import remove_marker
+from hpc_agent.uow.record import decide
 from hpc_agent.uow.report import remove_report_temporaries, stderr_summary, write_report
 from hpc_agent.uow.stuck import StuckList
 
@@ -95,18 +95,6 @@ def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
-
-
-def decide(
-    record: JobRecord, *, outcome: str, reason: str | None, job: dict[str, Any] | None = None
-) -> None:
-    """Fix the outcome of ``record`` (the caller saves it before finalizing)."""
-    record.phase = FINALIZING
-    record.outcome = outcome
-    record.reason = reason
-    if job is not None:
-        record.job = job
-    record.unknown_since = None
 
 
 def report_outcome(record: JobRecord) -> str | None:

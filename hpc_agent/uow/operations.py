@@ -14,19 +14,20 @@ from typing import Final
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
+from hpc_agent.errors import AgentError
 from hpc_agent.executors.base import Executor, ExecutorError
+from hpc_agent.exitcodes import ExitCode
 from hpc_agent.loop.lock import InstanceLock
 from hpc_agent.loop.state import (
     FAILED,
     FINALIZING,
     SUBMITTED,
     SUBMITTING,
-    SUCCEEDED,
     JobRecord,
     ledger_key,
 )
-from hpc_agent.loop.tick import RECOVERY_CLOCK_SLACK, claim_for, failure_reason
-from hpc_agent.uow.finalize import Agent, decide, finalize, free_name, report_outcome
+from hpc_agent.uow.finalize import Agent, finalize, free_name, report_outcome
+from hpc_agent.uow.record import ENDED, RECOVERY_CLOCK_SLACK, claim_for, decide, judge
 from hpc_agent.uow.rerun import archive_earlier_outputs, find_earlier_outputs
 
 LOCK_WAIT_SECONDS: Final = 60.0
@@ -34,8 +35,10 @@ OUTCOME_WAIT_SECONDS: Final = 30.0
 """How long the finalize job waits for the scheduler to report the ended job."""
 
 
-class OperationError(Exception):
-    """An operation cannot be done; the message says why and what to do."""
+class OperationError(AgentError):
+    """An operation cannot be done; the message says why and what to do (exit code 1)."""
+
+    exit_code = ExitCode.FAILED
 
 
 def _check_uow_name(uow: str) -> None:
@@ -80,11 +83,21 @@ def finalize_uow(
         while record.phase == SUBMITTED and record.job_id:
             # The job's end can reach the scheduler's records a moment after
             # this dependent job starts: ask again briefly, with a deadline.
-            info = claim_for(record, executor.query([record.job_id]).get(record.job_id)).job
-            if info is not None and info.finished:
-                outcome = SUCCEEDED if info.succeeded else FAILED
-                reason = None if info.succeeded else failure_reason(info)
-                decide(record, outcome=outcome, reason=reason, job=info.to_dict())
+            verdict = judge(
+                record,
+                executor.query([record.job_id]).get(record.job_id),
+                now=time.time(),
+                grace_seconds=cfg.unknown_job_grace_seconds,
+            )
+            if verdict.remember(record):
+                agent.store.save(record)
+            if verdict.state == ENDED and verdict.job is not None and verdict.outcome:
+                decide(
+                    record,
+                    outcome=verdict.outcome,
+                    reason=verdict.reason,
+                    job=verdict.job.to_dict(),
+                )
                 agent.store.save(record)
                 break
             if time.monotonic() >= deadline:
@@ -160,7 +173,7 @@ def cancel(cfg: InstanceConfig, uow: str, executor: Executor) -> str | None:
             )
         if record.phase != FINALIZING:
             try:
-                _cancel_and_decide(record, executor)
+                _cancel_and_decide(record, executor, grace_seconds=cfg.unknown_job_grace_seconds)
             except ExecutorError as exc:
                 raise OperationError(f"could not cancel job {record.job_id}: {exc}") from exc
             agent.store.save(record)
@@ -184,7 +197,7 @@ def cancel(cfg: InstanceConfig, uow: str, executor: Executor) -> str | None:
         lock.release()
 
 
-def _cancel_and_decide(record: JobRecord, executor: Executor) -> None:
+def _cancel_and_decide(record: JobRecord, executor: Executor, *, grace_seconds: float) -> None:
     """scancel the UoW's jobs and decide its outcome (the real one if the job had ended).
 
     A UoW still "submitting" may have a job sbatch created before the agent
@@ -214,16 +227,19 @@ def _cancel_and_decide(record: JobRecord, executor: Executor) -> None:
             executor.cancel(job_id)  # a job that already ended is not an error
     info = None
     if record.job_id:
-        info = claim_for(record, executor.query([record.job_id]).get(record.job_id)).job
-    if info is not None and info.finished and info.state != "CANCELLED":
-        # It ended on its own before the cancel reached it: keep what really happened.
-        decide(
+        verdict = judge(
             record,
-            outcome=SUCCEEDED if info.succeeded else FAILED,
-            reason=None if info.succeeded else failure_reason(info),
-            job=info.to_dict(),
+            executor.query([record.job_id]).get(record.job_id),
+            now=time.time(),
+            grace_seconds=grace_seconds,
         )
-        return
+        verdict.remember(record)
+        info = verdict.job
+        if verdict.state == ENDED and info is not None and info.state != "CANCELLED":
+            # It ended on its own before the cancel reached it: keep what really happened.
+            assert verdict.outcome is not None
+            decide(record, outcome=verdict.outcome, reason=verdict.reason, job=info.to_dict())
+            return
     job: dict[str, object] = asdict(info) if info is not None else {"job_id": record.job_id}
     job["state"] = "CANCELLED"
     decide(record, outcome=FAILED, reason="cancelled with `hpc-agent cancel`", job=job)

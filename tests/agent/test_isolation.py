@@ -15,8 +15,8 @@ from hpc_agent.loop.eventlog import read_events
 from hpc_agent.loop.state import LEDGER_FILE, StateStore
 from hpc_agent.loop.tick import tick
 from hpc_agent.site.status import collect_status
-from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
+from tests.agent.helpers import make_uow
 
 LONG = "L" * 240
 NON_UTF8 = os.fsdecode(b"caf\xe9-run")  # Latin-1 bytes from an old laptop
@@ -110,7 +110,7 @@ def test_a_corrupt_ledger_does_not_stop_ticks_or_status(inst: InstanceConfig) ->
 def test_an_unexpected_error_in_one_uow_is_logged_and_the_rest_carry_on(
     inst: InstanceConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hpc_agent.loop.tick as tick_module
+    import hpc_agent.loop.admit_phase as tick_module
 
     real_admit = tick_module.admit
 

@@ -33,10 +33,11 @@ from hpc_agent.exitcodes import EXIT_FAILED
 from hpc_agent.loop import lock as lockmod
 from hpc_agent.loop.eventlog import read_events
 from hpc_agent.loop.lock import InstanceLock, LeaseLost, read_lease
-from hpc_agent.loop.tick import Reconciler, job_name, tick
+from hpc_agent.loop.tick import Reconciler, tick
 from hpc_agent.site import doctor
-from tests.agent.conftest import make_uow
+from hpc_agent.uow.record import job_name
 from tests.agent.fakes import FakeExecutor
+from tests.agent.helpers import make_uow
 
 T = 100.0  # lease timeout of the lock-level tests
 ROUNDS = 200

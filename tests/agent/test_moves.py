@@ -11,8 +11,8 @@ from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.loop.eventlog import read_events
 from hpc_agent.loop.tick import tick
-from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
+from tests.agent.helpers import make_uow
 
 NAME = "sample_0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11"
 
@@ -95,16 +95,16 @@ def test_a_stale_marker_from_another_instance_is_ignored(inst: InstanceConfig) -
 def test_a_folder_that_cannot_be_put_back_is_not_taken_for_a_new_upload(
     inst: InstanceConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hpc_agent.loop.tick import Reconciler
+    from hpc_agent.loop import load
 
     fake = FakeExecutor()
     _submitted(inst, fake)
     (inst.path(protocol.RUNNING) / NAME).rename(inst.path(protocol.UPLOADED) / "s-copy")
 
-    def refuse(self: Reconciler, *args: object) -> None:
+    def refuse(*args: object) -> None:
         raise PermissionError(13, "Permission denied", "s-copy")
 
-    monkeypatch.setattr(Reconciler, "put_back", refuse)
+    monkeypatch.setattr(load, "put_back", refuse)
     for _ in range(2):
         result = tick(inst, fake)
         assert result.submitted == {} and result.admitted == []

@@ -8,12 +8,14 @@ import pytest
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
+from hpc_agent.executors.base import JobInfo, combine
 from hpc_agent.loop.state import StateStore
-from hpc_agent.loop.tick import RECOVERY_CLOCK_SLACK, tick
+from hpc_agent.loop.tick import tick
 from hpc_agent.site.status import collect_status, format_status
 from hpc_agent.uow.operations import OperationError, cancel, finalize_uow, retry
-from tests.agent.conftest import make_uow
+from hpc_agent.uow.record import RECOVERY_CLOCK_SLACK
 from tests.agent.fakes import FakeExecutor
+from tests.agent.helpers import make_uow
 
 
 @pytest.fixture
@@ -194,3 +196,45 @@ def test_cancel_never_scancels_a_job_that_took_over_the_id(inst: InstanceConfig)
     assert destination == f"{protocol.FAILED}/s"
     report = json.loads((inst.path(protocol.FAILED) / "s" / protocol.REPORT_JSON).read_text())
     assert "Slurm lost job" in report["reason"]
+
+
+def _array(job_id: str, *tasks: tuple[str, str, str | None]) -> JobInfo:
+    """An array job as the scheduler shows it now: its tasks (id suffix, state, exit code)."""
+    return combine(
+        job_id,
+        [
+            JobInfo(job_id=f"{job_id}_{task}", state=state, exit_code=exit_code)
+            for task, state, exit_code in tasks
+        ],
+    )
+
+
+def test_finalize_judges_an_array_from_every_task_seen_as_the_tick_does(
+    inst: InstanceConfig,
+) -> None:
+    # Without accounting the controller forgets an ended array task while the
+    # others still run: the failed task 1, seen by a tick, is gone by the time
+    # the finalize-by-dependency job asks. It must still count.
+    make_uow(inst.path(protocol.UPLOADED), "s")
+    fake = FakeExecutor()
+    job = tick(inst, fake).submitted["s"]
+    fake.jobs[job] = _array(job, ("1", "FAILED", "1:0"), ("2", "RUNNING", None))
+    assert tick(inst, fake).finished == {}
+    fake.jobs[job] = _array(job, ("2", "COMPLETED", "0:0"))
+    assert finalize_uow(inst, "s", fake, wait_seconds=0) == f"{protocol.FAILED}/s"
+    report = json.loads((inst.path(protocol.FAILED) / "s" / protocol.REPORT_JSON).read_text())
+    assert report["outcome"] == "failed"
+    assert f"{job}_1 FAILED 1:0" in report["reason"]
+
+
+def test_cancel_after_the_end_judges_an_array_from_every_task_seen(inst: InstanceConfig) -> None:
+    make_uow(inst.path(protocol.UPLOADED), "s")
+    fake = FakeExecutor()
+    job = tick(inst, fake).submitted["s"]
+    fake.jobs[job] = _array(job, ("1", "FAILED", "1:0"), ("2", "RUNNING", None))
+    tick(inst, fake)
+    fake.jobs[job] = _array(job, ("2", "COMPLETED", "0:0"))
+    assert cancel(inst, "s", fake) == f"{protocol.FAILED}/s"
+    report = json.loads((inst.path(protocol.FAILED) / "s" / protocol.REPORT_JSON).read_text())
+    assert report["outcome"] == "failed"
+    assert f"{job}_1 FAILED 1:0" in report["reason"]

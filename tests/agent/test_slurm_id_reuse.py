@@ -28,15 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slurmbed import SlurmCluster, require_slurm
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.loop.eventlog import read_events
 from hpc_agent.loop.state import StateStore
-from hpc_agent.loop.tick import RECOVERY_CLOCK_SLACK, job_name, tick
-from tests.agent.conftest import make_uow
+from hpc_agent.loop.tick import tick
+from hpc_agent.uow.record import RECOVERY_CLOCK_SLACK, job_name
+from tests.agent.helpers import make_uow
 from tests.agent.slurm_helpers import finished_path, instance
+from tests.slurmbed import SlurmCluster, require_slurm
 
 pytestmark = pytest.mark.slurm
 

@@ -30,11 +30,12 @@ from hpc_agent.executors.base import (
 )
 from hpc_agent.loop.eventlog import read_events
 from hpc_agent.loop.state import JobRecord, StateStore
-from hpc_agent.loop.tick import RECOVERY_CLOCK_SLACK, tick
+from hpc_agent.loop.tick import tick
 from hpc_agent.uow.finalize import build_report
+from hpc_agent.uow.record import RECOVERY_CLOCK_SLACK
 from hpc_agent.uow.report import render_text
-from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
+from tests.agent.helpers import make_uow
 
 OURS = "flowcron-proj-sample"
 T0 = 1_800_000_000.0
@@ -324,7 +325,7 @@ def test_a_crash_after_the_loss_is_recorded_submits_again_exactly_once(
         if name == "after-lost-record":
             raise Crash(name)
 
-    monkeypatch.setattr("hpc_agent.loop.tick.crash_point", crash_point)
+    monkeypatch.setattr("hpc_agent.loop.outcome.crash_point", crash_point)
     with pytest.raises(Crash):
         tick(inst, fake)
     monkeypatch.undo()

@@ -18,9 +18,10 @@ from hpc_agent.exitcodes import EXIT_FAILED, EXIT_SCHEDULER_DOWN
 from hpc_agent.loop.eventlog import read_events
 from hpc_agent.loop.lock import InstanceLock
 from hpc_agent.loop.state import Ledger, StateStore
-from hpc_agent.loop.tick import RECOVERY_CLOCK_SLACK, TickResult, job_name, tick
-from tests.agent.conftest import make_uow
+from hpc_agent.loop.tick import TickResult, tick
+from hpc_agent.uow.record import RECOVERY_CLOCK_SLACK, job_name
 from tests.agent.fakes import FakeExecutor
+from tests.agent.helpers import make_uow
 
 RUN_ID = "0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11"
 NAME = f"sample_{RUN_ID}"

@@ -19,8 +19,9 @@ import pytest
 from hpc_agent import protocol
 from hpc_agent.exitcodes import EXIT_SCHEDULER_DOWN
 from hpc_agent.loop.eventlog import read_events
-from hpc_agent.loop.tick import RECOVERY_CLOCK_SLACK, job_name, tick
-from tests.agent.conftest import make_uow
+from hpc_agent.loop.tick import tick
+from hpc_agent.uow.record import RECOVERY_CLOCK_SLACK, job_name
+from tests.agent.helpers import make_uow
 from tests.agent.slurm_helpers import (
     FAST_SCRIPT,
     REPO,
@@ -248,7 +249,9 @@ def test_eight_ticks_at_once_never_submit_a_uow_twice(acct_cluster: Any, tmp_pat
         )
         for _ in range(8)
     ]
-    codes = [p.wait(timeout=120) for p in procs]
+    for proc in procs:
+        proc.communicate(timeout=120)  # reads and closes the pipes: no ResourceWarning
+    codes = [proc.returncode for proc in procs]
     assert codes == [0] * 8
     tick_until_done(cfg, names)
     for name in names:

@@ -22,7 +22,8 @@ from flowgen.simulate.agent import AgentEvent, subprocess_tick
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.faults import CRASH_ENV
-from hpc_agent.loop.tick import TickResult, job_name, tick
+from hpc_agent.loop.tick import TickResult, tick
+from hpc_agent.uow.record import job_name
 from tests.agent.slurm_helpers import agent_cmd, jobs_named
 
 from .loop import (

@@ -1,0 +1,221 @@
+"""Tick step 3, admit: each ready upload is checked, recorded, then moved into place.
+
+For each folder in ``UploadedFiles/`` that is complete (or has timed out),
+:func:`hpc_agent.uow.admission.admit` decides; the prepared copy of the job
+script and the job record are written, then the folder is moved with one
+atomic rename into ``CodeToRun/slurm/`` (a rejected one too, its outcome
+already decided, to be finalized into ``FailedJobs/``). An upload whose
+admission raised is refused at once with a report. :func:`readmit` prepares
+the script again for a UoW whose copy a crash lost (used by
+:mod:`hpc_agent.loop.submit`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+
+from hpc_agent import protocol
+from hpc_agent.faults import crash_point
+from hpc_agent.fs.atomicio import write_text_atomic
+from hpc_agent.loop.context import STOPS_THE_TICK, TickContext, dir_names
+from hpc_agent.loop.state import FAILED, JobRecord
+from hpc_agent.text import printable
+from hpc_agent.uow.admission import Admission, admit, upload_state
+from hpc_agent.uow.finalize import clear_stuck, note_stuck
+from hpc_agent.uow.marker import new_token, write_marker
+from hpc_agent.uow.record import decide, job_name
+from hpc_agent.uow.rerun import archive_earlier_outputs, find_earlier_outputs
+
+
+def timestamped(name: str, now: float) -> str:
+    """``name`` with a UTC timestamp, for the ``timestamp`` option.
+
+    A name that already ends in a run id is never changed: the flow finds the
+    UoW again by that name.
+    """
+    if protocol.run_id_of(name) is not None:
+        return name
+    return f"{name}_{datetime.fromtimestamp(now, tz=timezone.utc):%Y%m%d-%H%M%S}"
+
+
+def admit_uploads(ctx: TickContext) -> None:
+    """Admit every ready upload and move it into ``CodeToRun/slurm/``."""
+    uploaded = ctx.cfg.path(protocol.UPLOADED)
+    timeout = ctx.cfg.upload_timeout_days * 86400
+    for name in sorted(dir_names(uploaded)):
+        path = uploaded / name
+        if path in ctx.claimed:
+            continue  # a running UoW moved here, not put back yet: never run it twice
+        if upload_state(path) == "uploading":
+            # Cheap test first: admission walks the whole tree, which is
+            # only worth it once the upload may have timed out.
+            try:
+                age = ctx.now - os.lstat(path).st_mtime
+            except FileNotFoundError:
+                continue
+            if not timeout or age <= timeout:
+                continue
+        ctx.lock.renew()  # admitting many large uploads can take long
+        ctx.guarded(
+            name,
+            "admission",
+            partial(admit_one, ctx, path),
+            refuse=partial(refuse_unadmittable, ctx, path),
+        )
+
+
+def admit_one(ctx: TickContext, path: Path, *, verdict: Admission | None = None) -> None:
+    """Admit (or reject) one upload, record it, then rename it into place.
+
+    ``verdict`` skips admission (a refusal decided by the caller).
+    """
+    if verdict is None:
+        verdict = admit(path, ctx.cfg, now=ctx.now)
+    if verdict.pending:
+        return
+    final = timestamped(path.name, ctx.now) if ctx.cfg.timestamp else path.name
+    target = ctx.running_dir / final
+    if os.path.lexists(target) or final in ctx.records:
+        ctx.log.write(
+            "name-in-use",
+            f"{path.name} waits in {protocol.UPLOADED}/: a UoW named {final} is still "
+            f"in {protocol.RUNNING}/; it is admitted once that one is finished",
+            level="warning",
+            uow=path.name,
+        )
+        return
+    token = new_token()
+    record = JobRecord(
+        uow=final,
+        source=path.name,
+        admitted_at=ctx.now,
+        problems=list(verdict.problems),
+        notes=list(verdict.notes),
+        script_sha256=verdict.script_sha256,
+        job_name=job_name(ctx.cfg.name, final),
+    )
+    # Best effort: a UoW the agent cannot write into is still admitted (or
+    # refused) as before, only without the move detection the marker gives.
+    with contextlib.suppress(OSError):
+        write_marker(path, instance=ctx.cfg.name, uow=final, token=token)
+        record.token = token
+    try:
+        if verdict.earlier is not None:
+            # Before the record: a crash after this move is repaired by
+            # admitting again, which then finds nothing left to archive.
+            archive = archive_earlier_outputs(path, verdict.earlier)
+            record.notes.insert(0, verdict.earlier.note(archive))
+            crash_point("after-archive-earlier")
+        if verdict.ok and verdict.script_text is not None:
+            write_script(ctx, final, verdict.script_text)
+        else:
+            decide(record, outcome=FAILED, reason="the Unit of Work was not accepted")
+        ctx.store.save(record)
+        log_admission(ctx, path, final, verdict)
+        crash_point("after-admit-record")
+        path.rename(target)
+    except OSError as exc:
+        ctx.store.delete(final)
+        note_stuck(
+            ctx.agent,
+            f"{protocol.UPLOADED}/{path.name}",
+            path.name,
+            str(exc.filename or path),
+            f"moving it into {protocol.RUNNING}/: {exc.strerror or exc}",
+            "admitted",
+        )
+        ctx.log.write(
+            "admit-move-failed",
+            f"could not move {path.name} into {protocol.RUNNING}/: {exc}; so it was not "
+            f"admitted after all: it stays in {protocol.UPLOADED}/ and the next tick "
+            "tries again",
+            level="error",
+            uow=path.name,
+            error=str(exc),
+        )
+        return
+    crash_point("after-admit-rename")
+    clear_stuck(ctx.agent, f"{protocol.UPLOADED}/{path.name}")
+    ctx.records[final] = record
+    (ctx.result.admitted if verdict.ok else ctx.result.rejected).append(final)
+
+
+def refuse_unadmittable(ctx: TickContext, path: Path, exc: Exception) -> None:
+    """Refuse an upload whose admission raised: a report now, not a 7-day silence."""
+    problem = (
+        f"FlowCron could not check this Unit of Work ({type(exc).__name__}: {exc}). "
+        "This is a problem on the HPC side, not in your files as far as FlowCron can "
+        "tell: start the flow again, and if it happens again, send this report to the "
+        "instance's administrator."
+    )
+    earlier = None
+    with contextlib.suppress(Exception):  # best effort: this path is for the unexpected
+        earlier = find_earlier_outputs(path)
+    verdict = Admission(ok=False, problems=(problem,), earlier=earlier)
+    try:
+        admit_one(ctx, path, verdict=verdict)
+    except STOPS_THE_TICK:
+        raise
+    except Exception as second:
+        ctx.log.write(
+            "uow-error",
+            f"could not refuse {printable(path.name)} either ({type(second).__name__}: "
+            f"{second}); it stays in {protocol.UPLOADED}/ and the next tick tries again",
+            level="error",
+            uow=path.name,
+            step="refusal",
+            error=f"{type(second).__name__}: {second}",
+        )
+
+
+def log_admission(ctx: TickContext, path: Path, final: str, verdict: Admission) -> None:
+    """The ``admitted``/``rejected`` line, written before the rename it announces.
+
+    A kill after the rename would otherwise lose the line for good; a kill
+    before it makes the next tick admit again and write it again: the log
+    has every step at least once.
+    """
+    if verdict.ok:
+        ctx.log.write(
+            "admitted",
+            f"{path.name} admitted as {protocol.RUNNING}/{final}"
+            + (f" ({len(verdict.notes)} note(s))" if verdict.notes else ""),
+            uow=final,
+            notes=list(verdict.notes),
+            script_sha256=verdict.script_sha256,
+        )
+    else:
+        ctx.log.write(
+            "rejected",
+            f"{path.name} rejected: " + " ".join(verdict.problems),
+            level="warning",
+            uow=final,
+            problems=list(verdict.problems),
+        )
+
+
+def write_script(ctx: TickContext, uow: str, text: str) -> None:
+    """Write the prepared copy of the job script (never the user's file).
+
+    Temporary file then rename: a tick killed mid-write leaves no partial
+    script for the next tick to submit.
+    """
+    write_text_atomic(ctx.store.script_path(uow), text, mode=0o700, crash_name="mid-script-write")
+
+
+def readmit(ctx: TickContext, record: JobRecord, uow_dir: Path) -> bool:
+    """Prepare the script again for a UoW whose copy is missing (after a crash)."""
+    verdict = admit(uow_dir, ctx.cfg, now=ctx.now)
+    if not verdict.ok or verdict.script_text is None:
+        record.problems = list(verdict.problems) or ["the Unit of Work has no job script"]
+        decide(record, outcome=FAILED, reason="the Unit of Work was not accepted")
+        ctx.store.save(record)
+        return False
+    record.notes = list(verdict.notes)
+    record.script_sha256 = verdict.script_sha256
+    write_script(ctx, record.uow, verdict.script_text)
+    return True

@@ -1,0 +1,114 @@
+"""What the steps of one tick share: the instance, the scheduler, the lock, the result.
+
+:class:`TickContext` holds one tick's working state (the job records being
+advanced, the folders found to belong to a running UoW, the counts of what was
+done) and :meth:`TickContext.guarded`, which keeps one Unit of Work's trouble
+its own. The steps (:mod:`hpc_agent.loop.load`, :mod:`~hpc_agent.loop.outcome`,
+:mod:`~hpc_agent.loop.admit_phase`, :mod:`~hpc_agent.loop.submit`,
+:mod:`~hpc_agent.loop.handback`) are functions of it; :mod:`hpc_agent.loop.tick`
+runs them in order.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from hpc_agent import protocol
+from hpc_agent.executors.base import Executor, ExecutorError
+from hpc_agent.exitcodes import EXIT_OK
+from hpc_agent.loop.lock import InstanceLock, LeaseLost
+from hpc_agent.loop.state import JobRecord
+from hpc_agent.text import printable
+from hpc_agent.uow.finalize import Agent
+from hpc_agent.uow.retention import RetentionResult
+
+STOPS_THE_TICK: Final = (ExecutorError, LeaseLost)
+"""Errors no Unit of Work causes alone: they end the tick (see :meth:`Reconciler.run`)."""
+
+
+@dataclass
+class TickResult:
+    """What one tick did; ``exit_code`` is the process exit code for ``hpc-agent tick``."""
+
+    ran: bool = True
+    exit_code: int = EXIT_OK
+    message: str = ""
+    admitted: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    submitted: dict[str, str] = field(default_factory=dict)
+    finished: dict[str, str] = field(default_factory=dict)
+    retention: RetentionResult = field(default_factory=RetentionResult)
+    scheduler_queries: int = 0
+    seconds: float = 0.0
+    errors: int = 0
+    """Units of Work whose step failed this tick (each logged); the others went on."""
+
+
+class TickContext:
+    """One tick's working state, shared by its steps."""
+
+    def __init__(self, agent: Agent, executor: Executor, lock: InstanceLock) -> None:
+        self.agent = agent
+        self.cfg = agent.cfg
+        self.store = agent.store
+        self.log = agent.log
+        self.now = agent.now
+        self.executor = executor
+        self.lock = lock
+        self.running_dir = self.cfg.path(protocol.RUNNING)
+        self.result = TickResult()
+        self.records: dict[str, JobRecord] = {}
+        self.claimed: set[Path] = set()
+        """Folders found to belong to a running UoW (by their marker): never new uploads."""
+
+    def guarded(
+        self,
+        uow: str,
+        step: str,
+        action: Callable[[], None],
+        *,
+        refuse: Callable[[Exception], None] | None = None,
+    ) -> None:
+        """Run one UoW's step; an unexpected error is logged and the tick goes on.
+
+        Scheduler trouble still stops the whole tick (every UoW would meet it).
+        Anything else, whatever the name, bytes or permissions involved, is
+        this UoW's alone: it is logged with the UoW's name, counted in the
+        tick's exit code, and the step is tried again next tick. With
+        ``refuse``, an upload whose admission failed is refused with a report
+        at once instead (``refuse`` is called with the error; see
+        :func:`hpc_agent.loop.admit_phase.refuse_unadmittable`).
+        """
+        try:
+            action()
+        except STOPS_THE_TICK:
+            raise
+        except Exception as exc:
+            self.result.errors += 1
+            self.log.write(
+                "uow-error",
+                f"{step} of {printable(uow)} failed ({type(exc).__name__}: {exc}); the other "
+                "Units of Work went on"
+                + ("" if refuse is not None else ", and the next tick tries this one again"),
+                level="error",
+                uow=uow,
+                step=step,
+                error=f"{type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(limit=8),
+            )
+            if refuse is not None:
+                refuse(exc)
+
+
+def dir_names(directory: Path) -> Iterable[str]:
+    """Names of the sub-directories of ``directory`` (one scandir; no symlinks)."""
+    try:
+        with os.scandir(directory) as entries:
+            return [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
