@@ -5,4 +5,8 @@ definitions in Python; :mod:`flowgen.validate` checks them offline;
 :mod:`flowgen.flowcron` builds the FlowCron flow from an instance config.
 """
 
-__version__ = "0.1.0"
+# One version for the whole distribution: both halves ship together, and the
+# agent's copy is the one pyproject.toml reads (hpc_agent cannot import flowgen).
+from hpc_agent import __version__
+
+__all__ = ["__version__"]

@@ -7,6 +7,7 @@ login nodes often have nothing but the system Python.
 """
 
 __version__ = "0.1.0"
+"""The version of the ``flowcron`` distribution (pyproject.toml reads it from here)."""
 
 
 def package_parent() -> str:

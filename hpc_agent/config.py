@@ -123,17 +123,19 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 def validate(cfg: InstanceConfig) -> list[str]:
     """Every problem with ``cfg``, each naming the field and what is allowed."""
     problems: list[str] = []
+    # The fields come straight from a user's TOML file (from_mapping), so until
+    # they are checked here they may hold any type, whatever the annotations say.
+    name: object = cfg.name
+    notify_command: object = cfg.notify_command
     # The rule is the protocol's, so flowgen accepts every name setup accepts.
-    if not isinstance(cfg.name, str):
-        problems.append(f"name: expected a string, got {cfg.name!r}")
-    elif name_problem := instance_name_problem(cfg.name):
-        problems.append(f"name: {cfg.name!r} {name_problem}")
+    if not isinstance(name, str):
+        problems.append(f"name: expected a string, got {name!r}")
+    elif name_problem := instance_name_problem(name):
+        problems.append(f"name: {name!r} {name_problem}")
     if not isinstance(cfg.base_dir, Path) or not cfg.base_dir.is_absolute():
         problems.append(f"base_dir: {cfg.base_dir!r} must be an absolute path")
-    if cfg.notify_command is not None and not isinstance(cfg.notify_command, str):
-        problems.append(
-            f"notify_command: expected a command line (text), got {cfg.notify_command!r}"
-        )
+    if notify_command is not None and not isinstance(notify_command, str):
+        problems.append(f"notify_command: expected a command line (text), got {notify_command!r}")
     for key in ("account", "qos"):
         value = getattr(cfg, key)
         if value is not None and (not isinstance(value, str) or not SLURM_NAME_RE.match(value)):

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 import typer
+from typer.testing import CliRunner
+
+from flowgen.cli import _register, app
+from tests.slurmbed import SlurmCluster, require_slurm
 
 # ---------------------------------------------------------------------------
 # Real Slurm test bed (tests/slurmbed.py): marked tests use these fixtures.
 # ---------------------------------------------------------------------------
-from slurmbed import SlurmCluster, require_slurm
-from typer.testing import CliRunner
-
-from flowgen.cli import _register, app
 
 
 def _cluster(prefix: str, *, accounting: bool) -> Iterator[SlurmCluster]:

@@ -45,3 +45,18 @@ def test_validation_doc_lists_every_finding_code() -> None:
     table = (ROOT / "docs" / "validation.md").read_text()
     rows = dict(re.findall(r"^\| (FG\d+) \| (error|warning) \|", table, re.MULTILINE))
     assert rows == {code: rule.severity.value for code, rule in RULES.items()}
+
+
+def test_every_module_the_architecture_page_names_exists() -> None:
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"\b((?:hpc_agent|flowgen)/[\w/]*\w\.py)\b", page))
+    assert len(named) > 30, "the architecture page's module table was not found"
+    missing = sorted(path for path in named if not (ROOT / path).is_file())
+    assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"
+
+
+def test_readme_links_the_contributor_pages() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for page in ("CONTRIBUTING.md", "docs/architecture.md"):
+        assert f"]({page})" in readme, f"README.md does not link {page}"
+        assert (ROOT / page).is_file()

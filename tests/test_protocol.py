@@ -30,8 +30,8 @@ def test_finished_only_when_sentinels_gone() -> None:
 
 
 def test_the_doctests_in_the_protocol_module_hold() -> None:
-    # pytest does not collect doctests here (no --doctest-modules), so a wrong
-    # example would otherwise stand in the documentation unnoticed.
+    # `pytest tests/` alone does not collect the source's doctests (only the
+    # configured testpaths include hpc_agent/), so check the shared module here too.
     results = doctest.testmod(protocol)
     assert results.attempted >= 7, "the protocol's examples were not found"
     assert results.failed == 0

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hpc_agent import protocol
+from hpc_agent.loop.events import check_event
 from hpc_agent.text import json_bytes
 
 LOG_PREFIX = "flowcron-"
@@ -71,10 +72,13 @@ class EventLog:
     ) -> dict[str, Any]:
         """Append one event and return the record written.
 
-        ``event`` is a short machine name (``submitted``), ``message`` the
-        sentence for people. Extra ``fields`` are kept, except that values
-        under keys that look like secrets are replaced by ``[redacted]``.
+        ``event`` is a short machine name (``submitted``) listed in
+        :mod:`hpc_agent.loop.events` (ValueError otherwise: a new name is a
+        programming error the tests catch), ``message`` the sentence for
+        people. Extra ``fields`` are kept, except that values under keys that
+        look like secrets are replaced by ``[redacted]``.
         """
+        check_event(event)
         if level not in LEVELS:
             raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
         now = self._clock()

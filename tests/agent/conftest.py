@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hpc_agent.config import InstanceConfig
-
-SCRIPT = "#!/bin/bash\n#SBATCH --time=00:01:00\n#SBATCH --ntasks=1\n\necho hello > data/out.txt\n"
+from tests.agent.helpers import MakeUow, make_uow
 
 
 @pytest.fixture
@@ -29,33 +28,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("HOME", str(home_dir))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     yield home_dir
-
-
-def make_uow(
-    parent: Path,
-    name: str = "sample",
-    *,
-    script: str | bytes | None = SCRIPT,
-    script_name: str = "submission_script.sh",
-    sentinels: bool = True,
-) -> Path:
-    """A well-formed, fully uploaded UoW under ``parent``; callers then break it."""
-    uow = parent / name
-    (uow / "data").mkdir(parents=True)
-    (uow / "scripts").mkdir()
-    (uow / "data" / "input.txt").write_text("1 2 3\n")
-    if script is not None:
-        target = uow / "scripts" / script_name
-        if isinstance(script, bytes):
-            target.write_bytes(script)
-        else:
-            target.write_text(script)
-    if sentinels:
-        (uow / "sentinels").mkdir()
-    return uow
-
-
-MakeUow = Callable[..., Path]
 
 
 @pytest.fixture(name="make_uow")

@@ -19,11 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from slurmbed import SlurmCluster  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from hpc_agent.executors.slurm import SACCT_FIELDS, SQUEUE_FORMAT  # noqa: E402
+from tests.slurmbed import SlurmCluster  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 

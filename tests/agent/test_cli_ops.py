@@ -11,8 +11,8 @@ from hpc_agent import protocol
 from hpc_agent.cli import main
 from hpc_agent.config import InstanceConfig, save_instance
 from hpc_agent.loop.tick import tick
-from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
+from tests.agent.helpers import make_uow
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def test_event_lands_in_the_utc_day_file_with_run_id(tmp_path: Path) -> None:
 
 def test_secret_looking_fields_are_redacted(tmp_path: Path) -> None:
     log = EventLog(tmp_path, "proj")
-    log.write("x", "m", access_token="abc", Authorization="Bearer abc", attempt=2)
+    log.write("submitted", "m", access_token="abc", Authorization="Bearer abc", attempt=2)
     text = next(tmp_path.iterdir()).read_text()
     assert "abc" not in text
     record = json.loads(text)
@@ -47,36 +47,45 @@ def test_secret_looking_fields_are_redacted(tmp_path: Path) -> None:
 
 
 def test_extra_fields_cannot_overwrite_core_ones(tmp_path: Path) -> None:
-    record = EventLog(tmp_path, "proj").write("x", "m", instance="other")
+    record = EventLog(tmp_path, "proj").write("submitted", "m", instance="other")
     assert record["instance"] == "proj" and record["field_instance"] == "other"
 
 
 def test_read_events_filters_by_uow_and_since(tmp_path: Path) -> None:
     clock = iter([DAY1, DAY1 + 10, DAY1 + 86400, DAY1 + 86400 + 5])
     log = EventLog(tmp_path, "proj", clock=lambda: next(clock))
-    log.write("a", "1", uow="u1")
-    log.write("b", "2", uow="u2")
-    log.write("c", "3", uow="u1")
-    log.write("d", "4", uow="u2")
-    assert [e["event"] for e in read_events(tmp_path)] == ["a", "b", "c", "d"]
-    assert [e["event"] for e in read_events(tmp_path, uow="u1")] == ["a", "c"]
-    assert [e["event"] for e in read_events(tmp_path, since=DAY1 + 5)] == ["b", "c", "d"]
+    log.write("admitted", "1", uow="u1")
+    log.write("rejected", "2", uow="u2")
+    log.write("submitted", "3", uow="u1")
+    log.write("finalized", "4", uow="u2")
+    assert [e["event"] for e in read_events(tmp_path)] == [
+        "admitted",
+        "rejected",
+        "submitted",
+        "finalized",
+    ]
+    assert [e["event"] for e in read_events(tmp_path, uow="u1")] == ["admitted", "submitted"]
+    assert [e["event"] for e in read_events(tmp_path, since=DAY1 + 5)] == [
+        "rejected",
+        "submitted",
+        "finalized",
+    ]
 
 
 def test_torn_and_garbage_lines_are_skipped(tmp_path: Path) -> None:
     log = EventLog(tmp_path, "proj", clock=lambda: DAY1)
-    log.write("a", "1")
+    log.write("admitted", "1")
     path = log_path(tmp_path, DAY1)
     with path.open("a") as handle:
         handle.write("not json\n")
         handle.write('{"event": "half-writ')
-    assert [e["event"] for e in read_events(tmp_path)] == ["a"]
+    assert [e["event"] for e in read_events(tmp_path)] == ["admitted"]
 
 
 def _writer(logs_dir: str, index: int) -> None:
     log = EventLog(Path(logs_dir), "proj")
     for n in range(200):
-        log.write("tick", "x" * 500, uow=f"w{index}", n=n)
+        log.write("submitted", "x" * 500, uow=f"w{index}", n=n)
 
 
 def test_concurrent_writers_never_interleave_lines(tmp_path: Path) -> None:
@@ -93,16 +102,16 @@ def test_concurrent_writers_never_interleave_lines(tmp_path: Path) -> None:
 def test_follow_picks_up_new_lines_and_new_files(tmp_path: Path) -> None:
     clock = iter([DAY1, DAY1 + 86400])
     log = EventLog(tmp_path, "proj", clock=lambda: next(clock))
-    log.write("first", "1")
+    log.write("admitted", "1")
     polls = iter([False, True])
     seen = []
 
     def sleep(_: float) -> None:
-        log.write("second", "2")  # appears in the next day's file between polls
+        log.write("submitted", "2")  # appears in the next day's file between polls
 
     for event in follow_events(tmp_path, should_stop=lambda: next(polls), sleep=sleep):
         seen.append(event["event"])
-    assert seen == ["first", "second"]
+    assert seen == ["admitted", "submitted"]
 
 
 def test_format_event_is_one_readable_line() -> None:

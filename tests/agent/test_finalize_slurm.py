@@ -18,7 +18,7 @@ import pytest
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.loop.eventlog import read_events
-from tests.agent.conftest import make_uow
+from tests.agent.helpers import make_uow
 from tests.agent.plain_user import SKIP_REASON, plain_prefix, run_plain
 from tests.agent.slurm_helpers import FAST_SCRIPT, finished_path, instance
 

@@ -25,8 +25,8 @@ from hpc_agent.loop.tick import tick
 from hpc_agent.site import doctor
 from hpc_agent.site.status import collect_status, format_status
 from hpc_agent.uow.stuck import StuckList
-from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
+from tests.agent.helpers import make_uow
 from tests.agent.plain_user import SKIP_REASON, plain_fake_tick, plain_prefix
 
 T0 = 1_767_225_600.0

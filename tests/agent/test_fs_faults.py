@@ -17,7 +17,7 @@ import pytest
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig, save_instance
-from tests.agent.conftest import make_uow
+from tests.agent.helpers import make_uow
 from tests.agent.slurm_helpers import REPO
 
 

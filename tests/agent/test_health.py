@@ -14,8 +14,8 @@ from hpc_agent.exitcodes import EXIT_SCHEDULER_DOWN
 from hpc_agent.loop import health
 from hpc_agent.loop.eventlog import read_events
 from hpc_agent.loop.tick import tick
-from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
+from tests.agent.helpers import make_uow
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ def test_lock_held_by_another_process_is_refused_and_freed_when_it_dies(tmp_path
     finally:
         holder.kill()
         holder.wait()
+        holder.stdout.close()  # an open pipe is a ResourceWarning, an error in the tests
     # kill -9: the kernel drops the flock, and a lease from this host is stale.
     lock = InstanceLock(tmp_path, 900)
     assert lock.acquire()

@@ -25,8 +25,8 @@ from hpc_agent.loop.state import FINALIZING, StateStore
 from hpc_agent.loop.tick import tick
 from hpc_agent.uow.admission import admit
 from hpc_agent.uow.finalize import Agent, finalize
-from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
+from tests.agent.helpers import make_uow
 from tests.agent.slurm_helpers import agent_cmd
 from tests.agent.test_treewalk import deep_tree
 

@@ -12,8 +12,8 @@ from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.loop.tick import tick
 from hpc_agent.uow.rerun import FALLBACK_LABEL, archive_earlier_outputs, find_earlier_outputs
-from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
+from tests.agent.helpers import make_uow
 
 RUN_1 = "11111111-8a5e-4b8e-9f3e-2a6c1d0e4f11"
 RUN_2 = "22222222-8a5e-4b8e-9f3e-2a6c1d0e4f11"

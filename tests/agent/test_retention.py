@@ -15,8 +15,8 @@ from hpc_agent.loop.state import Ledger, StateStore
 from hpc_agent.loop.tick import tick
 from hpc_agent.uow.finalize import Agent
 from hpc_agent.uow.retention import DAY, apply_retention, prune_logs
-from tests.agent.conftest import make_uow
 from tests.agent.fakes import FakeExecutor
+from tests.agent.helpers import make_uow
 from tests.agent.plain_user import SKIP_REASON, plain_prefix, run_plain
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slurmbed import SlurmCluster, require_slurm
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.executors.slurm import SlurmExecutor
 from hpc_agent.loop.tick import tick
-from tests.agent.conftest import make_uow
+from tests.agent.helpers import make_uow
 from tests.agent.slurm_helpers import finished_path, instance
+from tests.slurmbed import SlurmCluster, require_slurm
 
 pytestmark = pytest.mark.slurm
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from slurmbed import SlurmCluster
 
 from hpc_agent.executors import slurm
 from hpc_agent.executors.base import JobInfo, JobSpec, SchedulerUnavailable, SubmitRejected
 from hpc_agent.executors.slurm import SlurmExecutor, check_account_qos, detect_accounting
+from tests.slurmbed import SlurmCluster
 
 pytestmark = pytest.mark.slurm
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 
 import pytest
-import slurmbed
+
+from tests import slurmbed
 
 
 def test_without_slurm_tests_skip_with_the_install_command(

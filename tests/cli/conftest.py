@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-DATA = Path(__file__).parent.parent / "data" / "flows"
-
 
 @pytest.fixture
 def write_json(tmp_path: Path) -> Any:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from flowgen.core.exitcodes import ExitCode
 
-from .conftest import DATA
+from .helpers import DATA
 
 SMALL = DATA / "small_flow.json"
 GOLDEN = Path(__file__).parent.parent / "golden"

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from flowgen.core import jsonio
 from flowgen.core.exitcodes import ExitCode
 
-from .conftest import DATA
+from .helpers import DATA
 
 SMALL = DATA / "small_flow.json"
 

@@ -21,7 +21,7 @@ from flowgen.core.exitcodes import ExitCode
 from flowgen.deploy import auth
 from flowgen.deploy.access import NEEDS, check_access
 
-from .conftest import ADMIN, FLOW_ID, GROUP, GROUP_URN, flow_doc, register, sent
+from .helpers import ADMIN, FLOW_ID, GROUP, GROUP_URN, flow_doc, register, sent
 
 pytestmark = pytest.mark.usefixtures("logged_in")
 

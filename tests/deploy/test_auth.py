@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from flowgen.core.exitcodes import ExitCode
 from flowgen.deploy import auth
 
-from .conftest import sent
+from .helpers import sent
 
 CI_ID = "5e3c8f0a-1111-4222-8333-444455556666"
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from flowgen.core import jsonio
 from flowgen.core.exitcodes import ExitCode
 
-from .conftest import (
+from .helpers import (
     ADMIN_URN,
     FLOW_ID,
     GROUP,

@@ -13,7 +13,7 @@ import responses
 import typer
 from typer.testing import CliRunner
 
-from .conftest import FLOW_ID, body_of, register, sent
+from .helpers import FLOW_ID, body_of, register, sent
 
 CLI_CLIENT = "7d1e0c55-1111-4222-8333-444455556666"
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from flowgen.core.exitcodes import ExitCode
 
-from .conftest import ADMIN, GROUP, body_of, sent
+from .helpers import ADMIN, GROUP, body_of, sent
 
 pytestmark = pytest.mark.usefixtures("logged_in")
 GROUPS = "https://groups.api.globus.org/v2/groups"

@@ -12,7 +12,7 @@ from flowgen.deploy.plan import DesiredFlow, make_plan
 from flowgen.deploy.roles import normalise, parse_role_list
 from flowgen.flowcron.config import config_from_dict, load_config, render_config
 
-from .conftest import CONFIG, GROUP, GROUP_URN
+from .helpers import CONFIG, GROUP, GROUP_URN
 
 BASE = {"name": "x", "hpc_name": "X", "collection": GROUP, "base_path": "/p"}
 

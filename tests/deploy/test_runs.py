@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from flowgen.core.exitcodes import ExitCode
 from flowgen.deploy import runs
 
-from .conftest import FLOW_ID, body_of, flows_error, register, sent
+from .helpers import FLOW_ID, body_of, flows_error, register, sent
 
 pytestmark = pytest.mark.usefixtures("logged_in")
 RUN_ID = "1a2b3c4d-0000-4000-8000-00000000beef"

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from flowgen.core.exitcodes import ExitCode
 
-from .conftest import ADMIN_URN, FLOW_ID, GROUP, GROUP_URN, body_of, flow_doc, register, sent
+from .helpers import ADMIN_URN, FLOW_ID, GROUP, GROUP_URN, body_of, flow_doc, register, sent
 
 pytestmark = pytest.mark.usefixtures("logged_in")
 

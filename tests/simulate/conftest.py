@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +9,7 @@ import pytest
 
 from flowgen.simulate import RunResult, SimulatorOptions, simulate
 
-from .support import HPC, LAPTOP, START
-
-Runner = Callable[..., RunResult]
+from .support import HPC, LAPTOP, START, Runner
 
 
 @pytest.fixture

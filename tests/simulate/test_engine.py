@@ -17,8 +17,7 @@ from flowgen.simulate import (
     SimulatorOptions,
 )
 
-from .conftest import Runner
-from .support import START
+from .support import START, Runner
 
 HELLO = "https://example.org/hello"
 PASS_END = {"Type": "Pass", "End": True}

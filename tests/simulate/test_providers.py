@@ -10,8 +10,7 @@ import pytest
 from flowgen.simulate import Collection, RunResult, SimulatorOptions
 from flowgen.simulate.collections import CollectionError, CollectionMap
 
-from .conftest import Runner
-from .support import HPC, LAPTOP, START, action
+from .support import HPC, LAPTOP, START, Runner, action
 
 
 def one(run: Runner, op: str, params: dict[str, Any], **kwargs: Any) -> RunResult:
