@@ -122,6 +122,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 
 def validate(cfg: InstanceConfig) -> list[str]:
     """Every problem with ``cfg``, each naming the field and what is allowed."""
+    return _named_problems(cfg) + _typed_problems(cfg)
+
+
+def _named_problems(cfg: InstanceConfig) -> list[str]:
+    """Problems with the fields that name things: the instance, paths, commands, Slurm names."""
     problems: list[str] = []
     # The fields come straight from a user's TOML file (from_mapping), so until
     # they are checked here they may hold any type, whatever the annotations say.
@@ -143,6 +148,12 @@ def validate(cfg: InstanceConfig) -> list[str]:
                 f"{key}: {value!r} is not a valid Slurm {key} name (letters, digits, "
                 "'.', '_' or '-'; no spaces)"
             )
+    return problems
+
+
+def _typed_problems(cfg: InstanceConfig) -> list[str]:
+    """Problems with the numbers, switches and choices."""
+    problems: list[str] = []
     for key, (low, high) in _INT_LIMITS.items():
         value = getattr(cfg, key)
         if isinstance(value, bool) or not isinstance(value, int):

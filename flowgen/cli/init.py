@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,7 +108,6 @@ def init(
     """
     from flowgen.dsl import PollPolicy
     from flowgen.flowcron import config as c
-    from flowgen.flowcron.flow import human_duration
 
     given: dict[str, Any] = {"name": name, "base_path": base_path}
     if from_file is not None:
@@ -116,52 +116,7 @@ def init(
                 given[key] = value
     defaults = PollPolicy()
 
-    def ask(
-        flag: str,
-        value: Any,
-        question: str,
-        check: Callable[[Any], str | None],
-        default: Any = None,
-        kind: type = str,
-        clean: Callable[[Any], Any] | None = None,
-    ) -> Any:
-        """The checked answer for ``flag``: given, asked (again, with the reason) or default."""
-        while True:
-            if value is None:
-                if no_input:
-                    if default is None:
-                        raise UsageError(f"{flag} is required with --no-input")
-                    value = default
-                else:
-                    # The question ends in '?', so no ':' after it.
-                    value = typer.prompt(question, default=default, type=kind, prompt_suffix=" ")
-            if clean is not None:
-                value = clean(value)
-            problem = check(value)
-            if problem is None:
-                return value
-            if no_input:
-                raise UsageError(f"{flag}: {problem}")
-            typer.echo(f"  {problem}; please try again.", err=True)
-            value = None
-
-    def seconds(value: int) -> str | None:
-        return None if value >= 1 else f"must be a whole number of seconds, at least 1, got {value}"
-
-    def at_least(floor: int, floor_flag: str) -> Callable[[int], str | None]:
-        # Checked at the question that breaks the order, so the PI fixes the
-        # answer just given instead of learning at the end that two disagree.
-        def check(value: int) -> str | None:
-            return seconds(value) or c.check_not_shorter(value, floor, floor_flag)
-
-        return check
-
-    def growth_ok(value: float) -> str | None:
-        return None if 1.0 <= value <= 10.0 else f"must be between 1 and 10, got {value}"
-
-    def example(value: int) -> str:
-        return f"e.g. {value} = {human_duration(value)}"
-
+    ask = partial(_ask, no_input=no_input)
     name_answer = ask(
         "--name",
         given["name"],
@@ -200,7 +155,7 @@ def init(
         "--initial-wait",
         initial_wait,
         "How many seconds should the flow wait before its first check on the job?",
-        seconds,
+        _seconds,
         defaults.initial_wait,
         int,
     )
@@ -209,7 +164,7 @@ def init(
         growth,
         "By what factor should each wait grow over the one before "
         "(1 to 10; 1 keeps every wait the same, 1.15 makes each 15% longer)?",
-        growth_ok,
+        _growth_ok,
         defaults.growth,
         float,
     )
@@ -219,8 +174,8 @@ def init(
         "--max-wait",
         max_wait,
         "What is the longest the flow should wait between two checks, in seconds "
-        f"(at least the first wait, {example(longest_default)})?",
-        at_least(first, "--initial-wait"),
+        f"(at least the first wait, {_example(longest_default)})?",
+        _at_least(first, "--initial-wait"),
         longest_default,
         int,
     )
@@ -229,8 +184,8 @@ def init(
         "--deadline",
         deadline,
         "After how many seconds of waiting in all should the flow give up on the job "
-        f"(at least the longest wait, {example(give_up_default)})?",
-        at_least(longest, "--max-wait"),
+        f"(at least the longest wait, {_example(give_up_default)})?",
+        _at_least(longest, "--max-wait"),
         give_up_default,
         int,
     )
@@ -238,8 +193,8 @@ def init(
         "--transfer-wait",
         transfer_wait,
         "How many seconds may one transfer (the upload, or the results coming back) take "
-        f"before the flow gives up on it ({example(c.DEFAULT_TRANSFER_WAIT)})?",
-        seconds,
+        f"before the flow gives up on it ({_example(c.DEFAULT_TRANSFER_WAIT)})?",
+        _seconds,
         c.DEFAULT_TRANSFER_WAIT,
         int,
     )
@@ -266,3 +221,60 @@ def init(
         f"wrote {target}\nnext: flowgen build {target}",
     )
     return ExitCode.OK
+
+
+def _ask(
+    flag: str,
+    value: Any,
+    question: str,
+    check: Callable[[Any], str | None],
+    default: Any = None,
+    kind: type = str,
+    clean: Callable[[Any], Any] | None = None,
+    *,
+    no_input: bool,
+) -> Any:
+    """The checked answer for ``flag``: given, asked (again, with the reason) or default."""
+    while True:
+        if value is None:
+            if no_input:
+                if default is None:
+                    raise UsageError(f"{flag} is required with --no-input")
+                value = default
+            else:
+                # The question ends in '?', so no ':' after it.
+                value = typer.prompt(question, default=default, type=kind, prompt_suffix=" ")
+        if clean is not None:
+            value = clean(value)
+        problem = check(value)
+        if problem is None:
+            return value
+        if no_input:
+            raise UsageError(f"{flag}: {problem}")
+        typer.echo(f"  {problem}; please try again.", err=True)
+        value = None
+
+
+def _seconds(value: int) -> str | None:
+    return None if value >= 1 else f"must be a whole number of seconds, at least 1, got {value}"
+
+
+def _at_least(floor: int, floor_flag: str) -> Callable[[int], str | None]:
+    # Checked at the question that breaks the order, so the PI fixes the
+    # answer just given instead of learning at the end that two disagree.
+    from flowgen.flowcron.config import check_not_shorter
+
+    def check(value: int) -> str | None:
+        return _seconds(value) or check_not_shorter(value, floor, floor_flag)
+
+    return check
+
+
+def _growth_ok(value: float) -> str | None:
+    return None if 1.0 <= value <= 10.0 else f"must be between 1 and 10, got {value}"
+
+
+def _example(value: int) -> str:
+    from flowgen.flowcron.flow import human_duration
+
+    return f"e.g. {value} = {human_duration(value)}"

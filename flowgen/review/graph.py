@@ -98,8 +98,30 @@ def build_graph(definition: dict[str, Any]) -> Graph:
         )
     start = definition.get("StartAt")
 
-    # The normal path is laid out first and error handlers after it, so a
-    # reader meets the states in the order a successful run visits them.
+    order = _layout_order(states, start)
+    ids = {name: f"s{i}" for i, name in enumerate(order)}
+    nodes = [Node(START_ID, "Start", "start")]
+    nodes += [Node(ids[name], name, _node_kind(states, name)) for name in order]
+    nodes.append(Node(END_ID, "End", "end"))
+
+    edges: list[Edge] = []
+    if isinstance(start, str):
+        edges.append(Edge(START_ID, ids[start], EdgeKind.START))
+    for name in order:
+        state = states.get(name)
+        for target, edge_kind, label in _transitions(state):
+            edges.append(Edge(ids[name], ids[target], edge_kind, label))
+        if ends_here(state):
+            edges.append(Edge(ids[name], END_ID, EdgeKind.END))
+    return Graph(tuple(nodes), tuple(edges))
+
+
+def _layout_order(states: dict[str, Any], start: object) -> list[str]:
+    """Every state name (and missing target), in the order the graph lays them out.
+
+    The normal path is laid out first and error handlers after it, so a
+    reader meets the states in the order a successful run visits them.
+    """
     order: list[str] = []
     seen: set[str] = set()
     queue: deque[str] = deque([start] if isinstance(start, str) else [])
@@ -117,30 +139,17 @@ def build_graph(definition: dict[str, Any]) -> Graph:
         order.append(name)
         for target, edge_kind, _ in _transitions(states.get(name)):
             (handlers if edge_kind is EdgeKind.CATCH else queue).append(target)
+    return order
 
-    ids = {name: f"s{i}" for i, name in enumerate(order)}
-    nodes = [Node(START_ID, "Start", "start")]
-    for name in order:
-        state = states.get(name)
-        if name not in states:
-            kind = "missing"
-        elif isinstance(state, dict) and isinstance(state.get("Type"), str):
-            kind = state["Type"]
-        else:
-            kind = "unknown"
-        nodes.append(Node(ids[name], name, kind))
-    nodes.append(Node(END_ID, "End", "end"))
 
-    edges: list[Edge] = []
-    if isinstance(start, str):
-        edges.append(Edge(START_ID, ids[start], EdgeKind.START))
-    for name in order:
-        state = states.get(name)
-        for target, edge_kind, label in _transitions(state):
-            edges.append(Edge(ids[name], ids[target], edge_kind, label))
-        if ends_here(state):
-            edges.append(Edge(ids[name], END_ID, EdgeKind.END))
-    return Graph(tuple(nodes), tuple(edges))
+def _node_kind(states: dict[str, Any], name: str) -> str:
+    """A node's kind: the state's Type, ``missing`` for an unknown target, else ``unknown``."""
+    if name not in states:
+        return "missing"
+    state = states[name]
+    if isinstance(state, dict) and isinstance(state.get("Type"), str):
+        return str(state["Type"])
+    return "unknown"
 
 
 _EDGE_KINDS = {

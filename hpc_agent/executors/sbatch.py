@@ -130,30 +130,36 @@ def split_words(rest: str) -> list[str]:
             index += 1
         if index >= end or rest[index] == "#":
             return words
-        chars: list[str] = []
-        quote = ""
-        while index < end and (quote or not rest[index].isspace()):
-            char = rest[index]
-            index += 1
-            if char == "\\":
-                if index < end and (quote or not rest[index].isspace()):
-                    chars.append(rest[index])
-                    index += 1
-                continue
-            if quote:
-                if char == quote:
-                    quote = ""
-                else:
-                    chars.append(char)
-            elif char in "'\"":
-                quote = char
-            elif char == "#":
-                index = end  # the rest of the line is a comment
+        word, index = _next_word(rest, index)
+        if not word:
+            return words  # sbatch stops reading a line at an empty word ('""')
+        words.append(word)
+
+
+def _next_word(rest: str, index: int) -> tuple[str, int]:
+    """The word starting at ``rest[index]`` (quotes and escapes removed) and where it ends."""
+    end = len(rest)
+    chars: list[str] = []
+    quote = ""
+    while index < end and (quote or not rest[index].isspace()):
+        char = rest[index]
+        index += 1
+        if char == "\\":
+            if index < end and (quote or not rest[index].isspace()):
+                chars.append(rest[index])
+                index += 1
+        elif quote:
+            if char == quote:
+                quote = ""
             else:
                 chars.append(char)
-        if not chars:
-            return words  # sbatch stops reading a line at an empty word ('""')
-        words.append("".join(chars))
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            index = end  # the rest of the line is a comment
+        else:
+            chars.append(char)
+    return "".join(chars), index
 
 
 def directive_words(text: str) -> list[Word]:

@@ -232,7 +232,9 @@ def link_escapes(dir_fd: int, name: str, root: Ident) -> bool:
     return not inside
 
 
-def _resolve(cur: int, target: str, root: Ident) -> tuple[bool, int]:
+# One loop over the path, as the kernel walks it, is easier to check for escapes
+# than the same steps spread over helpers.
+def _resolve(cur: int, target: str, root: Ident) -> tuple[bool, int]:  # noqa: PLR0912
     """Follow ``target`` from directory ``cur``: (ends inside ``root``, the last directory).
 
     ``cur`` is consumed: it is closed on an error, else the caller closes the

@@ -200,6 +200,40 @@ def check_account_qos(account: str | None, qos: str | None) -> list[str]:
         ) from None
 
 
+def _write_instance(cfg: InstanceConfig, existing: InstanceConfig | None) -> tuple[Path, Path]:
+    """Create the directories, the config, the registry entry and the instance file.
+
+    Returns the registry entry's and the instance file's paths. A renamed
+    instance's old registry entry is removed (only if it pointed here).
+    """
+    for sub in protocol.INSTANCE_DIRS:
+        cfg.path(sub).mkdir(parents=True, exist_ok=True)
+    save_instance(cfg)
+    if (
+        existing is not None
+        and existing.name != cfg.name
+        and registered_base(existing.name) == cfg.base_dir
+    ):
+        registry_path(existing.name).unlink(missing_ok=True)
+    return write_registry_entry(cfg), write_instance_file(cfg)
+
+
+def _warn_about_choices(cfg: InstanceConfig, err: TextIO) -> None:
+    """Warnings about choices that work but that the PI may regret."""
+    base = cfg.base_dir
+    home = Path(os.environ.get("HOME") or Path.home()).resolve()
+    if base == home or home in base.parents:
+        err.write(
+            f"warning: {base} is under your home directory. Home quotas are small and "
+            "others in your project cannot read it; a project directory is better.\n"
+        )
+    if cfg.timestamp:
+        err.write(
+            "note: timestamps are added only to uploads whose name carries no run id; the "
+            "FlowCron flow's uploads always keep their names.\n"
+        )
+
+
 def setup(
     options: SetupOptions,
     *,
@@ -315,29 +349,8 @@ def setup(
     except ConfigError as exc:
         raise SetupError(str(exc)) from None
 
-    for sub in protocol.INSTANCE_DIRS:
-        cfg.path(sub).mkdir(parents=True, exist_ok=True)
-    save_instance(cfg)
-    if (
-        existing is not None
-        and existing.name != cfg.name
-        and registered_base(existing.name) == base
-    ):
-        registry_path(existing.name).unlink(missing_ok=True)
-    entry = write_registry_entry(cfg)
-    info = write_instance_file(cfg)
-
-    home = Path(os.environ.get("HOME") or Path.home()).resolve()
-    if base == home or home in base.parents:
-        err.write(
-            f"warning: {base} is under your home directory. Home quotas are small and "
-            "others in your project cannot read it; a project directory is better.\n"
-        )
-    if stamp:
-        err.write(
-            "note: timestamps are added only to uploads whose name carries no run id; the "
-            "FlowCron flow's uploads always keep their names.\n"
-        )
+    entry, info = _write_instance(cfg, existing)
+    _warn_about_choices(cfg, err)
 
     status = _install_schedule(cfg, options, prompter, out, err)
     out.write(

@@ -410,66 +410,11 @@ class ScriptCheck:
 
 def check_script(path: Path, cfg: InstanceConfig, *, relative: str) -> ScriptCheck:
     """Check one job script and prepare the text to submit (the file itself is untouched)."""
+    read = _read_script(path, relative)
+    if isinstance(read, ScriptCheck):
+        return read
+    text, digest, notes = read
     problems: list[str] = []
-    notes: list[str] = []
-    try:
-        size = path.stat().st_size
-        if size > MAX_SCRIPT_BYTES:
-            return ScriptCheck(
-                problems=(
-                    f"'{relative}' is {_human_bytes(size)}; Slurm accepts job scripts up to "
-                    f"{_human_bytes(MAX_SCRIPT_BYTES)}. Keep data in 'data/' and read it "
-                    "from the script.",
-                ),
-                notes=(),
-                script_text=None,
-                script_sha256=None,
-                directives=(),
-            )
-        raw = path.read_bytes()
-    except OSError as exc:
-        return ScriptCheck((f"'{relative}' cannot be read ({exc.strerror}).",), (), None, None, ())
-    digest = hashlib.sha256(raw).hexdigest()
-
-    if b"\x00" in raw:
-        return ScriptCheck(
-            (
-                f"'{relative}' is a binary file, not a text job script. Put a bash script "
-                "with '#SBATCH' lines there.",
-            ),
-            (),
-            None,
-            digest,
-            (),
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return ScriptCheck(
-            (
-                f"'{relative}' is not valid UTF-8 text (line {line}). Save it as UTF-8 "
-                "(most editors offer this under 'Save as' or 'Encoding').",
-            ),
-            (),
-            None,
-            digest,
-            (),
-        )
-
-    if text.startswith("\ufeff"):
-        text = text[1:]
-        notes.append(
-            f"'{relative}' starts with a byte-order mark; it was left out of the submitted "
-            "copy (your file is unchanged)."
-        )
-    if "\r\n" in text:
-        text = text.replace("\r\n", "\n")
-        notes.append(
-            f"'{relative}' has Windows (CRLF) line endings; the submitted copy uses Unix "
-            "line endings (your file is unchanged)."
-        )
-
     lines = text.split("\n")
     if not _ANY_SHEBANG.match(lines[0]):
         problems.append(
@@ -501,36 +446,8 @@ def check_script(path: Path, cfg: InstanceConfig, *, relative: str) -> ScriptChe
 
     directives = parse_directives(text)
     for d in directives:
-        shown = f"#SBATCH {d.option}" + (f" {d.value}" if d.value is not None else "")
-        if d.canonical in ("output", "error"):
-            notes.append(
-                f"Line {d.line} ({shown}) is overridden: Slurm's output goes to "
-                f"{protocol.SLURM_STDOUT.replace('%j', '<job id>')} and "
-                f"{protocol.SLURM_STDERR.replace('%j', '<job id>')} in the Unit of Work."
-            )
-        elif d.canonical == "chdir":
-            notes.append(
-                f"Line {d.line} ({shown}) is overridden: the job always runs in the Unit of "
-                "Work's folder, so use paths relative to it."
-            )
-        else:
-            own = cfg.account if d.canonical == "account" else cfg.qos
-            if cfg.account_qos_policy == "reject":
-                problems.append(
-                    f"Line {d.line} ({shown}) chooses the Slurm {d.canonical}, but this "
-                    f"FlowCron instance runs every job under its own {d.canonical}"
-                    + (f" ({own})" if own else "")
-                    + ". Remove that line and start the flow again."
-                )
-            elif own:
-                notes.append(
-                    f"Line {d.line} ({shown}) is overridden: this instance's {d.canonical} "
-                    f"'{own}' is used."
-                )
-            else:
-                notes.append(
-                    f"Line {d.line} ({shown}) applies: this instance sets no {d.canonical}."
-                )
+        finding, is_problem = _directive_finding(d, cfg)
+        (problems if is_problem else notes).append(finding)
 
     return ScriptCheck(
         problems=tuple(problems),
@@ -539,6 +456,94 @@ def check_script(path: Path, cfg: InstanceConfig, *, relative: str) -> ScriptChe
         script_sha256=digest,
         directives=tuple(directives),
     )
+
+
+def _read_script(path: Path, relative: str) -> tuple[str, str, list[str]] | ScriptCheck:
+    """The script's text as it will be submitted, its SHA-256 and notes on what was
+    normalised, or the refusal when it cannot be a job script (too big, binary, not UTF-8).
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_SCRIPT_BYTES:
+            return _refused(
+                f"'{relative}' is {_human_bytes(size)}; Slurm accepts job scripts up to "
+                f"{_human_bytes(MAX_SCRIPT_BYTES)}. Keep data in 'data/' and read it "
+                "from the script.",
+                None,
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        return _refused(f"'{relative}' cannot be read ({exc.strerror}).", None)
+    digest = hashlib.sha256(raw).hexdigest()
+
+    if b"\x00" in raw:
+        return _refused(
+            f"'{relative}' is a binary file, not a text job script. Put a bash script "
+            "with '#SBATCH' lines there.",
+            digest,
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return _refused(
+            f"'{relative}' is not valid UTF-8 text (line {line}). Save it as UTF-8 "
+            "(most editors offer this under 'Save as' or 'Encoding').",
+            digest,
+        )
+
+    notes: list[str] = []
+    if text.startswith("\ufeff"):
+        text = text[1:]
+        notes.append(
+            f"'{relative}' starts with a byte-order mark; it was left out of the submitted "
+            "copy (your file is unchanged)."
+        )
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+        notes.append(
+            f"'{relative}' has Windows (CRLF) line endings; the submitted copy uses Unix "
+            "line endings (your file is unchanged)."
+        )
+    return text, digest, notes
+
+
+def _refused(problem: str, digest: str | None) -> ScriptCheck:
+    return ScriptCheck((problem,), (), None, digest, ())
+
+
+def _directive_finding(d: Directive, cfg: InstanceConfig) -> tuple[str, bool]:
+    """What the report says about one overridden ``#SBATCH`` line, and whether it refuses."""
+    shown = f"#SBATCH {d.option}" + (f" {d.value}" if d.value is not None else "")
+    if d.canonical in ("output", "error"):
+        return (
+            f"Line {d.line} ({shown}) is overridden: Slurm's output goes to "
+            f"{protocol.SLURM_STDOUT.replace('%j', '<job id>')} and "
+            f"{protocol.SLURM_STDERR.replace('%j', '<job id>')} in the Unit of Work.",
+            False,
+        )
+    if d.canonical == "chdir":
+        return (
+            f"Line {d.line} ({shown}) is overridden: the job always runs in the Unit of "
+            "Work's folder, so use paths relative to it.",
+            False,
+        )
+    own = cfg.account if d.canonical == "account" else cfg.qos
+    if cfg.account_qos_policy == "reject":
+        return (
+            f"Line {d.line} ({shown}) chooses the Slurm {d.canonical}, but this "
+            f"FlowCron instance runs every job under its own {d.canonical}"
+            + (f" ({own})" if own else "")
+            + ". Remove that line and start the flow again.",
+            True,
+        )
+    if own:
+        return (
+            f"Line {d.line} ({shown}) is overridden: this instance's {d.canonical} "
+            f"'{own}' is used.",
+            False,
+        )
+    return f"Line {d.line} ({shown}) applies: this instance sets no {d.canonical}.", False
 
 
 def _is_plain_comment(line: str) -> bool:
