@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -147,18 +148,16 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "<config>") -> FlowCo
             raise fail(field_name, f"must be a string, got {value!r}")
         return value
 
-    name = text("name")
-    if problem := check_name(name):
-        raise fail("name", problem)
-    hpc_name = text("hpc_name")
-    if problem := check_display(hpc_name):
-        raise fail("hpc_name", problem)
-    collection = text("collection")
-    if problem := check_uuid(collection):
-        raise fail("collection", problem)
-    base_path = text("base_path")
-    if problem := check_base_path(base_path):
-        raise fail("base_path", problem)
+    def checked(field_name: str, check: Callable[[str], str | None]) -> str:
+        value = text(field_name)
+        if problem := check(value):
+            raise fail(field_name, problem)
+        return value
+
+    name = checked("name", check_name)
+    hpc_name = checked("hpc_name", check_display)
+    collection = checked("collection", check_uuid)
+    base_path = checked("base_path", check_base_path)
     title = text("title", required=False)
     if title and (len(title) > 128 or "\n" in title):
         raise fail("title", "must be one line of at most 128 characters")

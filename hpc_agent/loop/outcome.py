@@ -131,23 +131,12 @@ def job_lost(ctx: TickContext, record: JobRecord, evidence: JobInfo) -> None:
     """
     lost_id = record.job_id
     why, again = lost(record, evidence, ctx.now)
-    if not again:
-        ctx.store.save(record)
-        crash_point("after-outcome-record")
-        ctx.log.write(
-            "job-lost",
-            why + "; the UoW is failed",
-            level="error",
-            uow=record.uow,
-            job_id=lost_id,
-        )
-        return
     ctx.store.save(record)
-    crash_point("after-lost-record")
+    crash_point("after-lost-record" if again else "after-outcome-record")
     ctx.log.write(
         "job-lost",
-        why + "; the UoW is submitted again (once)",
-        level="warning",
+        why + ("; the UoW is submitted again (once)" if again else "; the UoW is failed"),
+        level="warning" if again else "error",
         uow=record.uow,
         job_id=lost_id,
     )

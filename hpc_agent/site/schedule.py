@@ -18,6 +18,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,18 +183,29 @@ def current_block(text: str, name: str) -> str | None:
 
 def block_interpreter(block: str) -> str | None:
     """The interpreter path a block's command runs (the first word after VAR=value words)."""
-    for line in block.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            words = shlex.split(line)
-        except ValueError:
+    for words in _command_lines(block):
+        if words is None:
             return None
         for word in words[5:]:
             if "=" in word and not word.startswith("/"):
                 continue
             return word
     return None
+
+
+def _command_lines(block: str) -> Iterator[list[str] | None]:
+    """The words of each command line of a block (not comments or blank lines).
+
+    None for a line that cannot be split as a shell line (an unmatched quote):
+    such a block was not written by FlowCron, so nothing in it is trusted.
+    """
+    for line in block.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            yield shlex.split(line)
+        except ValueError:
+            yield None
 
 
 def tool_for(schedule: str) -> str:
@@ -293,12 +305,8 @@ def plan_remove(cfg: InstanceConfig, tool: str | None = None) -> Change:
 
 def block_base(block: str) -> Path | None:
     """The base directory a block's command ticks (the word after ``hpc_agent tick``)."""
-    for line in block.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            words = shlex.split(line)
-        except ValueError:
+    for words in _command_lines(block):
+        if words is None:
             return None
         for index in range(len(words) - 2):
             if words[index : index + 2] == ["hpc_agent", "tick"]:

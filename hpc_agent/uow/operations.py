@@ -50,12 +50,16 @@ def _check_uow_name(uow: str) -> None:
         )
 
 
-def _locked(cfg: InstanceConfig, agent: Agent, wait: float) -> InstanceLock:
+def _open_locked(cfg: InstanceConfig, uow: str) -> tuple[Agent, InstanceLock]:
+    """The agent of ``cfg``, holding the instance's lock, for one operation on ``uow``."""
+    _check_uow_name(uow)
+    agent = Agent.open(cfg)
     lock = InstanceLock(cfg.base_dir, cfg.lease_timeout_seconds)
-    if not lock.acquire(wait_seconds=wait):
+    if not lock.acquire(wait_seconds=LOCK_WAIT_SECONDS):
         holder = lock.holder.describe(time.time()) if lock.holder else "another agent"
         raise OperationError(f"the instance is busy ({holder}); try again in a minute")
-    return lock
+    agent.ledger.load()  # under the lock: a tick may have written it meanwhile
+    return agent, lock
 
 
 def finalize_uow(
@@ -70,10 +74,7 @@ def finalize_uow(
     Returns where the UoW went, or None when there was nothing to do yet
     (already finalized, or the job has not ended: the tick takes over).
     """
-    _check_uow_name(uow)
-    agent = Agent.open(cfg)
-    lock = _locked(cfg, agent, LOCK_WAIT_SECONDS)
-    agent.ledger.load()  # under the lock: a tick may have written it meanwhile
+    agent, lock = _open_locked(cfg, uow)
     try:
         record = agent.store.load(uow)
         if record is None or not os.path.lexists(cfg.path(protocol.RUNNING) / uow):
@@ -125,10 +126,7 @@ def retry(cfg: InstanceConfig, uow: str) -> Path:
     (``flowcron-earlier-runs/<uow>/``, see :mod:`hpc_agent.uow.rerun`), and a
     fresh ``sentinels/`` marks it as a complete upload.
     """
-    _check_uow_name(uow)
-    agent = Agent.open(cfg)
-    lock = _locked(cfg, agent, LOCK_WAIT_SECONDS)
-    agent.ledger.load()  # under the lock: a tick may have written it meanwhile
+    agent, lock = _open_locked(cfg, uow)
     try:
         source = cfg.path(protocol.FAILED) / uow
         if not source.is_dir() or source.is_symlink():
@@ -160,10 +158,7 @@ def retry(cfg: InstanceConfig, uow: str) -> Path:
 
 def cancel(cfg: InstanceConfig, uow: str, executor: Executor) -> str | None:
     """Cancel the job of ``uow`` and finalize it as cancelled into FailedJobs/."""
-    _check_uow_name(uow)
-    agent = Agent.open(cfg)
-    lock = _locked(cfg, agent, LOCK_WAIT_SECONDS)
-    agent.ledger.load()  # under the lock: a tick may have written it meanwhile
+    agent, lock = _open_locked(cfg, uow)
     try:
         record = agent.store.load(uow)
         if record is None or not os.path.lexists(cfg.path(protocol.RUNNING) / uow):
