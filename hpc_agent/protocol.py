@@ -29,6 +29,10 @@ RECYCLING_BIN: Final = "RecyclingBin"
 """Soft-deleted UoWs, before they are deleted for good."""
 LOGS: Final = "Logs"
 """The agent's JSON-lines event logs."""
+FUNCTIONS: Final = "Functions"
+"""The instance's published functions, one folder each (``Functions/<name>/function.toml``)."""
+RUN_POLICIES: Final = ("both", "scripts", "functions")
+"""What an instance runs: UoWs with their own script, calls of published functions, or both."""
 
 INSTANCE_DIRS: Final = (UPLOADED, RUNNING, ANALYSED, FAILED, RECYCLING_BIN, LOGS)
 """Every directory an instance has, in the order set-up creates them."""
@@ -51,6 +55,11 @@ only once ``sentinels/`` is gone, so it never copies a half-finished UoW.
 """
 SUBMISSION_SCRIPT: Final = "submission_script.sh"
 """The job script's preferred name inside ``scripts/``."""
+JOB_FILE: Final = "job.toml"
+"""A UoW that calls a published function holds this at its root instead of a script:
+``function = "NAME"`` and a ``[params]`` table (``flowgen uow new`` writes one)."""
+RENDERED_SCRIPT: Final = "flowcron-job.sh"
+"""The job script the agent rendered from a function call, written into the UoW."""
 REPORT_JSON: Final = "flowcron-report.json"
 """The agent's machine-readable report, written into every finished UoW."""
 REPORT_TEXT: Final = "FLOWCRON_REPORT.txt"
