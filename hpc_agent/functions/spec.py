@@ -457,7 +457,7 @@ def _extra(value: object, where: str, problems: list[str]) -> Iterator[str]:
             not option.startswith("-")
             or any(ord(c) < 0x20 for c in option)
             or len(parsed) != 1
-            or parsed[0].option in _OVERRIDDEN_OPTIONS
+            or parsed[0].option.lstrip("-") in _OVERRIDDEN_OPTIONS
         ):
             problems.append(
                 f"{where}: {option!r} is not one #SBATCH option FlowCron lets a function set "
