@@ -21,7 +21,7 @@ from typing import Any
 from hpc_agent.errors import AgentError
 from hpc_agent.exitcodes import ExitCode
 from hpc_agent.fs.atomicio import write_text_atomic
-from hpc_agent.protocol import instance_name_problem
+from hpc_agent.protocol import RUN_POLICIES, instance_name_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,6 +43,12 @@ ACCOUNT_QOS_POLICIES = ("force", "reject")
 RISKY_SCRIPT_POLICIES = ("warn", "reject")
 """What admission does with a script line that will not work in a job (``~/``, ``conda activate``
 without conda set up...): note it in the report and run the job, or refuse the UoW."""
+RUN_POLICY_MEANINGS = {
+    "both": "job scripts that users bring and calls of the published functions",
+    "scripts": "only job scripts that users bring (scripts/)",
+    "functions": "only calls of the published functions (job.toml)",
+}
+"""What each run policy (:data:`hpc_agent.protocol.RUN_POLICIES`) lets an instance run."""
 
 
 class ConfigError(AgentError):
@@ -82,6 +88,9 @@ class InstanceConfig:
     notify_command: str | None = None
     notify_after_failures: int = 3
     stuck_report_seconds: int = 3600
+    run_policy: str = "both"
+    """What the instance runs (:data:`hpc_agent.protocol.RUN_POLICIES`): ``both``, ``scripts``
+    (UoWs with their own job script only) or ``functions`` (calls of ``Functions/`` only)."""
 
     def __post_init__(self) -> None:
         problems = validate(self)
@@ -117,6 +126,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "schedule": SCHEDULES,
     "account_qos_policy": ACCOUNT_QOS_POLICIES,
     "risky_script_policy": RISKY_SCRIPT_POLICIES,
+    "run_policy": RUN_POLICIES,
 }
 
 

@@ -18,6 +18,7 @@ from hpc_agent.config import (
     save_instance,
 )
 from hpc_agent.exitcodes import ExitCode
+from hpc_agent.protocol import RUN_POLICIES
 from hpc_agent.site import schedule
 from hpc_agent.site.setup import SetupOptions, describe_change, setup, stdin_prompter
 
@@ -52,6 +53,12 @@ def add_setup(sub: Any) -> None:
         help="script lines that will not work in a job (~/, conda activate without "
         "conda set up...): warn in the report (default) or refuse the Unit of Work",
     )
+    p.add_argument(
+        "--run-policy",
+        choices=RUN_POLICIES,
+        help="what the instance runs: job scripts users bring (scripts), calls of the "
+        "functions published in Functions/ (functions), or both (default)",
+    )
     p.add_argument("--yes", action="store_true", help="ask nothing; fail on a missing value")
     p.add_argument("--force", action="store_true", help="take over a name used elsewhere")
     p.set_defaults(func=cmd_setup)
@@ -71,6 +78,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
         executor=args.executor,
         schedule=args.schedule,
         risky_scripts=args.risky_scripts,
+        run_policy=args.run_policy,
         yes=args.yes,
         force=args.force,
     )

@@ -8,6 +8,14 @@ already decided, to be finalized into ``FailedJobs/``). An upload whose
 admission raised is refused at once with a report. :func:`readmit` prepares
 the script again for a UoW whose copy a crash lost (used by
 :mod:`hpc_agent.loop.submit`).
+
+The instance's published functions are read once per tick
+(:attr:`~hpc_agent.loop.context.TickContext.library`) and passed to every
+admission. For a UoW that calls one, the rendered job script is also written
+into the UoW (:data:`protocol.RENDERED_SCRIPT`, atomically) before the
+rename, so the researcher gets back exactly what ran; a call of a broken
+function is refused, and logged once per tick per function
+(``function-broken``) for the PI, while every other UoW goes on.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import os
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from hpc_agent import protocol
 from hpc_agent.faults import crash_point
@@ -74,9 +83,11 @@ def admit_one(ctx: TickContext, path: Path, *, verdict: Admission | None = None)
     ``verdict`` skips admission (a refusal decided by the caller).
     """
     if verdict is None:
-        verdict = admit(path, ctx.cfg, now=ctx.now)
+        verdict = admit(path, ctx.cfg, now=ctx.now, library=ctx.library)
     if verdict.pending:
         return
+    if verdict.broken_function is not None:
+        log_broken_function(ctx, verdict.broken_function, path.name)
     final = timestamped(path.name, ctx.now) if ctx.cfg.timestamp else path.name
     target = ctx.running_dir / final
     if os.path.lexists(target) or final in ctx.records:
@@ -97,6 +108,7 @@ def admit_one(ctx: TickContext, path: Path, *, verdict: Admission | None = None)
         notes=list(verdict.notes),
         script_sha256=verdict.script_sha256,
         job_name=job_name(ctx.cfg.name, final),
+        function=verdict.function,
     )
     # Best effort: a UoW the agent cannot write into is still admitted (or
     # refused) as before, only without the move detection the marker gives.
@@ -111,6 +123,8 @@ def admit_one(ctx: TickContext, path: Path, *, verdict: Admission | None = None)
             record.notes.insert(0, verdict.earlier.note(archive))
             crash_point("after-archive-earlier")
         if verdict.ok and verdict.script_text is not None:
+            if verdict.call is not None:
+                write_rendered_script(path, verdict.script_text)
             write_script(ctx, final, verdict.script_text)
         else:
             decide(record, outcome=FAILED, reason="the Unit of Work was not accepted")
@@ -187,6 +201,7 @@ def log_admission(ctx: TickContext, path: Path, final: str, verdict: Admission) 
             uow=final,
             notes=list(verdict.notes),
             script_sha256=verdict.script_sha256,
+            **_function_field(verdict),
         )
     else:
         ctx.log.write(
@@ -196,6 +211,38 @@ def log_admission(ctx: TickContext, path: Path, final: str, verdict: Admission) 
             uow=final,
             problems=list(verdict.problems),
         )
+
+
+def _function_field(verdict: Admission) -> dict[str, Any]:
+    """The ``function`` field of the ``admitted`` line: only for a function call."""
+    return {"function": verdict.function} if verdict.call is not None else {}
+
+
+def log_broken_function(ctx: TickContext, name: str, uow: str) -> None:
+    """``function-broken`` with the function's problems, once per tick per function."""
+    if name in ctx.broken_logged:
+        return
+    ctx.broken_logged.add(name)
+    problems = list(ctx.library.broken.get(name, ()))
+    ctx.log.write(
+        "function-broken",
+        f"the published function {name!r} is broken, so Units of Work that call it are "
+        f"refused (first: {printable(uow)}); fix {protocol.FUNCTIONS}/{name}/ (`hpc-agent "
+        "function check`): " + "; ".join(problems),
+        level="error",
+        uow=uow,
+        function=name,
+        problems=problems,
+    )
+
+
+def write_rendered_script(uow_dir: Path, text: str) -> None:
+    """Write the job script rendered from a function call into the UoW, for the researcher.
+
+    Temporary file then rename, so a crash leaves the old file or the new
+    one; admitting the UoW again renders the same bytes.
+    """
+    write_text_atomic(uow_dir / protocol.RENDERED_SCRIPT, text, mode=0o755)
 
 
 def write_script(ctx: TickContext, uow: str, text: str) -> None:
@@ -209,7 +256,9 @@ def write_script(ctx: TickContext, uow: str, text: str) -> None:
 
 def readmit(ctx: TickContext, record: JobRecord, uow_dir: Path) -> bool:
     """Prepare the script again for a UoW whose copy is missing (after a crash)."""
-    verdict = admit(uow_dir, ctx.cfg, now=ctx.now)
+    verdict = admit(uow_dir, ctx.cfg, now=ctx.now, library=ctx.library)
+    if verdict.broken_function is not None:
+        log_broken_function(ctx, verdict.broken_function, record.uow)
     if not verdict.ok or verdict.script_text is None:
         record.problems = list(verdict.problems) or ["the Unit of Work has no job script"]
         decide(record, outcome=FAILED, reason="the Unit of Work was not accepted")
@@ -217,5 +266,8 @@ def readmit(ctx: TickContext, record: JobRecord, uow_dir: Path) -> bool:
         return False
     record.notes = list(verdict.notes)
     record.script_sha256 = verdict.script_sha256
+    record.function = verdict.function
+    if verdict.call is not None:
+        write_rendered_script(uow_dir, verdict.script_text)
     write_script(ctx, record.uow, verdict.script_text)
     return True

@@ -21,6 +21,7 @@ from typing import Final
 from hpc_agent import protocol
 from hpc_agent.executors.base import Executor, ExecutorError
 from hpc_agent.exitcodes import EXIT_OK
+from hpc_agent.functions.spec import Library, load_library
 from hpc_agent.loop.lock import InstanceLock, LeaseLost
 from hpc_agent.loop.state import JobRecord
 from hpc_agent.text import printable
@@ -65,6 +66,16 @@ class TickContext:
         self.records: dict[str, JobRecord] = {}
         self.claimed: set[Path] = set()
         """Folders found to belong to a running UoW (by their marker): never new uploads."""
+        self._library: Library | None = None
+        self.broken_logged: set[str] = set()
+        """Broken functions already logged this tick (``function-broken``, once each)."""
+
+    @property
+    def library(self) -> Library:
+        """The instance's published functions, read once per tick (when first needed)."""
+        if self._library is None:
+            self._library = load_library(self.cfg.path(protocol.FUNCTIONS))
+        return self._library
 
     def guarded(
         self,

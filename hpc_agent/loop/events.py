@@ -56,6 +56,11 @@ _TABLE: tuple[Event, ...] = (
     Event("rejected", WARN, "an upload failed admission and goes to FailedJobs with a report"),
     Event("name-in-use", WARN, "an upload waits: a UoW of the same name is still running"),
     Event("admit-move-failed", ERROR, "an admitted upload could not be moved; it is tried again"),
+    Event(
+        "function-broken",
+        ERROR,
+        "a UoW called a published function that is broken; refused (once per tick per function)",
+    ),
     # Submission and the job's life.
     Event("submitted", INFO, "the UoW's job was submitted to the scheduler"),
     Event("submit-recovered", WARN, "an interrupted submission's job was found by its job name"),

@@ -107,6 +107,11 @@ class JobRecord:
     """Written into the UoW's marker file (:data:`protocol.UOW_MARKER`) at admission."""
     moved: str | None = None
     """What a person (or the job) did to the UoW's folder while it ran, once put right."""
+    function: dict[str, Any] | None = None
+    """For a UoW that called a published function: its name, version, files' hash
+    (``sha256``), the validated ``params`` and the ``resources`` asked for
+    (:meth:`hpc_agent.functions.call.FunctionCall.describe`). None for a UoW that
+    brought its own script, and in records written before functions existed."""
 
     def to_json(self) -> str:
         """The record as deterministic JSON text."""

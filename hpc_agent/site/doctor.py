@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Final
 
 from hpc_agent import protocol
-from hpc_agent.config import InstanceConfig
+from hpc_agent.config import RUN_POLICY_MEANINGS, InstanceConfig
 from hpc_agent.executors import slurm
 from hpc_agent.exitcodes import ExitCode
+from hpc_agent.functions.spec import load_library
 from hpc_agent.loop.health import read_heartbeat
 from hpc_agent.loop.lock import LEASE_FILE, InstanceLock, read_lease
 from hpc_agent.site import schedule
@@ -147,6 +148,7 @@ def instance_checks(cfg: InstanceConfig, *, now: float | None = None) -> list[Ch
     checks.append(_lease_check(cfg, now))
     checks.append(_stuck_check(cfg, now))
     checks.append(_policy_check(cfg))
+    checks.append(functions_check(cfg))
     return checks
 
 
@@ -181,15 +183,47 @@ def _stuck_check(cfg: InstanceConfig, now: float) -> Check:
 
 
 def _policy_check(cfg: InstanceConfig) -> Check:
-    """What the instance does with scripts that choose their own account/QoS or will not work."""
+    """What the instance runs, and what it does with scripts that choose their own
+    account/QoS or will not work."""
     risky = {"warn": "warned about", "reject": "refused"}[cfg.risky_script_policy]
     account = {"force": "overridden", "reject": "refused"}[cfg.account_qos_policy]
     return Check(
         OK,
         "policy",
+        f"runs {RUN_POLICY_MEANINGS[cfg.run_policy]} (run_policy = {cfg.run_policy}); "
         f"#SBATCH --account/--qos lines are {account} (account_qos_policy); script lines "
         f"that will not work in a job are {risky} (risky_script_policy)",
     )
+
+
+def functions_check(cfg: InstanceConfig) -> Check:
+    """The published functions in ``Functions/``: how many work, and each broken one with why."""
+    folder = cfg.path(protocol.FUNCTIONS)
+    library = load_library(folder)
+    unused = " (run_policy = scripts: they are not run)" if cfg.run_policy == "scripts" else ""
+    if library.broken:
+        listed = "; ".join(
+            f"{name}: {'; '.join(problems)}" for name, problems in sorted(library.broken.items())
+        )
+        return Check(
+            WARN,
+            "functions",
+            f"{len(library.broken)} broken in {folder}/ (Units of Work that call them are "
+            f"refused){unused}: {listed}",
+            "fix each as its problems say (`hpc-agent function check`), or move it out of "
+            f"{protocol.FUNCTIONS}/",
+        )
+    if not library.functions:
+        needed = cfg.run_policy == "functions"
+        return Check(
+            WARN if needed else OK,
+            "functions",
+            f"none published in {folder}/"
+            + (": with run_policy = functions this instance runs nothing" if needed else ""),
+            f"publish a function in {folder}/<name>/ (function.toml and template.sh)",
+        )
+    names = ", ".join(sorted(library.functions))
+    return Check(OK, "functions", f"{len(library.functions)} published: {names}{unused}")
 
 
 def _writable(path: Path) -> bool:

@@ -1,7 +1,8 @@
 """``hpc-agent setup``: create or update an agent instance.
 
 Asks what the original ``setup.sh`` asked (name, Slurm account and QoS, how
-often to run, soft- and hard-delete days, timestamps), and every question is
+often to run, soft- and hard-delete days, timestamps), what to do with risky
+script lines, and what the instance runs (``run_policy``), and every question is
 also a flag, so ``--yes`` with flags is fully non-interactive. Answers are
 validated (the account and QoS against Slurm itself) and asked again with the
 reason. Re-running setup updates an instance in place; it never touches data.
@@ -22,6 +23,7 @@ from hpc_agent.config import (
     CONFIG_FILE,
     EXECUTORS,
     RISKY_SCRIPT_POLICIES,
+    RUN_POLICY_MEANINGS,
     SCHEDULES,
     SLURM_NAME_RE,
     ConfigError,
@@ -50,6 +52,7 @@ _FLAG_OF = {
     "soft_delete_days": "--soft-delete-days",
     "hard_delete_days": "--hard-delete-days",
     "risky_script_policy": "--risky-scripts",
+    "run_policy": "--run-policy",
 }
 """Config keys whose flag is spelled differently, for error messages."""
 
@@ -75,6 +78,7 @@ class SetupOptions:
     executor: str | None = None
     schedule: str | None = None
     risky_scripts: str | None = None
+    run_policy: str | None = None
     yes: bool = False
     force: bool = False
 
@@ -208,6 +212,8 @@ def _write_instance(cfg: InstanceConfig, existing: InstanceConfig | None) -> tup
     """
     for sub in protocol.INSTANCE_DIRS:
         cfg.path(sub).mkdir(parents=True, exist_ok=True)
+    # The admin's published functions (not an instance directory: nothing moves there).
+    cfg.path(protocol.FUNCTIONS).mkdir(exist_ok=True)
     save_instance(cfg)
     if (
         existing is not None
@@ -328,6 +334,14 @@ def setup(
         choice_parser(RISKY_SCRIPT_POLICIES),
         "warn",
     )
+    run_policy = value(
+        options.run_policy,
+        "run_policy",
+        "What should this instance run: job scripts that users bring, calls of the "
+        f"functions you publish in {protocol.FUNCTIONS}/, or both? (both, scripts or functions)",
+        choice_parser(protocol.RUN_POLICIES),
+        "both",
+    )
 
     _check_names(base, name, existing, force=options.force)
     try:
@@ -345,6 +359,7 @@ def setup(
             executor=executor,
             schedule=sched,
             risky_script_policy=risky,
+            run_policy=run_policy,
         )
     except ConfigError as exc:
         raise SetupError(str(exc)) from None
@@ -357,6 +372,8 @@ def setup(
         f"\nFlowCron instance '{cfg.name}' is ready.\n"
         f"  config:   {cfg.config_path}\n"
         f"  registry: {entry}\n"
+        f"  runs:     {RUN_POLICY_MEANINGS[cfg.run_policy]} (run_policy = {cfg.run_policy}); "
+        f"publish functions in {cfg.path(protocol.FUNCTIONS)}/\n"
         "For `flowgen init` on your own machine you need:\n"
         f"  instance name: {cfg.name}\n"
         f"  base path:     {cfg.base_dir}\n"

@@ -3,8 +3,17 @@
 Pure functions over the file system: they read the UoW (names, link targets,
 sizes and the job script) and never change it, never run a subprocess, so the
 tick can admit hundreds of UoWs per run and flowgen can reuse them for a
-local pre-flight. Every rejection is a sentence that says what is wrong and
-what to do about it.
+local pre-flight (``flowgen uow check`` calls :func:`admit` with
+``upload_complete=True``). Every rejection is a sentence that says what is
+wrong and what to do about it.
+
+A UoW with :data:`protocol.JOB_FILE` at its root calls one of the instance's
+published functions (``<base>/Functions/``, :mod:`hpc_agent.functions`)
+instead of bringing a script: ``scripts/`` is then optional (and not run),
+and the job script is the one rendered from the call
+(:func:`hpc_agent.functions.call.prepare_call`), which the admit step writes
+into the UoW as :data:`protocol.RENDERED_SCRIPT`. The instance's
+``run_policy`` says which of the two kinds it runs.
 """
 
 from __future__ import annotations
@@ -17,13 +26,15 @@ import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.executors.sbatch import script_options
 from hpc_agent.fs.names import entry_names
 from hpc_agent.fs.treewalk import Entry, TreeWalk, link_escapes
+from hpc_agent.functions.call import FunctionCall, prepare_call, read_job_file
+from hpc_agent.functions.spec import Library, load_library
 from hpc_agent.uow.rerun import EarlierRun, find_earlier_outputs
 from hpc_agent.uow.script_lint import lint_script
 
@@ -76,6 +87,13 @@ class Admission:
     ``earlier`` lists what an earlier FlowCron run left in the folder (a
     folder run again); the tick archives it before the UoW moves on, whether
     it is admitted or rejected (see :mod:`hpc_agent.uow.rerun`).
+
+    For a UoW that calls a published function (``job.toml``): ``call`` is the
+    checked call (None when refused), ``script_text`` the rendered job script
+    (to be written into the UoW as :data:`protocol.RENDERED_SCRIPT` and
+    submitted), ``script_sha256`` its hash, ``function_name`` the name
+    ``job.toml`` gives (also when refused) and ``broken_function`` that name
+    when the function is broken on this instance (the tick logs it for the PI).
     """
 
     ok: bool
@@ -87,6 +105,19 @@ class Admission:
     pending: bool = False
     directives: tuple[Directive, ...] = field(default=())
     earlier: EarlierRun | None = None
+    call: FunctionCall | None = None
+    function_name: str | None = None
+    broken_function: str | None = None
+
+    @property
+    def function(self) -> dict[str, Any] | None:
+        """What the report says about the function call (see :meth:`FunctionCall.describe`).
+
+        Only the name when the call was refused; None for a UoW with its own script.
+        """
+        if self.call is not None:
+            return self.call.describe()
+        return {"name": self.function_name} if self.function_name is not None else None
 
 
 def upload_state(uow: Path) -> UploadState:
@@ -103,8 +134,21 @@ def upload_state(uow: Path) -> UploadState:
     return "ready" if stat.S_ISDIR(mode) else "bad-sentinels"
 
 
-def admit(uow: Path, cfg: InstanceConfig, *, now: float | None = None) -> Admission:
-    """Decide whether ``uow`` may be submitted, and prepare the script text to submit."""
+def admit(
+    uow: Path,
+    cfg: InstanceConfig,
+    *,
+    now: float | None = None,
+    library: Library | None = None,
+    upload_complete: bool = False,
+) -> Admission:
+    """Decide whether ``uow`` may be submitted, and prepare the script text to submit.
+
+    ``library`` is the instance's published functions (default: read from
+    ``<base>/Functions/``; the tick reads them once and passes them to every
+    admission). ``upload_complete`` treats the upload as finished without
+    ``sentinels/`` (``flowgen uow check`` checks a folder before it is uploaded).
+    """
     now = time.time() if now is None else now
     try:
         top = os.lstat(uow)
@@ -121,30 +165,60 @@ def admit(uow: Path, cfg: InstanceConfig, *, now: float | None = None) -> Admiss
         )
 
     state = upload_state(uow)
+    if upload_complete and state == "uploading":
+        state = "ready"
     walk = _walk(uow, cfg.max_uow_bytes)
-    problems: list[str] = []
-
     if state == "uploading":
-        timeout = cfg.upload_timeout_days * 86400
-        if timeout and now - walk.newest_mtime > timeout:
-            age_days = (now - walk.newest_mtime) / 86400
-            return Admission(
-                ok=False,
-                problems=(
-                    f"The upload never completed: there is no '{protocol.SENTINELS_DIR}/' "
-                    f"folder and nothing in the Unit of Work changed for {age_days:.0f} days "
-                    f"(the limit is {cfg.upload_timeout_days}). Start the flow again to "
-                    "upload it anew.",
-                ),
+        return _still_uploading(cfg, walk, now)
+    problems = _folder_problems(uow, cfg, walk, state)
+    earlier = find_earlier_outputs(uow)
+    ours = set(earlier.entries) if earlier else set()
+    for reserved in (protocol.REPORT_JSON, protocol.REPORT_TEXT):
+        if os.path.lexists(uow / reserved) and reserved not in ours:
+            problems.append(
+                f"'{reserved}' is the name of the report FlowCron writes into every Unit of "
+                f"Work, and yours is not a FlowCron report; rename your '{reserved}' and "
+                f"start the flow again (it is kept, renamed to '{reserved}.user')."
             )
-        return Admission(ok=False, pending=True)
+
+    calls = os.path.lexists(uow / protocol.JOB_FILE)
+    refusal = _policy_refusal(cfg, calls, library)
+    if refusal is not None:
+        problems.append(refusal)
+        return Admission(ok=False, problems=tuple(problems), earlier=earlier)
+    if calls:
+        if library is None:
+            library = load_library(cfg.path(protocol.FUNCTIONS))
+        return _admit_call(uow, library, problems, earlier)
+    return _admit_script(uow, cfg, problems, earlier)
+
+
+def _still_uploading(cfg: InstanceConfig, walk: _Walk, now: float) -> Admission:
+    """Pending, or refused once nothing changed for ``upload_timeout_days``."""
+    timeout = cfg.upload_timeout_days * 86400
+    if timeout and now - walk.newest_mtime > timeout:
+        age_days = (now - walk.newest_mtime) / 86400
+        return Admission(
+            ok=False,
+            problems=(
+                f"The upload never completed: there is no '{protocol.SENTINELS_DIR}/' "
+                f"folder and nothing in the Unit of Work changed for {age_days:.0f} days "
+                f"(the limit is {cfg.upload_timeout_days}). Start the flow again to "
+                "upload it anew.",
+            ),
+        )
+    return Admission(ok=False, pending=True)
+
+
+def _folder_problems(uow: Path, cfg: InstanceConfig, walk: _Walk, state: UploadState) -> list[str]:
+    """What is wrong with the folder whatever it runs: sentinels, size, names, links."""
+    problems: list[str] = []
     if state == "bad-sentinels":
         problems.append(
             f"'{protocol.SENTINELS_DIR}' is a file or a link, but it must be a folder: FlowCron "
             "creates it to mark a finished upload. Rename or remove that file in your "
             "Unit of Work and start the flow again."
         )
-
     if walk.over_limit:
         problems.append(
             f"The Unit of Work is over the size limit of {_human_bytes(cfg.max_uow_bytes)} "
@@ -159,16 +233,13 @@ def admit(uow: Path, cfg: InstanceConfig, *, now: float | None = None) -> Admiss
             f"The folder name {_show(uow.name)!r} contains '\\', which Slurm cannot use "
             "in the name of a job's output files; rename the folder and start the flow again."
         )
-    earlier = find_earlier_outputs(uow)
-    ours = set(earlier.entries) if earlier else set()
-    for reserved in (protocol.REPORT_JSON, protocol.REPORT_TEXT):
-        if os.path.lexists(uow / reserved) and reserved not in ours:
-            problems.append(
-                f"'{reserved}' is the name of the report FlowCron writes into every Unit of "
-                f"Work, and yours is not a FlowCron report; rename your '{reserved}' and "
-                f"start the flow again (it is kept, renamed to '{reserved}.user')."
-            )
+    return problems
 
+
+def _admit_script(
+    uow: Path, cfg: InstanceConfig, problems: list[str], earlier: EarlierRun | None
+) -> Admission:
+    """The UoW brings its own job script in ``scripts/``."""
     problems.extend(layout_problems(uow))
     if problems and not (uow / protocol.SCRIPTS_DIR).is_dir():
         return Admission(ok=False, problems=tuple(problems), earlier=earlier)
@@ -192,26 +263,151 @@ def admit(uow: Path, cfg: InstanceConfig, *, now: float | None = None) -> Admiss
     )
 
 
+# -- a call of a published function -------------------------------------------
+
+
+def _admit_call(
+    uow: Path, library: Library, problems: list[str], earlier: EarlierRun | None
+) -> Admission:
+    """The UoW calls a published function: check every parameter and render the job script."""
+    problems.extend(layout_problems(uow, calls_function=True))
+    name = read_job_file(uow)[0]
+    call, call_problems = prepare_call(uow, library)
+    problems.extend(call_problems)
+    rendered = call.rendered.script if call is not None and call.rendered is not None else None
+    earlier, problem = _rendered_script_in_the_way(uow, rendered, earlier)
+    if problem is not None:
+        problems.append(problem)
+    notes: list[str] = []
+    if call is not None:
+        notes.append(
+            f"This Unit of Work called the function {call.function.name!r} "
+            f"(version {call.function.version}) with its '{protocol.JOB_FILE}'; the job "
+            f"script FlowCron rendered from it is '{protocol.RENDERED_SCRIPT}' in this "
+            "folder: exactly what was submitted."
+        )
+    if os.path.lexists(uow / protocol.SCRIPTS_DIR):
+        notes.append(
+            f"This folder has both '{protocol.JOB_FILE}' and '{protocol.SCRIPTS_DIR}/': "
+            f"the function '{protocol.JOB_FILE}' names is what runs, so nothing in "
+            f"'{protocol.SCRIPTS_DIR}/' was run (remove '{protocol.JOB_FILE}' to run your "
+            "own script instead)."
+        )
+    ok = not problems and call is not None
+    return Admission(
+        ok=ok,
+        problems=tuple(problems),
+        notes=tuple(notes),
+        script_text=rendered if ok else None,
+        script_sha256=hashlib.sha256(rendered.encode("utf-8")).hexdigest() if rendered else None,
+        earlier=earlier,
+        call=call if ok else None,
+        function_name=name,
+        broken_function=name if name is not None and name in library.broken else None,
+    )
+
+
+def _rendered_script_in_the_way(
+    uow: Path, rendered: str | None, earlier: EarlierRun | None
+) -> tuple[EarlierRun | None, str | None]:
+    """(what to archive, a problem) for what is at :data:`protocol.RENDERED_SCRIPT` now.
+
+    A file with exactly the bytes rendered now stays (it is rewritten with
+    the same bytes: the same call run again, or an admission a crash cut
+    short); another script FlowCron rendered is an earlier run's, archived;
+    anything else is the user's, and refused like a file at a report's name.
+    """
+    path = uow / protocol.RENDERED_SCRIPT
+    if not os.path.lexists(path):
+        return earlier, None
+    if rendered is not None and _same_bytes(path, rendered.encode("utf-8")):
+        if earlier is not None and protocol.RENDERED_SCRIPT in earlier.entries:
+            left = tuple(e for e in earlier.entries if e != protocol.RENDERED_SCRIPT)
+            earlier = EarlierRun(earlier.label, left) if left else None
+        return earlier, None
+    if earlier is not None and protocol.RENDERED_SCRIPT in earlier.entries:
+        return earlier, None
+    return earlier, (
+        f"'{protocol.RENDERED_SCRIPT}' is the name of the job script FlowCron writes into a "
+        f"Unit of Work that calls a function, and yours is not one FlowCron wrote; rename "
+        f"or remove your '{protocol.RENDERED_SCRIPT}' and start the flow again."
+    )
+
+
+def _same_bytes(path: Path, expected: bytes) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        return os.read(fd, len(expected) + 1) == expected
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _policy_refusal(cfg: InstanceConfig, calls: bool, library: Library | None) -> str | None:
+    """Why the instance's ``run_policy`` refuses this kind of UoW, or None."""
+    if cfg.run_policy == "scripts" and calls:
+        return (
+            f"This FlowCron instance runs only job scripts, not published functions, so the "
+            f"'{protocol.JOB_FILE}' in this Unit of Work cannot run here. Remove "
+            f"'{protocol.JOB_FILE}', put your Slurm job script into "
+            f"'{protocol.SCRIPTS_DIR}/{protocol.SUBMISSION_SCRIPT}' and start the flow again."
+        )
+    if cfg.run_policy == "functions" and not calls:
+        if library is None:
+            library = load_library(cfg.path(protocol.FUNCTIONS))
+        return (
+            "This FlowCron instance runs only its published functions, not job scripts "
+            f"you bring, so '{protocol.SCRIPTS_DIR}/' is not run here. Put a "
+            f"'{protocol.JOB_FILE}' at the top of the folder that names one of them "
+            "(`flowgen uow new` writes one) and start the flow again. " + function_listing(library)
+        )
+    return None
+
+
+def function_listing(library: Library) -> str:
+    """The instance's functions as a sentence: each name with its one-line description."""
+    if not library.functions:
+        extra = f" ({len(library.broken)} broken)" if library.broken else ""
+        return f"It has no working function at the moment{extra}; ask the instance's owner."
+    listed = "; ".join(
+        f"{name} ({library.functions[name].description})" for name in sorted(library.functions)
+    )
+    broken = (
+        f" Broken at the moment: {', '.join(sorted(library.broken))}." if library.broken else ""
+    )
+    return f"Its functions: {listed}.{broken}"
+
+
 # -- the folder layout -------------------------------------------------------
 
 
-def layout_problems(uow: Path) -> list[str]:
+def layout_problems(uow: Path, *, calls_function: bool = False) -> list[str]:
     """A sentence for each of ``data/`` and ``scripts/`` that is missing, with a likely fix.
 
     Folder names are case-sensitive on the HPC, so ``Data/`` from a Mac or
     Windows machine is not ``data/``: the message names the near miss. A job
     script at the top of the folder, or a UoW one level further down (the
-    flow was started on the folder around it), is named too.
+    flow was started on the folder around it), is named too. A UoW that
+    ``calls_function`` (it has a ``job.toml``) needs no ``scripts/``.
     """
     problems: list[str] = []
     names = entry_names(uow)
-    for sub in (protocol.DATA_DIR, protocol.SCRIPTS_DIR):
+    wanted = (protocol.DATA_DIR,) if calls_function else (protocol.DATA_DIR, protocol.SCRIPTS_DIR)
+    for sub in wanted:
         if (uow / sub).is_dir() and not (uow / sub).is_symlink():
             continue
-        problem = (
-            f"The folder '{sub}/' is missing. A Unit of Work holds your files in "
-            f"'{protocol.DATA_DIR}/' and exactly one Slurm job script in "
-            f"'{protocol.SCRIPTS_DIR}/'."
+        problem = f"The folder '{sub}/' is missing. " + (
+            f"A Unit of Work that calls a function holds your files in "
+            f"'{protocol.DATA_DIR}/', beside its '{protocol.JOB_FILE}'."
+            if calls_function
+            else f"A Unit of Work holds your files in '{protocol.DATA_DIR}/' and exactly "
+            f"one Slurm job script in '{protocol.SCRIPTS_DIR}/'."
         )
         near = _near_miss(sub, [n for n in names if n != sub and (uow / n).is_dir()])
         if near is not None:

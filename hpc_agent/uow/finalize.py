@@ -255,6 +255,7 @@ def build_report(
         "start_time": job.get("start_time"),
         "end_time": job.get("end_time"),
         "script_sha256": record.script_sha256,
+        "function": dict(record.function) if record.function is not None else None,
         "reason": record.reason,
         "tasks": task_report(record),
         "lost_jobs": [dict(lost) for lost in record.lost_jobs],

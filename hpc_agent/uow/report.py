@@ -4,8 +4,8 @@ Two files, written atomically before the UoW is handed back:
 ``flowcron-report.json`` (everything, for programs) and
 ``FLOWCRON_REPORT.txt`` (a short page for the researcher: what ran, how it
 ended, and what to do next). The report dict is built by the finalize step;
-the keys read here are listed in :data:`TEXT_FIELDS`, and any of them may be
-missing or None.
+the keys read here are listed in :data:`TEXT_FIELDS` (plus ``function``, for a
+UoW that called a published function), and any of them may be missing or None.
 """
 
 from __future__ import annotations
@@ -66,10 +66,16 @@ def remove_report_temporaries(uow_dir: Path) -> None:
     """Delete temporary report files left by a write that a crash cut short.
 
     :func:`write_report` writes ``.<report name>.<random>.tmp`` next to each
-    report; after a kill -9 mid-write such a file would be handed back to the
-    researcher. Only names of exactly that form are touched.
+    report (so do the marker and the rendered job script); after a kill -9
+    mid-write such a file would be handed back to the researcher. Only names
+    of exactly that form are touched.
     """
-    names = (protocol.REPORT_JSON, protocol.REPORT_TEXT, protocol.UOW_MARKER)
+    names = (
+        protocol.REPORT_JSON,
+        protocol.REPORT_TEXT,
+        protocol.UOW_MARKER,
+        protocol.RENDERED_SCRIPT,
+    )
     prefixes = tuple(f".{name}." for name in names)
     try:
         with os.scandir(uow_dir) as entries:
@@ -98,9 +104,9 @@ def render_text(report: dict[str, Any]) -> str:
     if report.get("reason"):
         lines.append(f"Reason: {printable(str(report['reason']))}")
     lines.append("")
-    width = max(len(label) for label, _ in TEXT_FIELDS)
-    for label, key in TEXT_FIELDS:
-        value = report.get(key)
+    rows = [(label, report.get(key)) for label, key in TEXT_FIELDS] + _function_rows(report)
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
         if value not in (None, ""):
             lines.append(f"{label + ':':<{width + 1}} {printable(str(value))}")
     lines.extend(_task_lines(report))
@@ -180,6 +186,36 @@ def error_hints(lines: list[str]) -> list[str]:
 
 def _cut(line: str) -> str:
     return line if len(line) <= STDERR_LINE_CHARS else line[:STDERR_LINE_CHARS] + " [...]"
+
+
+def _function_rows(report: dict[str, Any]) -> list[tuple[str, object]]:
+    """(label, value) rows for the function a UoW called: name and version, hash, values."""
+    function = report.get("function")
+    if not isinstance(function, dict) or not function.get("name"):
+        return []
+    name = str(function["name"])
+    if function.get("version"):
+        name += f" {function['version']}"
+    rows: list[tuple[str, object]] = [
+        ("Function", name),
+        ("Function sha256", function.get("sha256")),
+    ]
+    params = function.get("params")
+    if isinstance(params, dict):
+        shown = ", ".join(
+            f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in params.items()
+        )
+        rows.append(("Parameters", shown or "none"))
+    resources = function.get("resources")
+    if isinstance(resources, dict) and resources:
+        rows.append(("Resources", ", ".join(_resource(k, v) for k, v in resources.items())))
+    return rows
+
+
+def _resource(key: str, value: object) -> str:
+    if isinstance(value, list):
+        return f"{key} {' '.join(str(v) for v in value)}"
+    return f"{key} {value}"
 
 
 MAX_TASKS_LISTED: Final = 20

@@ -53,6 +53,13 @@ FALLBACK_LABEL: Final = "earlier-run"
 
 SLURM_OUTPUT: Final = re.compile(r"^slurm-[0-9]+(?:[_+][0-9]+)?\.(?:out|err)$")
 """Slurm output names at a UoW's top level: ``slurm-<job id>[_<task>|+<component>].out|err``."""
+RENDERED_SIGNATURE: Final = re.compile(
+    r"^# FlowCron function \S+ \S+ \(sha256 [0-9a-f]{16}\), rendered by the agent\.$",
+    re.MULTILINE,
+)
+"""The line :func:`hpc_agent.functions.render.render` writes into every rendered job script."""
+RENDERED_SCAN_BYTES: Final = 64 * 1024
+"""The signature is in the script's head (after the ``#SBATCH`` lines): only this much is read."""
 _SAFE_LABEL: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,199}$")
 _TEXT_UOW_LINE: Final = re.compile(r"^Unit of Work:\s+(\S+)\s*$", re.MULTILINE)
 
@@ -98,6 +105,8 @@ def find_earlier_outputs(uow: Path) -> EarlierRun | None:
             entries.append(protocol.REPORT_TEXT)
             if label is None and (match := _TEXT_UOW_LINE.search(text)):
                 label = _label(match.group(1))
+    if is_rendered_script(uow / protocol.RENDERED_SCRIPT):
+        entries.append(protocol.RENDERED_SCRIPT)
     archived = _archived_files(uow)
     for name in entry_names(uow):
         if (
@@ -128,6 +137,15 @@ def archive_earlier_outputs(uow: Path, earlier: EarlierRun) -> str:
         except FileNotFoundError:
             continue
     return os.path.relpath(folder, uow)
+
+
+def is_rendered_script(path: Path) -> bool:
+    """Whether ``path`` is a regular file FlowCron rendered (never follows a link)."""
+    content = _read_small(path)
+    if content is None or not content.startswith(b"#!/bin/bash\n"):
+        return False
+    head = content[:RENDERED_SCAN_BYTES].decode("utf-8", "replace")
+    return RENDERED_SIGNATURE.search(head) is not None
 
 
 # -- helpers -------------------------------------------------------------------

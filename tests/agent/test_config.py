@@ -39,6 +39,27 @@ def test_round_trip_through_toml(cfg: InstanceConfig) -> None:
     assert "timestamp = true" in text
 
 
+def test_the_run_policy_is_saved_and_an_older_file_without_it_means_both(
+    cfg: InstanceConfig,
+) -> None:
+    assert cfg.run_policy == "both"
+    save_instance(replace(cfg, run_policy="functions"))
+    assert 'run_policy = "functions"' in (cfg.base_dir / CONFIG_FILE).read_text()
+    assert load_instance(cfg.base_dir).run_policy == "functions"
+    older = [
+        line
+        for line in (cfg.base_dir / CONFIG_FILE).read_text().splitlines()
+        if not line.startswith("run_policy")
+    ]
+    (cfg.base_dir / CONFIG_FILE).write_text("\n".join(older) + "\n")
+    assert load_instance(cfg.base_dir).run_policy == "both"
+    (cfg.base_dir / CONFIG_FILE).write_text("\n".join([*older, 'run_policy = "some"']) + "\n")
+    with pytest.raises(
+        ConfigError, match="run_policy: 'some' is not one of both, scripts, functions"
+    ):
+        load_instance(cfg.base_dir)
+
+
 def test_every_bad_field_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         InstanceConfig(

@@ -55,6 +55,27 @@ def test_doctor_shows_the_script_policies(instance: InstanceConfig) -> None:
     assert "refused (risky_script_policy)" in shown
 
 
+def test_doctor_shows_the_run_policy_and_lists_broken_functions(
+    instance: InstanceConfig,
+) -> None:
+    from tests.agent.function_helpers import publish, publish_broken
+
+    checks = _by_name(doctor.run_checks(instance))
+    assert "(run_policy = both)" in checks["policy"].line()
+    assert checks["functions"].status == doctor.OK, "no Functions/ is fine under both"
+    only = replace(instance, run_policy="functions")
+    assert _by_name(doctor.run_checks(only))["functions"].status == doctor.WARN
+    publish(instance.path(protocol.FUNCTIONS))
+    good = _by_name(doctor.run_checks(instance))["functions"]
+    assert (good.status, good.message) == (doctor.OK, "1 published: count-lines")
+    publish_broken(instance.path(protocol.FUNCTIONS))
+    checks = _by_name(doctor.run_checks(instance))
+    broken = checks["functions"]
+    assert broken.status == doctor.WARN
+    assert "1 broken" in broken.message and "broken-fn: function.toml, line" in broken.message
+    assert doctor.exit_code(list(checks.values())) == 0, "a broken function is a warning"
+
+
 def test_missing_directory_fails_with_the_fix(instance: InstanceConfig) -> None:
     instance.path(protocol.RECYCLING_BIN).rmdir()
     check = _by_name(doctor.run_checks(instance))["directories"]

@@ -53,6 +53,25 @@ def test_the_risky_script_policy_is_a_flag(tmp_path: Path, home: Path) -> None:
     assert load_instance("p42").risky_script_policy == "reject"
 
 
+def test_the_run_policy_is_a_flag_and_functions_is_created(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = _base(tmp_path)
+    args = ["setup", "--base-dir", str(base), "--name", "p42", "--yes", *LOCAL]
+    assert main(args) == 0
+    assert load_instance("p42").run_policy == "both", "existing behaviour is the default"
+    assert (base / protocol.FUNCTIONS).is_dir()
+    assert protocol.FUNCTIONS not in protocol.INSTANCE_DIRS
+    assert main([*args, "--run-policy", "functions"]) == 0
+    assert load_instance("p42").run_policy == "functions"
+    assert 'run_policy = "functions"' in (base / "flowcron.toml").read_text()
+    assert main(args) == 0, "a re-run without the flag keeps the setting"
+    assert load_instance("p42").run_policy == "functions"
+    assert "(run_policy = functions)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main([*args, "--run-policy", "everything"])
+
+
 def test_a_dotted_name_is_set_up_registered_and_found_again(tmp_path: Path, home: Path) -> None:
     base = _base(tmp_path)
     assert main(["setup", "--base-dir", str(base), "--name", "cryo.em-lab", "--yes", *LOCAL]) == 0
@@ -114,6 +133,8 @@ def test_interactive_answers_are_validated_and_asked_again(tmp_path: Path, home:
                 "no",
                 "sometimes",  # rejected
                 "reject",
+                "everything",  # rejected
+                "functions",
             ]
         )
         + "\n"
@@ -131,8 +152,10 @@ def test_interactive_answers_are_validated_and_asked_again(tmp_path: Path, home:
     assert (cfg.every_minutes, cfg.soft_delete_days, cfg.hard_delete_days) == (15, 30, 0)
     assert cfg.timestamp is False
     assert cfg.risky_script_policy == "reject"
+    assert cfg.run_policy == "functions"
     transcript = out.getvalue()
-    assert transcript.count("please try again") == 4
+    assert transcript.count("please try again") == 5
+    assert "or both? (both, scripts or functions)" in transcript
     assert "Warn in the report and run the job, or refuse the Unit of Work?" in transcript
     assert "expected a whole number, got 'seven'" in transcript
 
@@ -144,7 +167,7 @@ def test_account_refused_by_slurm_is_asked_again(tmp_path: Path, home: Path) -> 
         calls.append((account, qos))
         return [] if account == "good" else [f"account {account!r} is not yours"]
 
-    answers = io.StringIO("p\nwrong\nnormal\ngood\nnormal\n5\n30\n30\nno\nwarn\n")
+    answers = io.StringIO("p\nwrong\nnormal\ngood\nnormal\n5\n30\n30\nno\nwarn\n\n")
     err = io.StringIO()
     cfg, _ = setup(
         SetupOptions(base_dir=_base(tmp_path), executor="slurm", schedule="none"),
