@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from hpc_agent import __version__
-from hpc_agent.cli import inspect, ops, run, setup
+from hpc_agent.cli import function, inspect, ops, run, setup
 from hpc_agent.cli.inspect import parse_since
 from hpc_agent.config import ConfigError
 from hpc_agent.errors import AgentError
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_schedule(sub)
     inspect.add_doctor(sub)
     inspect.add_logs(sub)
+    function.add_function(sub)
     setup.add_uninstall(sub)
     run.add_tick(sub)
     run.add_run(sub)
