@@ -38,6 +38,10 @@ _SBATCH_FLAGS = {
 }
 
 
+SHELLCHECK_DISABLED = "SC2034,SC2016,SC1003,SC1111,SC1112"
+"""The shellcheck findings the rendered assignments cause by design, silenced for the file."""
+
+
 @dataclass(frozen=True)
 class Rendered:
     """A rendered job: the script's text and the resources it asks for."""
@@ -67,8 +71,11 @@ def render(
     function: Function, values: Mapping[str, Value], resources: Mapping[str, Any]
 ) -> Rendered:
     """The job script of ``function`` called with checked ``values`` and resolved ``resources``."""
-    # A shellcheck directive right after the shebang covers the whole file.
-    lines = ["#!/bin/bash", "# shellcheck disable=SC2034  # not every template uses every value"]
+    # A shellcheck directive right after the shebang covers the whole file: SC2034,
+    # not every template uses every value; SC2016, SC1003, SC1111 and SC1112, a
+    # single-quoted value holding '$', '`', a trailing backslash or a curly quote is
+    # meant literally (that is the quoting's purpose).
+    lines = ["#!/bin/bash", f"# shellcheck disable={SHELLCHECK_DISABLED}"]
     for key, flag in _SBATCH_FLAGS.items():
         value = resources.get(key)
         if value is None or (key == "gpus" and value == 0):
