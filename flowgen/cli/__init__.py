@@ -53,6 +53,7 @@ COMMAND_MODULES: list[str] = [
     "login",
     "group",
     "run",
+    "uow",
 ]
 """Command modules, in the order their commands appear in --help."""
 

@@ -19,7 +19,8 @@ class ExitCode(IntEnum):
     USAGE = 2
     """Bad command line, unreadable or malformed input file, bad config."""
     INVALID = 3
-    """``validate``/``build``: the flow has error-level findings (or warnings with --strict)."""
+    """``validate``/``build``: the flow has error-level findings (or warnings with --strict);
+    ``uow check``: the agent would refuse the Unit of Work (it has problems)."""
     AUTH = 4
     """Not logged in, or the credentials were refused (401); ``run status --watch``: the run waits for consent."""
     FORBIDDEN = 5
@@ -38,3 +39,9 @@ class ExitCode(IntEnum):
 
 RUN_FAILED = ExitCode.DIFFERENT
 """A run that ended FAILED exits like a diff that found differences: 1."""
+
+UOW_REFUSED = ExitCode.INVALID
+"""``uow check`` on a folder the agent would refuse exits like a flow with errors: 3.
+
+The same meaning: the input was read and has problems to fix. It is not
+``USAGE`` (2), which says the input could not be read at all."""
