@@ -27,7 +27,6 @@ Example::
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,14 +34,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from flowgen.core.errors import ConfigError, FlowgenError
+from flowgen.core.tomlio import read_toml
 from flowgen.dsl.polling import PollPolicy
 from hpc_agent import protocol
 from hpc_agent.config import toml_value
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 MAX_DISPLAY = 40
 DEFAULT_TRANSFER_WAIT = 48 * 3600
@@ -101,21 +96,8 @@ class FlowConfig:
 
 def load_config(path: Path) -> FlowConfig:
     """Read and check an instance config; errors name the file and the field."""
-    raw = _read_toml(path, missing="no such config file (create one with 'flowgen init')")
+    raw = read_toml(path, missing="no such config file (create one with 'flowgen init')")
     return config_from_dict(raw, source=str(path))
-
-
-def _read_toml(path: Path, *, missing: str = "no such file") -> dict[str, Any]:
-    """Parse a TOML file; every failure is a ConfigError naming the file."""
-    try:
-        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: {missing}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return raw
 
 
 def config_from_dict(raw: dict[str, Any], *, source: str = "<config>") -> FlowConfig:
@@ -366,7 +348,7 @@ AGENT_INSTANCE_KEYS = ("name", "base_path")
 
 def read_agent_instance_file(path: Path) -> dict[str, str]:
     """Read the small file ``hpc-agent setup`` writes (``name`` and ``base_path``)."""
-    raw = _read_toml(path)
+    raw = read_toml(path)
     found: dict[str, str] = {}
     for key in AGENT_INSTANCE_KEYS:
         value = raw.get(key)

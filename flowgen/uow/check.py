@@ -18,7 +18,6 @@ instance with the agent's defaults is assumed.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,17 +26,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 from flowgen.core.errors import ConfigError, UsageError
+from flowgen.core.tomlio import read_toml
 from flowgen.uow.catalog import NO_LIBRARY
 from hpc_agent import config as agent_config
 from hpc_agent import protocol
 from hpc_agent.functions.call import read_job_file
 from hpc_agent.functions.spec import Library
 from hpc_agent.uow.admission import admit
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 LOCAL_INSTANCE_NAME: Final = "local-check"
 """The instance's name when no instance config is given (it shows in no verdict)."""
@@ -147,23 +142,11 @@ def instance_config(path: Path | None) -> Iterator[agent_config.InstanceConfig]:
         if path is None:
             yield agent_config.InstanceConfig(name=LOCAL_INSTANCE_NAME, base_dir=stand_in)
             return
-        data = _read(path)
+        data = read_toml(path)
         if INSTANCE_FILE_KEY in data:
             yield _from_instance_file(data, path, stand_in)
         else:
             yield _from_agent_file(data, path)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return data
 
 
 def _from_agent_file(data: dict[str, Any], path: Path) -> agent_config.InstanceConfig:
