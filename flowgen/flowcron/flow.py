@@ -192,7 +192,7 @@ def _check_source(flow: Flow) -> None:
         error="SourceNotADirectory",
         message=Expr(
             "input.source.path + ' is a file, not a folder. Choose the Unit of Work folder "
-            "(the one holding data/ and scripts/) and start again.'"
+            "(the one holding data/ and scripts/ or job.toml) and start again.'"
         ),
     )
 
@@ -231,7 +231,7 @@ def _name_job(flow: Flow, cfg: FlowConfig) -> None:
         error="SourceNotAFolder",
         message=Expr(
             "'The path ' + input.source.path + ' names no folder. Choose the Unit of Work "
-            "folder itself (the one holding data/ and scripts/) and start again.'"
+            "folder itself (the one holding data/ and scripts/ or job.toml) and start again.'"
         ),
     )
     flow.add(
