@@ -55,6 +55,22 @@ only once ``sentinels/`` is gone, so it never copies a half-finished UoW.
 """
 SUBMISSION_SCRIPT: Final = "submission_script.sh"
 """The job script's preferred name inside ``scripts/``."""
+STARTER_DIR: Final = "flowcron-starter"
+"""Who started the run: the flow creates ``flowcron-starter/<username>/`` in the UoW.
+
+After the upload and before ``sentinels/``, the FlowCron flow makes this
+folder (a Transfer mkdir, which fails when the path exists, so an upload
+that brings its own ``flowcron-starter/`` ends the run and is never handed
+over), then one child named after the Globus username of the person who
+started the run (``$._context.username``). The agent reads it at admission,
+attributes the UoW to that user (``unknown`` without it: hand-made uploads,
+the original FlowCron flow) and removes the two empty folders, so a folder
+run again never brings one back. Someone who can write to the HPC path
+directly can still create it by hand: the attribution is as strong as the
+instance's file permissions.
+"""
+UNKNOWN_STARTER: Final = "unknown"
+"""The user a UoW without a starter marker is attributed to."""
 JOB_FILE: Final = "job.toml"
 """A UoW that calls a published function holds this at its root instead of a script:
 ``function = "NAME"`` and a ``[params]`` table (``flowgen uow new`` writes one)."""
@@ -211,3 +227,7 @@ def instance_name_problem(name: str) -> str | None:
         which = "is" if stem == name else f"starts with {stem!r},"
         reason = f"{which} a device name on Windows, where flows/{name}.toml cannot exist"
     return f"{reason}; {INSTANCE_NAME_RULE}"
+
+
+STARTER_NAME_RE: Final = re.compile(r"^[^/\x00-\x1f\x7f]{1,255}$")
+"""A starter's name as the agent accepts it from the marker (one printable path component)."""
