@@ -112,6 +112,9 @@ class JobRecord:
     (``sha256``), the validated ``params`` and the ``resources`` asked for
     (:meth:`hpc_agent.functions.call.FunctionCall.describe`). None for a UoW that
     brought its own script, and in records written before functions existed."""
+    user: str = "unknown"
+    """Who started the run (:mod:`hpc_agent.uow.starter`); ``unknown`` without a marker
+    and in records written before starters were recorded."""
 
     def to_json(self) -> str:
         """The record as deterministic JSON text."""
