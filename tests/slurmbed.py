@@ -643,6 +643,9 @@ class SlurmCluster:
                 # here, not AuthInfo's: without it clients look for the system munged.
                 f"AccountingStoragePass={self.munge_socket}",
                 "AccountingStorageEnforce=associations,limits,qos",
+                # sacct shows a job's --comment only when the site stores it
+                # (FlowCron writes who started the run there).
+                "AccountingStoreFlags=job_comment",
                 "JobAcctGatherType=jobacct_gather/linux",
                 "JobAcctGatherFrequency=30",
             ]

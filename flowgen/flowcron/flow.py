@@ -8,8 +8,11 @@ What a run does:
    message saying what to fix. Other collections (an unmanaged laptop is the
    most common) go on unchecked, as in the original.
 2. Name the job ``<folder>_<run id>`` (so two runs never clash) and upload
-   the folder to ``<base>/UploadedFiles/<job>/``; then mkdir ``sentinels``
-   inside it: that empty directory tells the agent the upload is complete.
+   the folder to ``<base>/UploadedFiles/<job>/``; then mkdir
+   ``flowcron-starter/`` and ``flowcron-starter/<username>/`` inside it (who
+   started the run; a mkdir fails on an existing path, so an upload that
+   brought its own ends the run before the hand-over), then mkdir
+   ``sentinels``: that empty directory tells the agent the upload is complete.
 3. Wait for the agent with a growing wait and an overall deadline. Each
    check stats where the job should be: in ``CodeToRun/slurm/`` it is
    running (one action per check while the job runs); otherwise it is
@@ -242,6 +245,11 @@ def _name_job(flow: Flow, cfg: FlowConfig) -> None:
                 "analysed_sentinels": Expr(f"{where['analysed']} + {lit(protocol.SENTINELS_DIR)}"),
                 "failed_sentinels": Expr(f"{where['failed']} + {lit(protocol.SENTINELS_DIR)}"),
                 "sentinels": Expr(f"{where['uploaded']} + {lit(protocol.SENTINELS_DIR + '/')}"),
+                "starter": Expr(f"{where['uploaded']} + {lit(protocol.STARTER_DIR + '/')}"),
+                "starter_user": Expr(
+                    f"{where['uploaded']} + {lit(protocol.STARTER_DIR + '/')} "
+                    "+ _context.username + '/'"
+                ),
                 "short": Expr(shorten_expr("job.folder")),
             },
             result_path="$.paths",
@@ -251,7 +259,7 @@ def _name_job(flow: Flow, cfg: FlowConfig) -> None:
 
 
 def _upload(flow: Flow, cfg: FlowConfig, *, label: str) -> None:
-    """Phase 2b: upload the folder, then hand it to the agent by making ``sentinels/``."""
+    """Phase 2b: upload the folder, name who started the run, then hand it over (``sentinels/``)."""
     hpc = cfg.collection
     on_hpc = _on_hpc(cfg)
     guarded(
@@ -266,7 +274,7 @@ def _upload(flow: Flow, cfg: FlowConfig, *, label: str) -> None:
             preserve_timestamp=True,
             wait_time=cfg.transfer_wait_time,
             result_path="$.UploadResult",
-            next="MarkUploadComplete",
+            next="MarkStarter",
         ),
         error="UploadFailed",
         message=Expr(
@@ -275,6 +283,7 @@ def _upload(flow: Flow, cfg: FlowConfig, *, label: str) -> None:
             "collection is connected, then start again. (Details: UploadError in the run log.)'"
         ),
     )
+    _mark_starter(flow, cfg)  # -> MarkUploadComplete
     guarded(
         flow,
         "MarkUploadComplete",
@@ -290,6 +299,59 @@ def _upload(flow: Flow, cfg: FlowConfig, *, label: str) -> None:
             f"'The upload finished but could not be handed to the FlowCron agent' + {on_hpc} + "
             "' (mkdir ' + paths.sentinels + ' failed). Ask the administrator of the FlowCron "
             "instance to check the directory permissions.'"
+        ),
+    )
+
+
+def _mark_starter(flow: Flow, cfg: FlowConfig) -> None:
+    """Phase 2b, between upload and hand-over: ``flowcron-starter/<username>/``.
+
+    Transfer's mkdir fails when the path exists, so an upload that brought its
+    own ``flowcron-starter/`` ends the run here: ``sentinels/`` is never made
+    and the agent never admits it (:data:`hpc_agent.protocol.STARTER_DIR`).
+    """
+    hpc = cfg.collection
+    starter = protocol.STARTER_DIR
+    on_hpc = _on_hpc(cfg)
+    guarded(
+        flow,
+        "MarkStarter",
+        t.mkdir(
+            hpc,
+            Ref("$.paths.starter"),
+            result_path="$.MarkStarterResult",
+            next="NameStarter",
+            comment=f"Fails if the upload brought its own {starter}/: nothing is handed over.",
+        ),
+        error="StarterFolderInUpload",
+        message=Expr(
+            f"'Your folder ' + input.source.path + ' was uploaded to ' + {lit(cfg.hpc_name)} + "
+            f"' but not handed to the FlowCron agent, so nothing was run: FlowCron could not "
+            f"create {starter}/ in it (mkdir ' + paths.starter + ' failed). {starter}/ is a "
+            f"name FlowCron keeps for itself: if your folder holds a folder {starter}/ "
+            f"(copied from an earlier run, or made by hand), remove it from your folder and "
+            f"start the flow again. If it "
+            "holds none, start the flow again, and if it fails again ask the administrator "
+            "of the FlowCron instance to check the directory permissions. (Details: "
+            "MarkStarterError in the run log.)'"
+        ),
+    )
+    guarded(
+        flow,
+        "NameStarter",
+        t.mkdir(
+            hpc,
+            Ref("$.paths.starter_user"),
+            result_path="$.NameStarterResult",
+            next="MarkUploadComplete",
+            comment="Named after the Globus username of the person who started the run.",
+        ),
+        error="HandOverFailed",
+        message=Expr(
+            f"'The upload finished but could not be handed to the FlowCron agent' + {on_hpc} + "
+            "' (mkdir ' + paths.starter_user + ' failed), so nothing was run. Start the flow "
+            "again, and if it fails again ask the administrator of the FlowCron instance to "
+            "check the directory permissions.'"
         ),
     )
 

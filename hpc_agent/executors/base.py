@@ -93,7 +93,10 @@ class JobSpec:
 
     ``script`` is the prepared copy to submit (never the user's file),
     ``workdir`` the UoW directory (the job's working directory), ``args``
-    the script's arguments (the UoW's absolute path first).
+    the script's arguments (the UoW's absolute path first). ``comment`` is
+    free text the scheduler keeps with the job (``sbatch --comment``; the
+    agent writes who started the run there, ``flowcron user=<name>``); an
+    executor without comments keeps or ignores it.
     """
 
     name: str
@@ -106,6 +109,7 @@ class JobSpec:
     args: tuple[str, ...] = ()
     dependency: str | None = None
     extra: tuple[str, ...] = field(default=())
+    comment: str | None = None
 
 
 @dataclass(frozen=True)

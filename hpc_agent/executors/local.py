@@ -224,6 +224,7 @@ class LocalExecutor:
                 "stdout": str(_output_path(spec.stdout, spec.workdir, job_id, spec.name)),
                 "stderr": str(_output_path(spec.stderr, spec.workdir, job_id, spec.name)),
                 "args": list(spec.args),
+                "comment": spec.comment,  # kept, like Slurm's, for people; never read
                 "time_limit": limit,
                 "dependency": depends,
                 "submit_epoch": now,

@@ -63,6 +63,9 @@ UNNAMED_IN_ACCOUNTING = "allocation"
 Right after a controller (re)start this lasts a few seconds, also for jobs
 that already ended: such a record's name is unknown, not "allocation"."""
 
+COMMENT_MAX_CHARS = 250
+"""A job comment is cut to this many characters (the agent's are far shorter)."""
+
 FIND_WINDOW = "now-30days"
 """How far back ``find_by_name`` asks sacct (its default window starts at midnight)."""
 
@@ -122,6 +125,21 @@ def slurm_filename(directory: Path, pattern: str) -> str:
     return str(directory).replace("%", "%%") + "/" + pattern
 
 
+def slurm_comment(text: str) -> str:
+    """``text`` as a job comment every Slurm tool shows whole: printable ASCII, no ``|``.
+
+    ``sacct -P`` and ``squeue -o`` separate fields with ``|``, and a control
+    character or a newline would break a line of their output; anything else
+    becomes ``_``. Capped at :data:`COMMENT_MAX_CHARS` characters. No quoting is
+    needed: the comment is one argument of sbatch's argv (no shell).
+
+    >>> slurm_comment("flowcron user=ann|o'brien\\n")
+    "flowcron user=ann_o'brien_"
+    """
+    kept = "".join(c if " " <= c <= "~" and c != "|" else "_" for c in text)
+    return kept[:COMMENT_MAX_CHARS]
+
+
 def sbatch_argv(spec: JobSpec, *, sbatch: str = "sbatch") -> list[str]:
     """The exact sbatch command line for ``spec`` (pure; every value is its own argument).
 
@@ -147,6 +165,8 @@ def sbatch_argv(spec: JobSpec, *, sbatch: str = "sbatch") -> list[str]:
         argv += ["--qos", spec.qos]
     if spec.dependency:
         argv += ["--dependency", spec.dependency]
+    if spec.comment:
+        argv += ["--comment", slurm_comment(spec.comment)]
     argv += list(spec.extra)
     argv.append(str(spec.script))
     argv += list(spec.args)

@@ -5,6 +5,12 @@ message, extra fields), so a UoW's whole life can be rebuilt from the log.
 Lines are appended with a single ``write`` on an ``O_APPEND`` descriptor, so
 concurrent writers (a tick, a finalize job) never interleave within a line.
 Values under secret-looking keys are never written.
+
+An event about a UoW also carries ``user``, who started its run (the flow's
+starter marker, :mod:`hpc_agent.uow.starter`; ``unknown`` without one): the
+log asks ``user_of`` (the agent passes its job records) or remembers what
+:meth:`EventLog.attribute` was told at admission, so no caller has to pass it.
+It is an extra field: readers of older lines just find none.
 """
 
 from __future__ import annotations
@@ -54,11 +60,34 @@ class EventLog:
     """Appends events for one instance to its ``Logs/`` directory."""
 
     def __init__(
-        self, logs_dir: Path, instance: str, *, clock: Callable[[], float] = time.time
+        self,
+        logs_dir: Path,
+        instance: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        user_of: Callable[[str], str | None] | None = None,
     ) -> None:
         self.logs_dir = logs_dir
         self.instance = instance
         self._clock = clock
+        self._user_of = user_of
+        self._users: dict[str, str] = {}
+
+    def attribute(self, uow: str, user: str) -> None:
+        """Remember who started ``uow``: every later event about it carries ``user``."""
+        self._users[uow] = user
+
+    def user(self, uow: str) -> str | None:
+        """Who started ``uow``, as far as this log knows (None when it does not)."""
+        known = self._users.get(uow)
+        if known is None and self._user_of is not None:
+            try:
+                known = self._user_of(uow)
+            except (OSError, ValueError):  # a log line is never lost to a look-up
+                return None
+            if known is not None:
+                self._users[uow] = known  # who started a run never changes
+        return known
 
     def write(
         self,
@@ -76,7 +105,8 @@ class EventLog:
         :mod:`hpc_agent.loop.events` (ValueError otherwise: a new name is a
         programming error the tests catch), ``message`` the sentence for
         people. Extra ``fields`` are kept, except that values under keys that
-        look like secrets are replaced by ``[redacted]``.
+        look like secrets are replaced by ``[redacted]``. An event with a
+        ``uow`` gets its ``user`` (see :meth:`user`) unless one is given.
         """
         check_event(event)
         if level not in LEVELS:
@@ -96,6 +126,10 @@ class EventLog:
             if key in _RESERVED:
                 key = f"field_{key}"  # never let extra fields overwrite the core ones
             record[key] = REDACTED if _SECRET_KEY.search(key) else value
+        if uow and "user" not in record:
+            user = self.user(uow)
+            if user is not None:
+                record["user"] = user
         line = json_bytes(record, default=str, separators=(",", ":"))
         self._append(log_path(self.logs_dir, now), line + b"\n")
         return record

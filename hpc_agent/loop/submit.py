@@ -2,7 +2,9 @@
 
 A UoW whose intent was recorded but whose job id was not (a crash) is first
 looked up by its unique job name, so it is never submitted twice (at most two
-look-ups per tick, whatever the number of UoWs). With
+look-ups per tick, whatever the number of UoWs). Every job carries who
+started the run as its comment (``flowcron user=<name>``, :func:`job_comment`;
+``sacct -o comment`` shows it where the site stores job comments). With
 ``finalize_by_dependency`` each submission also queues the tiny job that
 finalizes the UoW as soon as its job ends (``hpc-agent finalize``).
 """
@@ -31,6 +33,12 @@ from hpc_agent.uow.record import (
     job_name,
     submitted,
 )
+
+
+def job_comment(record: JobRecord) -> str:
+    """The comment the scheduler keeps with the job (``sacct -o comment``): who started it."""
+    return f"flowcron user={record.user}"
+
 
 FINALIZE_JOB_RESOURCES: Final = ("--ntasks=1", "--cpus-per-task=1", "--mem=100M", "--time=00:05:00")
 """The finalize-by-dependency job is tiny, so it fits on any node at once."""
@@ -109,6 +117,7 @@ def submit_one(ctx: TickContext, record: JobRecord) -> None:
         account=ctx.cfg.account,
         qos=ctx.cfg.qos,
         args=(str(uow_dir),),
+        comment=job_comment(record),
     )
     try:
         job_id = ctx.executor.submit(spec)
@@ -159,6 +168,7 @@ def submit_finalize_job(ctx: TickContext, record: JobRecord, job_id: str) -> Non
         args=(str(ctx.cfg.base_dir), record.uow),
         dependency=f"afterany:{job_id}",
         extra=FINALIZE_JOB_RESOURCES,
+        comment=job_comment(record),
     )
     try:
         record.finalize_job_id = ctx.executor.submit(spec)

@@ -14,6 +14,12 @@ and the job script is the one rendered from the call
 (:func:`hpc_agent.functions.call.prepare_call`), which the admit step writes
 into the UoW as :data:`protocol.RENDERED_SCRIPT`. The instance's
 ``run_policy`` says which of the two kinds it runs.
+
+Every verdict on a complete upload names who started the run (``user``),
+read from the flow's ``flowcron-starter/<username>/`` marker
+(:mod:`hpc_agent.uow.starter`; ``unknown`` without one, with a note for the
+report when the marker is odd). The admit step records it and then removes
+the marker.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import os
 import re
 import stat
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +43,7 @@ from hpc_agent.functions.call import FunctionCall, prepare_call, read_job_file
 from hpc_agent.functions.spec import Library, load_library
 from hpc_agent.uow.rerun import EarlierRun, find_earlier_outputs
 from hpc_agent.uow.script_lint import lint_script
+from hpc_agent.uow.starter import Starter, read_starter
 
 UploadState = Literal["uploading", "ready", "bad-sentinels"]
 
@@ -94,6 +101,11 @@ class Admission:
     submitted), ``script_sha256`` its hash, ``function_name`` the name
     ``job.toml`` gives (also when refused) and ``broken_function`` that name
     when the function is broken on this instance (the tick logs it for the PI).
+
+    ``user`` is who started the run (the flow's starter marker,
+    :func:`hpc_agent.uow.starter.read_starter`): ``unknown`` without one, and
+    for an upload without ``sentinels/`` (pending, or refused as never
+    completed), whose marker the flow may never have made.
     """
 
     ok: bool
@@ -108,6 +120,7 @@ class Admission:
     call: FunctionCall | None = None
     function_name: str | None = None
     broken_function: str | None = None
+    user: str = protocol.UNKNOWN_STARTER
 
     @property
     def function(self) -> dict[str, Any] | None:
@@ -169,7 +182,45 @@ def admit(
         state = "ready"
     walk = _walk(uow, cfg.max_uow_bytes)
     if state == "uploading":
+        # Never read the marker here: without sentinels/ the flow may have
+        # stopped because the upload brought its own (a forged) marker.
         return _still_uploading(cfg, walk, now)
+    verdict = _admit_ready(uow, cfg, walk, state, library)
+    if upload_complete:
+        return _before_upload(uow, verdict)
+    starter = handed_over_starter(uow)
+    notes = verdict.notes + ((starter.note,) if starter.note else ())
+    return replace(verdict, user=starter.user, notes=notes)
+
+
+def handed_over_starter(uow: Path) -> Starter:
+    """The starter of a handed-over upload; ``unknown`` while there is no ``sentinels``.
+
+    The flow makes ``sentinels/`` only after the marker; without it the flow
+    may have stopped because the upload brought its own marker (a forgery).
+    """
+    if upload_state(uow) == "uploading":
+        return Starter(protocol.UNKNOWN_STARTER)
+    return read_starter(uow)
+
+
+def _before_upload(uow: Path, verdict: Admission) -> Admission:
+    """``flowgen uow check``: a folder with its own starter marker is refused by the flow."""
+    if not os.path.lexists(uow / protocol.STARTER_DIR):
+        return verdict
+    problem = (
+        f"'{protocol.STARTER_DIR}' is a name FlowCron keeps for itself: the flow records "
+        "there who started the run, and it stops before handing over a folder that already "
+        f"has one, so nothing is run. Remove '{protocol.STARTER_DIR}' from your folder "
+        "(it may have come from a copy of an earlier run) and start the flow again."
+    )
+    return replace(verdict, ok=False, problems=(*verdict.problems, problem), script_text=None)
+
+
+def _admit_ready(
+    uow: Path, cfg: InstanceConfig, walk: _Walk, state: UploadState, library: Library | None
+) -> Admission:
+    """The verdict on a complete upload (``sentinels/`` made, or ``upload_complete``)."""
     problems = _folder_problems(uow, cfg, walk, state)
     earlier = find_earlier_outputs(uow)
     ours = set(earlier.entries) if earlier else set()
@@ -441,7 +492,8 @@ def _near_miss(wanted: str, candidates: list[str]) -> str | None:
 
 
 def _nested_uow(uow: Path, names: list[str]) -> str | None:
-    folders = [n for n in names if n != protocol.SENTINELS_DIR and (uow / n).is_dir()]
+    skip = (protocol.SENTINELS_DIR, protocol.STARTER_DIR)
+    folders = [n for n in names if n not in skip and (uow / n).is_dir()]
     if len(folders) != 1:
         return None
     inner = uow / folders[0]

@@ -25,6 +25,7 @@ from hpc_agent.text import json_bytes, printable
 TEXT_FIELDS = (
     ("Unit of Work", "uow"),
     ("Instance", "instance"),
+    ("Started by", "user"),
     ("Job id", "job_id"),
     ("Slurm state", "state"),
     ("Exit code", "exit_code"),
@@ -109,6 +110,7 @@ def render_text(report: dict[str, Any]) -> str:
     for label, value in rows:
         if value not in (None, ""):
             lines.append(f"{label + ':':<{width + 1}} {printable(str(value))}")
+    lines.extend(_waited_lines(report))
     lines.extend(_task_lines(report))
     lines.extend(_lost_lines(report))
     lines.extend(_stderr_lines(report))
@@ -248,6 +250,20 @@ def _task_lines(report: dict[str, Any]) -> list[str]:
                 f"  - ... and {len(failed) - MAX_TASKS_LISTED} more ({protocol.REPORT_JSON})"
             )
     return lines
+
+
+def _waited_lines(report: dict[str, Any]) -> list[str]:
+    """How long the upload waited for an admission limit (``waited_for_limit_seconds``)."""
+    waited = report.get("waited_for_limit_seconds")
+    if not isinstance(waited, (int, float)) or isinstance(waited, bool):
+        return []
+    minutes = int(waited) // 60
+    shown = f"{int(waited)} s" if minutes < 2 else f"{minutes} min"
+    return [
+        "",
+        f"It waited {shown} in {protocol.UPLOADED}/ before it was admitted: the instance "
+        "limits how many Units of Work each user (or everyone) may have at once.",
+    ]
 
 
 def _lost_lines(report: dict[str, Any]) -> list[str]:

@@ -119,3 +119,28 @@ def test_format_event_is_one_readable_line() -> None:
         {"time": "T", "level": "warning", "uow": "u", "job_id": "7", "event": "e", "message": "m"}
     )
     assert line == "T WARNING u job 7 e: m"
+
+
+def test_events_about_a_uow_carry_its_user(tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    def user_of(uow: str) -> str | None:
+        asked.append(uow)
+        if uow == "broken":
+            raise OSError("unreadable record")
+        return {"a_1": "ann@uni.example.org"}.get(uow)
+
+    log = EventLog(tmp_path, "proj", user_of=user_of)
+    assert log.write("submitted", "m", uow="a_1")["user"] == "ann@uni.example.org"
+    assert log.write("submitted", "m", uow="a_1")["user"] == "ann@uni.example.org"
+    assert asked == ["a_1"]  # looked up once: who started a run never changes
+    log.attribute("b_2", "unknown")
+    assert log.write("admitted", "m", uow="b_2")["user"] == "unknown"
+    assert log.write("admitted", "m", uow="b_2", user="bob")["user"] == "bob"
+    assert "user" not in log.write("submitted", "m", uow="nobody")
+    assert "user" not in log.write("submitted", "m", uow="broken")  # still written
+    assert "user" not in log.write("ledger-corrupt", "m")
+    lines = [json.loads(line) for line in next(tmp_path.iterdir()).read_text().splitlines()]
+    assert [line.get("user") for line in lines] == [
+        "ann@uni.example.org", "ann@uni.example.org", "unknown", "bob", None, None, None,
+    ]  # fmt: skip

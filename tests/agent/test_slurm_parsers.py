@@ -20,6 +20,7 @@ import pytest
 
 from hpc_agent.executors.base import JobSpec, claim
 from hpc_agent.executors.slurm import (
+    COMMENT_MAX_CHARS,
     CONFIG_TIME_KEY,
     accounting_disabled,
     config_accounting,
@@ -64,6 +65,7 @@ def full_spec() -> JobSpec:
         args=("/proj/lab/CodeToRun/slurm/sample dir", "--not-an-sbatch-option", "$HOME"),
         dependency="afterany:41",
         extra=("--time=00:05:00",),
+        comment="flowcron user=ann o'brien@example.org",
     )
 
 
@@ -88,6 +90,16 @@ def test_sbatch_argv_keeps_every_value_one_argument_and_script_args_last() -> No
     assert argv[argv.index("--output") + 1] == "/proj/lab/CodeToRun/slurm/sample dir/slurm-%j.out"
     # Options sbatch must see come before the script path.
     assert argv.index("--time=00:05:00") < argv.index("/proj/lab/CodeToRun/.state/sample.sbatch")
+
+
+def test_the_comment_is_one_argument_of_printable_ascii_without_bars() -> None:
+    argv = sbatch_argv(full_spec())
+    assert argv[argv.index("--comment") + 1] == "flowcron user=ann o'brien@example.org"
+    spec = dataclasses.replace(full_spec(), comment="flowcron user=a|b\tc\u00e9\n" + "x" * 400)
+    comment = sbatch_argv(spec)[sbatch_argv(spec).index("--comment") + 1]
+    assert comment.startswith("flowcron user=a_b_c__x")
+    assert len(comment) == COMMENT_MAX_CHARS
+    assert sbatch_argv(dataclasses.replace(full_spec(), comment=None)).count("--comment") == 0
 
 
 def test_sbatch_argv_leaves_out_unset_options() -> None:

@@ -111,21 +111,27 @@ class Loop:
         *,
         delete: bool = False,
         laptop: Collection | None = None,
+        context: dict[str, Any] | None = None,
+        definition: dict[str, Any] | None = None,
         **driver: Any,
     ) -> tuple[RunResult, AgentDriver]:
-        """One flow run with the agent ticking; ``driver`` are AgentDriver settings."""
+        """One flow run with the agent ticking; ``driver`` are AgentDriver settings.
+
+        ``context`` sets ``$._context`` keys (``username``...); ``definition``
+        runs another flow than the built one (same input schema).
+        """
         agent = AgentDriver(self.agent, **driver)
         self.drivers.append(agent)
         run_input: dict[str, Any] = {"input": {"source": {"id": LAPTOP, "path": source}}}
         if delete:
             run_input["input"]["delete"] = True
         result = simulate(
-            self.built.definition,
+            definition or self.built.definition,
             run_input,
             input_schema=self.built.input_schema,
             collections={LAPTOP: laptop or self.laptop, HPC: self.hpc_root},
             hooks=[agent.hook()],
-            context={"run_id": str(uuid.uuid4())},
+            context={"run_id": str(uuid.uuid4()), **(context or {})},
         )
         return result, agent
 

@@ -61,6 +61,17 @@ def test_a_failed_job_exits_1_and_json_has_the_run_document(tmp_path: Path) -> N
     assert f"{BASE_PATH}/{protocol.FAILED}/sample_" in json.dumps(document)
 
 
+def test_context_username_names_the_starter_in_the_report(tmp_path: Path) -> None:
+    loop = Loop.create(tmp_path / "world", executor="local")
+    uow = make_uow(loop.laptop)
+    argv = [*write_inputs(loop, tmp_path), "--context", "username=ada@uni.example.org"]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    report = json.loads((uow / protocol.REPORT_JSON).read_text())
+    assert report["user"] == "ada@uni.example.org"
+    assert not (uow / protocol.STARTER_DIR).exists()
+
+
 def test_a_directory_that_is_no_instance_is_a_usage_error(tmp_path: Path) -> None:
     loop = Loop.create(tmp_path / "world", executor="local")
     argv = write_inputs(loop, tmp_path)
