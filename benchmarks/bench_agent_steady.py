@@ -5,6 +5,13 @@ tick's one batched query is a real one. The tick runs in a fresh child
 process so its wall time and peak RSS are measured alone.
 Targets: <= 1.5 s wall, <= 100 MB peak RSS. ``--no-slurm`` replaces the
 scheduler with a stub that answers PENDING (measures the agent alone).
+``--limits`` spreads the UoWs over 50 users (starters), turns every admission
+limit on (``max_active_per_user = 20``, each user's 20 running UoWs fill it;
+``max_running_per_user``, ``max_active``, ``max_uow_bytes_per_user`` too) and
+adds 500 complete uploads (10 per user) that the limits hold back: the tick
+then also reads every upload's starter, plans the admission and keeps its
+memory of held uploads (the first run logs 500 ``held-by-limit``, the later
+ones nothing).
 
 Run: ``.venv/bin/python benchmarks/bench_agent_steady.py`` (under a minute; it
 starts and stops its own test cluster).
@@ -17,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from agent_bench_common import REPO, make_instance, scratch, start_cluster
+from agent_bench_common import REPO, make_instance, make_uow, scratch, start_cluster
 
 from hpc_agent import protocol
 from hpc_agent.loop.state import SUBMITTED, JobRecord, Ledger, StateStore, ledger_key
@@ -25,6 +32,14 @@ from hpc_agent.uow.record import job_name
 
 FINISHED = 10_000
 RUNNING = 1_000
+USERS = 50
+HELD = 500
+LIMITS = {
+    "max_running_per_user": 10,
+    "max_active_per_user": 20,
+    "max_active": 2_000,
+    "max_uow_bytes_per_user": 1024**4,
+}
 
 CHILD = """
 import json, resource, sys, time
@@ -32,6 +47,8 @@ sys.path.insert(0, {repo!r})
 from hpc_agent.config import load_instance
 from hpc_agent.executors.base import JobInfo
 from hpc_agent.loop.tick import tick
+from hpc_agent.loop.holds import HeldList
+from hpc_agent.loop.state import StateStore
 
 class Stub:
     name = "stub"
@@ -48,11 +65,12 @@ result = tick(cfg, executor)
 wall = time.perf_counter() - started
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({{"wall": wall, "rss_mb": rss, "finished": len(result.finished),
-                  "queries": result.scheduler_queries, "exit": result.exit_code}}))
+                  "queries": result.scheduler_queries, "exit": result.exit_code,
+                  "held": len(HeldList(StateStore(cfg.base_dir).root).load().entries)}}))
 """
 
 
-def populate(cfg, job_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+def populate(cfg, job_ids: list[str], *, limits: bool = False) -> None:  # type: ignore[no-untyped-def]
     store = StateStore(cfg.base_dir)
     store.ensure()
     ledger = Ledger(store.root).load()
@@ -76,12 +94,18 @@ def populate(cfg, job_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
                 job_name=job_name(cfg.name, name),
                 job_id=job_id,
                 submitted_at=now,
+                user=f"user{i % USERS:02d}" if limits else "unknown",
             )
         )
+    if limits:
+        for i in range(HELD):
+            uow = make_uow(cfg.path(protocol.UPLOADED), f"wait{i:04d}")
+            (uow / protocol.STARTER_DIR / f"user{i % USERS:02d}").mkdir(parents=True)
 
 
 def main() -> int:
     stub = "--no-slurm" in sys.argv
+    limits = "--limits" in sys.argv
     root = scratch()
     cluster = None if stub else start_cluster(root / "slurm")
     try:
@@ -90,6 +114,7 @@ def main() -> int:
             "steady",
             account=cluster.account if cluster else None,
             qos=cluster.qos if cluster else None,
+            **(LIMITS if limits else {}),
         )
         if cluster is None:
             job_ids = [str(100000 + i) for i in range(RUNNING)]
@@ -100,7 +125,7 @@ def main() -> int:
                     ["sbatch", "--parsable", "--hold", "--mem=10M", "-t", "1", "--wrap", "true"]
                 ).stdout
                 job_ids.append(out.strip().split(";")[0])
-        populate(cfg, job_ids)
+        populate(cfg, job_ids, limits=limits)
         runs = []
         for _ in range(3):
             out = subprocess.run(
@@ -116,6 +141,7 @@ def main() -> int:
             run = json.loads(out)
             # A tick that stopped early (scheduler down) would look fast for nothing.
             assert run["exit"] == 0, run
+            assert len(list(cfg.path(protocol.UPLOADED).iterdir())) == (HELD if limits else 0)
             runs.append(run)
     finally:
         if cluster is not None:
@@ -123,12 +149,13 @@ def main() -> int:
     print(
         f"steady-state tick, {FINISHED} finished + {RUNNING} running UoWs "
         f"({'stub scheduler' if stub else 'real Slurm'})"
+        + (f", {USERS} users, limits on, {HELD} uploads held" if limits else "")
     )
-    print(f"{'run':>4} {'wall s':>8} {'peak RSS MB':>12} {'queries':>8} {'moved':>6}")
+    print(f"{'run':>4} {'wall s':>8} {'peak RSS MB':>12} {'queries':>8} {'moved':>6} {'held':>5}")
     for number, run in enumerate(runs, 1):
         print(
             f"{number:>4} {run['wall']:>8.3f} {run['rss_mb']:>12.1f} {run['queries']:>8} "
-            f"{run['finished']:>6}"
+            f"{run['finished']:>6} {run['held']:>5}"
         )
     worst_wall = max(r["wall"] for r in runs)
     worst_rss = max(r["rss_mb"] for r in runs)

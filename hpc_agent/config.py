@@ -51,6 +51,16 @@ RUN_POLICY_MEANINGS = {
 """What each run policy (:data:`hpc_agent.protocol.RUN_POLICIES`) lets an instance run."""
 
 
+LIMIT_SETTINGS = (
+    "max_running_per_user",
+    "max_active_per_user",
+    "max_active",
+    "max_uow_bytes_per_user",
+)
+"""The admission limits (issue 12): 0, the default and what a file without them means, is
+no limit. They are applied by :mod:`hpc_agent.loop.fairness`."""
+
+
 class ConfigError(AgentError):
     """A configuration is missing or invalid; the message says what to fix (exit code 2)."""
 
@@ -91,6 +101,17 @@ class InstanceConfig:
     run_policy: str = "both"
     """What the instance runs (:data:`hpc_agent.protocol.RUN_POLICIES`): ``both``, ``scripts``
     (UoWs with their own job script only) or ``functions`` (calls of ``Functions/`` only)."""
+    max_running_per_user: int = 0
+    """Admit a user's upload only while fewer of their jobs run (0: no limit; see
+    :mod:`hpc_agent.loop.fairness` for what counts as running)."""
+    max_active_per_user: int = 0
+    """Admit a user's upload only while fewer of their UoWs are queued or running (0: no limit)."""
+    max_active: int = 0
+    """Admit an upload only while fewer UoWs of the whole instance are queued or running
+    (0: no limit)."""
+    max_uow_bytes_per_user: int = 0
+    """Admit a user's upload only while their UoWs in ``CodeToRun/`` and it hold at most this
+    many bytes (0: no limit); a bigger one is admitted when the user holds nothing there."""
 
     def __post_init__(self) -> None:
         problems = validate(self)
@@ -119,6 +140,10 @@ _INT_LIMITS: dict[str, tuple[int, int]] = {
     "slurm_timeout_seconds": (1, 3600),
     "notify_after_failures": (1, 1000),
     "stuck_report_seconds": (0, 86400 * 30),
+    "max_running_per_user": (0, 1_000_000),
+    "max_active_per_user": (0, 1_000_000),
+    "max_active": (0, 1_000_000),
+    "max_uow_bytes_per_user": (0, 2**62),
 }
 _BOOL_FIELDS = ("timestamp", "finalize_by_dependency")
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -177,6 +202,41 @@ def _typed_problems(cfg: InstanceConfig) -> list[str]:
         if getattr(cfg, key) not in choices:
             problems.append(f"{key}: {getattr(cfg, key)!r} is not one of {', '.join(choices)}")
     return problems
+
+
+def human_bytes(count: int) -> str:
+    """``512 B``, ``1.5 GiB``, ``2 TiB``: a byte count for people.
+
+    >>> human_bytes(3 * 1024**3 // 2)
+    '1.5 GiB'
+    """
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def limits_summary(cfg: InstanceConfig) -> str:
+    """The admission limits in one line, for ``setup`` and ``doctor``.
+
+    >>> limits_summary(InstanceConfig(name="p", base_dir=Path("/b"), max_active_per_user=4))
+    'max_active_per_user = 4; unlimited: max_running_per_user, max_active, max_uow_bytes_per_user'
+    """
+    shown: list[str] = []
+    unlimited: list[str] = []
+    for key in LIMIT_SETTINGS:
+        value = getattr(cfg, key)
+        if not value:
+            unlimited.append(key)
+        elif key == "max_uow_bytes_per_user":
+            shown.append(f"{key} = {value} ({human_bytes(value)})")
+        else:
+            shown.append(f"{key} = {value}")
+    if not shown:
+        return "none: every ready upload is admitted at once (" + ", ".join(unlimited) + " = 0)"
+    return "; ".join(shown) + ("; unlimited: " + ", ".join(unlimited) if unlimited else "")
 
 
 def from_mapping(data: dict[str, Any], *, base_dir: Path, source: str) -> InstanceConfig:

@@ -59,6 +59,22 @@ def add_setup(sub: Any) -> None:
         help="what the instance runs: job scripts users bring (scripts), calls of the "
         "functions published in Functions/ (functions), or both (default)",
     )
+    limits = p.add_argument_group(
+        "admission limits",
+        "Uploads over a limit wait in UploadedFiles/ and are admitted round-robin across "
+        "users as room frees up. 0 (the default) is no limit; unset flags keep the current "
+        "value.",
+    )
+    limits.add_argument(
+        "--max-running-per-user", metavar="N", help="running jobs per user (starter)"
+    )
+    limits.add_argument("--max-active-per-user", metavar="N", help="queued + running UoWs per user")
+    limits.add_argument("--max-active", metavar="N", help="queued + running UoWs in all")
+    limits.add_argument(
+        "--max-uow-bytes-per-user",
+        metavar="SIZE",
+        help="bytes a user's UoWs may hold in CodeToRun/ at once (e.g. 500G, 2T)",
+    )
     p.add_argument("--yes", action="store_true", help="ask nothing; fail on a missing value")
     p.add_argument("--force", action="store_true", help="take over a name used elsewhere")
     p.set_defaults(func=cmd_setup)
@@ -79,6 +95,10 @@ def cmd_setup(args: argparse.Namespace) -> int:
         schedule=args.schedule,
         risky_scripts=args.risky_scripts,
         run_policy=args.run_policy,
+        max_running_per_user=args.max_running_per_user,
+        max_active_per_user=args.max_active_per_user,
+        max_active=args.max_active,
+        max_uow_bytes_per_user=args.max_uow_bytes_per_user,
         yes=args.yes,
         force=args.force,
     )

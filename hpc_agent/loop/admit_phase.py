@@ -4,7 +4,11 @@ For each folder in ``UploadedFiles/`` that is complete (or has timed out),
 :func:`hpc_agent.uow.admission.admit` decides; the prepared copy of the job
 script and the job record are written, then the folder is moved with one
 atomic rename into ``CodeToRun/slurm/`` (a rejected one too, its outcome
-already decided, to be finalized into ``FailedJobs/``). An upload whose
+already decided, to be finalized into ``FailedJobs/``). The record names
+who started the run (``user``, from the flow's ``flowcron-starter/`` marker,
+:mod:`hpc_agent.uow.starter`); the marker is removed once the record is
+saved and the folder moved (a crash before that leaves it to be read again;
+finalize removes any left). An upload whose
 admission raised is refused at once with a report. :func:`readmit` prepares
 the script again for a UoW whose copy a crash lost (used by
 :mod:`hpc_agent.loop.submit`).
@@ -16,6 +20,11 @@ into the UoW (:data:`protocol.RENDERED_SCRIPT`, atomically) before the
 rename, so the researcher gets back exactly what ran; a call of a broken
 function is refused, and logged once per tick per function
 (``function-broken``) for the PI, while every other UoW goes on.
+
+With admission limits set (``max_running_per_user``, ``max_active_per_user``,
+``max_active``, ``max_uow_bytes_per_user``), :func:`hold_back` orders the ready
+uploads round-robin across users and holds back those over a limit
+(:mod:`hpc_agent.loop.fairness`): they stay in ``UploadedFiles/`` untouched.
 """
 
 from __future__ import annotations
@@ -31,13 +40,16 @@ from hpc_agent import protocol
 from hpc_agent.faults import crash_point
 from hpc_agent.fs.atomicio import write_text_atomic
 from hpc_agent.loop.context import STOPS_THE_TICK, TickContext, dir_names
+from hpc_agent.loop.fairness import Limits, Upload, plan, usage_of
+from hpc_agent.loop.holds import Held, HeldList, ready_at, tree_bytes
 from hpc_agent.loop.state import FAILED, JobRecord
 from hpc_agent.text import printable
-from hpc_agent.uow.admission import Admission, admit, upload_state
+from hpc_agent.uow.admission import Admission, admit, handed_over_starter, upload_state
 from hpc_agent.uow.finalize import clear_stuck, note_stuck
 from hpc_agent.uow.marker import new_token, write_marker
 from hpc_agent.uow.record import decide, job_name
 from hpc_agent.uow.rerun import archive_earlier_outputs, find_earlier_outputs
+from hpc_agent.uow.starter import read_starter, remove_marker
 
 
 def timestamped(name: str, now: float) -> str:
@@ -52,14 +64,25 @@ def timestamped(name: str, now: float) -> str:
 
 
 def admit_uploads(ctx: TickContext) -> None:
-    """Admit every ready upload and move it into ``CodeToRun/slurm/``."""
+    """Admit every ready upload the limits allow and move it into ``CodeToRun/slurm/``.
+
+    Uploads that are to be refused (timed out, ``sentinels`` not a folder)
+    go first and never wait for a limit; the ready ones go in the order
+    :func:`hold_back` gives, and the ones it holds back stay where they are.
+    """
     uploaded = ctx.cfg.path(protocol.UPLOADED)
     timeout = ctx.cfg.upload_timeout_days * 86400
+    ready: list[Path] = []
+    refusals: list[Path] = []
     for name in sorted(dir_names(uploaded)):
         path = uploaded / name
         if path in ctx.claimed:
             continue  # a running UoW moved here, not put back yet: never run it twice
-        if upload_state(path) == "uploading":
+        state = upload_state(path)
+        if state == "ready":
+            ready.append(path)
+            continue
+        if state == "uploading":
             # Cheap test first: admission walks the whole tree, which is
             # only worth it once the upload may have timed out.
             try:
@@ -68,13 +91,87 @@ def admit_uploads(ctx: TickContext) -> None:
                 continue
             if not timeout or age <= timeout:
                 continue
+        refusals.append(path)
+    order, memory = hold_back(ctx, ready)
+    for path in [*refusals, *order]:
         ctx.lock.renew()  # admitting many large uploads can take long
         ctx.guarded(
-            name,
+            path.name,
             "admission",
             partial(admit_one, ctx, path),
             refuse=partial(refuse_unadmittable, ctx, path),
         )
+    if memory is not None:
+        # One the plan admitted that is still here (a name in use, a failed
+        # move) keeps its memory: it is still waiting, since the same time.
+        for path in order:
+            if path.name in memory.entries and not os.path.lexists(path):
+                del memory.entries[path.name]
+        # Best effort: without it a held upload is only logged once more.
+        with contextlib.suppress(OSError):
+            memory.save()
+
+
+def hold_back(ctx: TickContext, ready: list[Path]) -> tuple[list[Path], HeldList | None]:
+    """The ready uploads to admit now, in order, under the instance's limits.
+
+    The rule is :func:`hpc_agent.loop.fairness.plan` (round-robin across
+    users, oldest first within a user); an upload it holds back is logged
+    as ``held-by-limit`` once per upload and limit (remembered in
+    :class:`~hpc_agent.loop.holds.HeldList`, which ``status`` reads) and
+    nothing else happens to it. Without limits every ready upload is
+    admitted, in name order, and no memory is kept.
+    """
+    limits = Limits.of(ctx.cfg)
+    if not limits.any:
+        memory = HeldList(ctx.store.root).load()
+        if memory.entries:  # the limits were just lifted
+            memory.entries.clear()
+            with contextlib.suppress(OSError):
+                memory.save()
+        return ready, None
+    memory = HeldList(ctx.store.root).load()
+    by_name = {path.name: path for path in ready}
+    uploads = [Upload(p.name, read_starter(p).user, ready_at(p)) for p in ready]
+
+    def size_of(name: str) -> int:
+        known = memory.entries.get(name)
+        if known is not None and known.bytes is not None:
+            return known.bytes  # a complete upload does not change while it waits
+        return tree_bytes(by_name[name])
+
+    usage = usage_of(ctx.records.values(), ctx.job_states)
+    decided = plan(uploads, usage, limits, size_of=size_of)
+    earlier = memory.entries
+    memory.entries = {}
+    for hold in decided.held:
+        before = earlier.get(hold.uow)
+        memory.entries[hold.uow] = Held(
+            limit=hold.limit,
+            reason=hold.reason,
+            user=hold.user,
+            since=before.since if before is not None else ctx.now,
+            bytes=decided.sizes.get(hold.uow, before.bytes if before is not None else None),
+        )
+        if before is None or before.limit != hold.limit:
+            ctx.log.write(
+                "held-by-limit",
+                f"{printable(hold.uow)} waits in {protocol.UPLOADED}/: {hold.reason}; it is admitted as "
+                "soon as the limit allows",
+                uow=hold.uow,
+                user=hold.user,
+                limit=hold.limit,
+                reason=hold.reason,
+            )
+    for upload in decided.admit:
+        before = earlier.get(upload.uow)
+        if before is not None:
+            memory.entries[upload.uow] = before  # dropped once it has left UploadedFiles/
+        ctx.limit_facts[upload.uow] = (
+            decided.sizes.get(upload.uow),
+            None if before is None else round(max(0.0, ctx.now - before.since), 1),
+        )
+    return [by_name[upload.uow] for upload in decided.admit], memory
 
 
 def admit_one(ctx: TickContext, path: Path, *, verdict: Admission | None = None) -> None:
@@ -89,6 +186,8 @@ def admit_one(ctx: TickContext, path: Path, *, verdict: Admission | None = None)
     if verdict.broken_function is not None:
         log_broken_function(ctx, verdict.broken_function, path.name)
     final = timestamped(path.name, ctx.now) if ctx.cfg.timestamp else path.name
+    for name in (path.name, final):  # every event about it names who started it
+        ctx.log.attribute(name, verdict.user)
     target = ctx.running_dir / final
     if os.path.lexists(target) or final in ctx.records:
         ctx.log.write(
@@ -109,7 +208,9 @@ def admit_one(ctx: TickContext, path: Path, *, verdict: Admission | None = None)
         script_sha256=verdict.script_sha256,
         job_name=job_name(ctx.cfg.name, final),
         function=verdict.function,
+        user=verdict.user,
     )
+    record.uow_bytes, record.waited_for_limit_seconds = ctx.limit_facts.get(path.name, (None, None))
     # Best effort: a UoW the agent cannot write into is still admitted (or
     # refused) as before, only without the move detection the marker gives.
     with contextlib.suppress(OSError):
@@ -153,6 +254,9 @@ def admit_one(ctx: TickContext, path: Path, *, verdict: Admission | None = None)
         )
         return
     crash_point("after-admit-rename")
+    # Only now: before the record is saved and the folder moved, a crash makes
+    # the next tick admit it again, and it must find the marker again.
+    remove_marker(target)
     clear_stuck(ctx.agent, f"{protocol.UPLOADED}/{path.name}")
     ctx.records[final] = record
     (ctx.result.admitted if verdict.ok else ctx.result.rejected).append(final)
@@ -169,7 +273,9 @@ def refuse_unadmittable(ctx: TickContext, path: Path, exc: Exception) -> None:
     earlier = None
     with contextlib.suppress(Exception):  # best effort: this path is for the unexpected
         earlier = find_earlier_outputs(path)
-    verdict = Admission(ok=False, problems=(problem,), earlier=earlier)
+    verdict = Admission(
+        ok=False, problems=(problem,), earlier=earlier, user=handed_over_starter(path).user
+    )
     try:
         admit_one(ctx, path, verdict=verdict)
     except STOPS_THE_TICK:

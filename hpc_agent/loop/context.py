@@ -69,6 +69,11 @@ class TickContext:
         self._library: Library | None = None
         self.broken_logged: set[str] = set()
         """Broken functions already logged this tick (``function-broken``, once each)."""
+        self.job_states: dict[str, str] = {}
+        """UoW -> its job's state in this tick's one scheduler query (while queued or running)."""
+        self.limit_facts: dict[str, tuple[int | None, float | None]] = {}
+        """Upload -> (its size, how long a limit held it back) when the limits are on
+        (:func:`hpc_agent.loop.admit_phase.hold_back`); kept in its job record."""
 
     @property
     def library(self) -> Library:

@@ -61,6 +61,7 @@ def apply_info(ctx: TickContext, record: JobRecord, info: JobInfo | None) -> Non
         job_lost(ctx, record, verdict.lost_to)
     elif verdict.state == RUNNING:
         assert verdict.job is not None
+        ctx.job_states[record.uow] = verdict.job.state  # for the admission limits
         changed = record.unknown_since is not None
         record.unknown_since = None
         if verdict.confirmed and record.slurm_submit_epoch is None and verdict.job.submit_epoch:

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Final
 
 from hpc_agent import protocol
-from hpc_agent.config import RUN_POLICY_MEANINGS, InstanceConfig
+from hpc_agent.config import RUN_POLICY_MEANINGS, InstanceConfig, limits_summary
 from hpc_agent.executors import slurm
 from hpc_agent.exitcodes import ExitCode
 from hpc_agent.functions.spec import load_library
 from hpc_agent.loop.health import read_heartbeat
+from hpc_agent.loop.holds import HeldList
 from hpc_agent.loop.lock import LEASE_FILE, InstanceLock, read_lease
+from hpc_agent.loop.state import StateStore
 from hpc_agent.site import schedule
 from hpc_agent.site.layout import LAYOUT_FIX, layout_findings, layout_problems
 from hpc_agent.uow.stuck import stuck_uows
@@ -148,6 +150,7 @@ def instance_checks(cfg: InstanceConfig, *, now: float | None = None) -> list[Ch
     checks.append(_lease_check(cfg, now))
     checks.append(_stuck_check(cfg, now))
     checks.append(_policy_check(cfg))
+    checks.append(limits_check(cfg))
     checks.append(functions_check(cfg))
     return checks
 
@@ -194,6 +197,13 @@ def _policy_check(cfg: InstanceConfig) -> Check:
         f"#SBATCH --account/--qos lines are {account} (account_qos_policy); script lines "
         f"that will not work in a job are {risky} (risky_script_policy)",
     )
+
+
+def limits_check(cfg: InstanceConfig) -> Check:
+    """The admission limits (:mod:`hpc_agent.loop.fairness`), and how many uploads they hold."""
+    held = HeldList(StateStore(cfg.base_dir).root).load().entries
+    waiting = f"; {len(held)} upload(s) wait for a limit (`hpc-agent status`)" if held else ""
+    return Check(OK, "limits", limits_summary(cfg) + waiting)
 
 
 def functions_check(cfg: InstanceConfig) -> Check:

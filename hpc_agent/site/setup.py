@@ -3,7 +3,10 @@
 Asks what the original ``setup.sh`` asked (name, Slurm account and QoS, how
 often to run, soft- and hard-delete days, timestamps), what to do with risky
 script lines, and what the instance runs (``run_policy``), and every question is
-also a flag, so ``--yes`` with flags is fully non-interactive. Answers are
+also a flag, so ``--yes`` with flags is fully non-interactive. The admission
+limits (``--max-running-per-user``, ``--max-active-per-user``, ``--max-active``,
+``--max-uow-bytes-per-user``; 0 is no limit) are flags only, never asked, and
+shown in the summary. Answers are
 validated (the account and QoS against Slurm itself) and asked again with the
 reason. Re-running setup updates an instance in place; it never touches data.
 """
@@ -22,12 +25,14 @@ from hpc_agent import protocol
 from hpc_agent.config import (
     CONFIG_FILE,
     EXECUTORS,
+    LIMIT_SETTINGS,
     RISKY_SCRIPT_POLICIES,
     RUN_POLICY_MEANINGS,
     SCHEDULES,
     SLURM_NAME_RE,
     ConfigError,
     InstanceConfig,
+    limits_summary,
     load_base,
     registered_base,
     registry_path,
@@ -79,6 +84,10 @@ class SetupOptions:
     schedule: str | None = None
     risky_scripts: str | None = None
     run_policy: str | None = None
+    max_running_per_user: str | None = None
+    max_active_per_user: str | None = None
+    max_active: str | None = None
+    max_uow_bytes_per_user: str | None = None
     yes: bool = False
     force: bool = False
 
@@ -128,6 +137,40 @@ def parse_every(text: str) -> int:
     except schedule.ScheduleError as exc:
         raise ValueError(str(exc)) from None
     return value
+
+
+_UNLIMITED = ("", "0", "none", "unlimited")
+_BYTE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+
+def parse_limit(text: str) -> int:
+    """A count limit: a whole number, 0 (or ``none``, ``unlimited``) for no limit."""
+    if text.strip().lower() in _UNLIMITED:
+        return 0
+    return int_parser(1, 1_000_000)(text)
+
+
+def parse_byte_limit(text: str) -> int:
+    """A size limit in bytes, with an optional unit (``500G``, ``2TiB``); 0 for no limit.
+
+    >>> parse_byte_limit("2T"), parse_byte_limit("1.5 GiB"), parse_byte_limit("none")
+    (2199023255552, 1610612736, 0)
+    """
+    answer = text.strip().lower().replace(" ", "")
+    if answer in _UNLIMITED:
+        return 0
+    digits = answer.rstrip("kmgtpib")
+    unit = answer[len(digits) :].removesuffix("b").removesuffix("i")
+    if unit not in _BYTE_UNITS:
+        raise ValueError("expected a size such as 500G or 2T (K, M, G, T, P), or 0 for no limit")
+    try:
+        value = float(digits)
+    except ValueError:
+        raise ValueError(f"expected a size such as 500G or 2T, got {text.strip()!r}") from None
+    count = int(value * _BYTE_UNITS[unit])
+    if not 0 < count <= 2**62:
+        raise ValueError("must be more than 0 bytes and at most 4 EiB, or 0 for no limit")
+    return count
 
 
 def parse_yes_no(text: str) -> bool:
@@ -347,7 +390,7 @@ def setup(
     try:
         fresh = InstanceConfig(name=name, base_dir=base)
         cfg = replace(
-            existing or fresh,
+            _with_limits(existing or fresh, options),
             name=name,
             base_dir=base,
             account=account,
@@ -374,12 +417,37 @@ def setup(
         f"  registry: {entry}\n"
         f"  runs:     {RUN_POLICY_MEANINGS[cfg.run_policy]} (run_policy = {cfg.run_policy}); "
         f"publish functions in {cfg.path(protocol.FUNCTIONS)}/\n"
+        f"  limits:   {limits_summary(cfg)}\n"
         "For `flowgen init` on your own machine you need:\n"
         f"  instance name: {cfg.name}\n"
         f"  base path:     {cfg.base_dir}\n"
         f"(also in {info}; copy it over and run `flowgen init --from {INSTANCE_FILE}`)\n"
     )
     return cfg, status
+
+
+def _with_limits(cfg: InstanceConfig, options: SetupOptions) -> InstanceConfig:
+    """``cfg`` with the admission limits given as flags (the others keep their values).
+
+    They are only flags, never asked: most instances need none, and 0 is no limit.
+    """
+    chosen: dict[str, int] = {key: getattr(cfg, key) for key in LIMIT_SETTINGS}
+    for key in LIMIT_SETTINGS:
+        flag = getattr(options, key)
+        if flag is None:
+            continue
+        parse = parse_byte_limit if key == "max_uow_bytes_per_user" else parse_limit
+        try:
+            chosen[key] = parse(flag)
+        except ValueError as exc:
+            raise SetupError(f"--{key.replace('_', '-')} {flag!r}: {exc}") from None
+    return replace(
+        cfg,
+        max_running_per_user=chosen["max_running_per_user"],
+        max_active_per_user=chosen["max_active_per_user"],
+        max_active=chosen["max_active"],
+        max_uow_bytes_per_user=chosen["max_uow_bytes_per_user"],
+    )
 
 
 def _show_default(value: object) -> str:

@@ -2,7 +2,10 @@
 
 A UoW in ``CodeToRun/slurm/`` whose hand-back has failed for
 ``stuck_report_seconds`` or longer carries ``stuck`` (how long, the path and
-the reason; :mod:`hpc_agent.uow.stuck`), shown as ``STUCK`` in the text.
+the reason; :mod:`hpc_agent.uow.stuck`), shown as ``STUCK`` in the text. A
+ready upload an admission limit holds back carries ``waiting`` (the limit, the
+reason and how long; :mod:`hpc_agent.loop.holds`), shown as ``waiting: alice
+has 4 of 4 running (max_running_per_user)``.
 
 Read-only and lock-free: it may run while a tick works, and at worst shows a
 UoW in the state it was in a moment ago.
@@ -18,6 +21,7 @@ from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.executors.base import Executor, ExecutorError
 from hpc_agent.loop.health import Heartbeat, read_heartbeat
+from hpc_agent.loop.holds import Held, HeldList
 from hpc_agent.loop.lock import InstanceLock, read_lease
 from hpc_agent.loop.state import Ledger, StateStore, ledger_key
 from hpc_agent.text import printable
@@ -49,6 +53,7 @@ def collect_status(
     status["last_tick"] = None if beat is None else _tick_summary(beat, now)
 
     stuck_list = StuckList(store.root).load()
+    held = HeldList(store.root).load().entries
     uploaded: list[dict[str, Any]] = []
     for entry in _entries(cfg.path(protocol.UPLOADED)):
         state = upload_state(cfg.path(protocol.UPLOADED) / entry.name)
@@ -62,6 +67,8 @@ def collect_status(
                 "problem": None
                 if failing is None
                 else {"seconds": _age(now, failing.since), "reason": failing.reason},
+                # Held back by an admission limit at the last tick (loop/fairness.py).
+                "waiting": _waiting(held.get(entry.name), state, now),
             }
         )
     status["uploaded"] = uploaded
@@ -122,6 +129,18 @@ def collect_status(
         else {"host": lease.host, "pid": lease.pid, "age_seconds": _age(now, lease.time)}
     )
     return status
+
+
+def _waiting(held: Held | None, state: str, now: float) -> dict[str, Any] | None:
+    """Why a ready upload waits (the limit, the reason, since when), as the last tick saw it."""
+    if held is None or state != "ready":
+        return None
+    return {
+        "limit": held.limit,
+        "reason": held.reason,
+        "user": held.user,
+        "seconds": _age(now, held.since),
+    }
 
 
 def _tick_summary(beat: Heartbeat, now: float) -> dict[str, Any]:
@@ -193,6 +212,8 @@ def format_status(status: dict[str, Any]) -> str:
                 parts.append(
                     f"STUCK for {human_age(jam['seconds'])}: {jam['reason']} (at {jam['path']})"
                 )
+            if item.get("waiting"):
+                parts.append(f"waiting: {item['waiting']['reason']}")
             if item.get("problem"):
                 problem = item["problem"]
                 parts.append(f"NOT MOVING for {human_age(problem['seconds'])}: {problem['reason']}")
