@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from hpc_agent import __version__
-from hpc_agent.cli import function, inspect, ops, run, setup
+from hpc_agent.cli import function, inspect, ops, run, setup, usage
 from hpc_agent.cli.inspect import parse_since
 from hpc_agent.config import ConfigError
 from hpc_agent.errors import AgentError
@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_tick(sub)
     run.add_run(sub)
     inspect.add_status(sub)
+    usage.add_usage(sub)
+    usage.add_report(sub)
     ops.add_retry(sub)
     ops.add_cancel(sub)
     ops.add_finalize(sub)

@@ -55,6 +55,11 @@ _TABLE: tuple[Event, ...] = (
     Event("admitted", INFO, "an upload passed admission and moved into CodeToRun/slurm"),
     Event("rejected", WARN, "an upload failed admission and goes to FailedJobs with a report"),
     Event("name-in-use", WARN, "an upload waits: a UoW of the same name is still running"),
+    Event(
+        "held-by-limit",
+        INFO,
+        "an upload waits in UploadedFiles for an admission limit (once per UoW and limit)",
+    ),
     Event("admit-move-failed", ERROR, "an admitted upload could not be moved; it is tried again"),
     Event(
         "function-broken",

@@ -26,6 +26,8 @@ from hpc_agent.fs.atomicio import write_bytes_atomic
 from hpc_agent.text import json_bytes
 
 HEARTBEAT_FILE: Final = "heartbeat.json"
+RECENT_TICKS: Final = 288
+"""How many ticks :attr:`Heartbeat.recent` remembers (a day at the default 5 minutes)."""
 NOTIFY_TIMEOUT_SECONDS: Final = 30
 """A notify command that takes longer is stopped (the tick must not hang on mail)."""
 
@@ -45,6 +47,9 @@ class Heartbeat:
     last_success: float | None = None
     notified: bool = False
     """The PI was told about this run of failures (told once; reset by a success)."""
+    recent: list[list[float]] = field(default_factory=list)
+    """``[started, seconds, exit code]`` of the last :data:`RECENT_TICKS` ticks that ended
+    (the HTML report draws their durations)."""
 
     @property
     def ok(self) -> bool:
@@ -82,6 +87,8 @@ def begin(base_dir: Path, now: float) -> Heartbeat:
         beat.failures_in_a_row = previous.failures_in_a_row
         beat.last_success = previous.last_success
         beat.notified = previous.notified
+        recent = previous.recent if isinstance(previous.recent, list) else []
+        beat.recent = [row for row in recent if isinstance(row, list)][-RECENT_TICKS:]
         if previous.ended is None:
             beat.failures_in_a_row += 1  # the previous tick never ended: it crashed
     write_heartbeat(base_dir, beat)
@@ -102,6 +109,9 @@ def end(
     beat.exit_code = exit_code
     beat.message = message
     beat.counts = counts
+    beat.recent = [*beat.recent, [beat.started, round(now - beat.started, 3), exit_code]][
+        -RECENT_TICKS:
+    ]
     if exit_code == 0:
         beat.failures_in_a_row = 0
         beat.last_success = now

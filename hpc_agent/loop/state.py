@@ -115,6 +115,12 @@ class JobRecord:
     user: str = "unknown"
     """Who started the run (:mod:`hpc_agent.uow.starter`); ``unknown`` without a marker
     and in records written before starters were recorded."""
+    uow_bytes: int | None = None
+    """The UoW's size in bytes at admission, measured only while ``max_uow_bytes_per_user``
+    is set (:mod:`hpc_agent.loop.fairness`); None otherwise."""
+    waited_for_limit_seconds: float | None = None
+    """How long the upload waited in ``UploadedFiles/`` for an admission limit
+    (:mod:`hpc_agent.loop.fairness`); None when no limit held it back."""
 
     def to_json(self) -> str:
         """The record as deterministic JSON text."""

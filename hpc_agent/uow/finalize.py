@@ -57,7 +57,9 @@ from hpc_agent.site.layout import layout_findings
 from hpc_agent.uow.marker import remove_marker
 from hpc_agent.uow.record import decide
 from hpc_agent.uow.report import remove_report_temporaries, stderr_summary, write_report
+from hpc_agent.uow.starter import remove_marker as remove_starter
 from hpc_agent.uow.stuck import StuckList
+from hpc_agent.usage.entry import usage_fields
 
 GROUP_FILE_BITS: Final = stat.S_IRGRP | stat.S_IWGRP
 MAX_QUOTED_CANDIDATES: Final = 200
@@ -86,7 +88,9 @@ class Agent:
         store.ensure()
         cfg.path(protocol.LOGS).mkdir(parents=True, exist_ok=True)
         ledger = Ledger(store.root).load()
-        log = EventLog(cfg.path(protocol.LOGS), cfg.name)
+        # Events about a UoW name who started it (JobRecord.user; eventlog.EventLog.user).
+        user_of = lambda uow: getattr(store.load(uow), "user", None)  # noqa: E731
+        log = EventLog(cfg.path(protocol.LOGS), cfg.name, user_of=user_of)
         return cls(cfg, store, ledger, log, time.time() if now is None else now)
 
 
@@ -243,6 +247,7 @@ def build_report(
         "instance": cfg.name,
         "uow": record.uow,
         "run_id": protocol.run_id_of(record.uow),
+        "user": record.user,
         "outcome": report_outcome(record),
         "destination": destination,
         "job_id": record.job_id,
@@ -260,6 +265,7 @@ def build_report(
         "tasks": task_report(record),
         "lost_jobs": [dict(lost) for lost in record.lost_jobs],
         "resubmissions": record.resubmissions,
+        "waited_for_limit_seconds": record.waited_for_limit_seconds,
         "problems": list(record.problems),
         "notes": list(record.notes),
         "removed_symlinks": removed_symlinks,
@@ -270,7 +276,9 @@ def build_report(
     }
 
 
-def tidy_tree(uow: Path, warnings: list[str] | None = None) -> list[str]:
+def tidy_tree(
+    uow: Path, warnings: list[str] | None = None, sizes: list[int] | None = None
+) -> list[str]:
     """Restore the owner's access, delete symlinks pointing outside ``uow``, open it to the group.
 
     Returns the removed links (relative paths). The walk goes through directory
@@ -288,7 +296,8 @@ def tidy_tree(uow: Path, warnings: list[str] | None = None) -> list[str]:
 
     Each of those is a sentence appended to ``warnings``: handing the UoW back
     matters more than its permissions. A link that cannot be deleted raises
-    ``OSError`` (the UoW must not go back with it).
+    ``OSError`` (the UoW must not go back with it). With ``sizes``, the size of
+    every regular file seen is appended to it (the bytes handed back).
     """
     removed: list[str] = []
     hard_linked: list[str] = []
@@ -315,6 +324,9 @@ def tidy_tree(uow: Path, warnings: list[str] | None = None) -> list[str]:
                     entry.dir_fd, entry.name, entry.rel, entry.is_dir, notes, entry.info
                 ):
                     hard_linked.append(entry.rel)
+                # The marker file is the agent's, removed before the rename.
+                if sizes is not None and _handed_back_file(entry.rel, entry.info):
+                    sizes.append(entry.info.st_size)
         except OSError as exc:
             notes.append(
                 f"The agent could not go through the whole folder ({exc.strerror or exc}), so "
@@ -323,6 +335,10 @@ def tidy_tree(uow: Path, warnings: list[str] | None = None) -> list[str]:
     if hard_linked:
         notes.append(_hard_link_note(hard_linked))
     return sorted(removed)
+
+
+def _handed_back_file(rel: str, info: os.stat_result) -> bool:
+    return stat.S_ISREG(info.st_mode) and rel != protocol.UOW_MARKER
 
 
 def restore_owner_access(uow: Path, warnings: list[str]) -> None:
@@ -494,7 +510,7 @@ def finalize(agent: Agent, record: JobRecord) -> str | None:
             )
             store.save(record)
         step = "setting permissions and removing outside symlinks"
-        removed = tidy_tree(uow_dir, warnings)
+        removed, handed_back = _tidy_and_count(uow_dir, warnings)
         warnings = list(dict.fromkeys(warnings))
         for warning in warnings:
             agent.log.write(
@@ -518,7 +534,7 @@ def finalize(agent: Agent, record: JobRecord) -> str | None:
         _open_to_group(uow_dir, (protocol.REPORT_JSON, protocol.REPORT_TEXT))
         crash_point("after-report")
         step = f"removing {protocol.SENTINELS_DIR}/"
-        remove_marker(uow_dir)  # before sentinels/: the flow may copy the folder after that
+        _remove_markers(uow_dir)  # before sentinels/: the flow may copy the folder after that
         remove_sentinels(uow_dir)
         crash_point("after-sentinels-removed")
         step = f"moving it into {target_dir}/"
@@ -535,7 +551,20 @@ def finalize(agent: Agent, record: JobRecord) -> str | None:
         _hand_back_failed(agent, record, target_dir, step, exc)
         return None
     crash_point("after-finalize-rename")
-    return _after_rename(agent, record)
+    return _after_rename(agent, record, handed_back=handed_back)
+
+
+def _tidy_and_count(uow_dir: Path, warnings: list[str]) -> tuple[list[str], int]:
+    """:func:`tidy_tree`, and the bytes of the regular files it saw (the ledger's ``bytes``)."""
+    sizes: list[int] = []
+    removed = tidy_tree(uow_dir, warnings, sizes)
+    return removed, sum(sizes)
+
+
+def _remove_markers(uow_dir: Path) -> None:
+    """The agent's marker file, and the starter marker (gone since admission unless a crash)."""
+    remove_marker(uow_dir)
+    remove_starter(uow_dir)
 
 
 def _keep_sentinels_content(agent: Agent, record: JobRecord, uow_dir: Path) -> None:
@@ -660,7 +689,7 @@ def tell_the_pi(agent: Agent, subject: str, body: str) -> None:
     )
 
 
-def _after_rename(agent: Agent, record: JobRecord) -> str | None:
+def _after_rename(agent: Agent, record: JobRecord, handed_back: int | None = None) -> str | None:
     """Ledger and clean-up once the UoW is in its finished directory (or lost)."""
     # A stale entry is harmless (status and doctor show only UoWs still in
     # CodeToRun/slurm), so failing to drop it must not undo a hand-back.
@@ -677,7 +706,18 @@ def _after_rename(agent: Agent, record: JobRecord) -> str | None:
         )
         agent.store.delete(record.uow)
         return None
-    agent.ledger.put(destination, agent.now, uow=record.uow, job_id=record.job_id)
+    agent.ledger.put(
+        destination,
+        agent.now,
+        uow=record.uow,
+        job_id=record.job_id,
+        **usage_fields(
+            record,
+            uow_dir=agent.cfg.base_dir / destination,
+            finished=agent.now,
+            handed_back=handed_back,
+        ),
+    )
     # Logged while the record still exists: a kill after this line repeats the
     # step (and the line) next tick, where a kill after the delete would have
     # lost the line for good. At least once, never never.

@@ -31,6 +31,7 @@ from hpc_agent.fs.treewalk import O_DIR, add_bits_at
 from hpc_agent.loop.state import Ledger, ledger_key
 from hpc_agent.site.layout import layout_problems
 from hpc_agent.uow.finalize import Agent, free_name, iso
+from hpc_agent.usage.entry import carried
 
 DAY: Final = 86400
 _LOG_NAME = re.compile(r"^flowcron-(\d{4}-\d{2}-\d{2})\.jsonl$")
@@ -95,10 +96,11 @@ def apply_retention(agent: Agent) -> RetentionResult:
                     error=str(exc),
                 )
                 continue
+            usage = carried(ledger.entries.get(key))  # usage reads the ledger until deletion
             ledger.pop(key)
             seen.discard(key)
             bin_key = ledger_key(protocol.RECYCLING_BIN, target.name)
-            ledger.put(bin_key, now, came_from=key)
+            ledger.put(bin_key, now, came_from=key, **usage)
             seen.add(bin_key)
             result.recycled.append(key)
             agent.log.write(
