@@ -98,6 +98,9 @@ class InstanceConfig:
     notify_command: str | None = None
     notify_after_failures: int = 3
     stuck_report_seconds: int = 3600
+    html_report: bool = False
+    """Refresh ``Logs/report.html`` (``hpc-agent report --html``) from the tick, at most
+    once an hour, so the PI can open it in the Globus web app's file browser."""
     run_policy: str = "both"
     """What the instance runs (:data:`hpc_agent.protocol.RUN_POLICIES`): ``both``, ``scripts``
     (UoWs with their own job script only) or ``functions`` (calls of ``Functions/`` only)."""
@@ -145,7 +148,7 @@ _INT_LIMITS: dict[str, tuple[int, int]] = {
     "max_active": (0, 1_000_000),
     "max_uow_bytes_per_user": (0, 2**62),
 }
-_BOOL_FIELDS = ("timestamp", "finalize_by_dependency")
+_BOOL_FIELDS = ("timestamp", "finalize_by_dependency", "html_report")
 _CHOICES: dict[str, tuple[str, ...]] = {
     "executor": EXECUTORS,
     "schedule": SCHEDULES,

@@ -56,6 +56,11 @@ _TABLE: tuple[Event, ...] = (
     Event("rejected", WARN, "an upload failed admission and goes to FailedJobs with a report"),
     Event("name-in-use", WARN, "an upload waits: a UoW of the same name is still running"),
     Event(
+        "html-report-failed",
+        WARN,
+        "the hourly Logs/report.html could not be written; the tick went on",
+    ),
+    Event(
         "held-by-limit",
         INFO,
         "an upload waits in UploadedFiles for an admission limit (once per UoW and limit)",

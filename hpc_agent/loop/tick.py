@@ -27,6 +27,8 @@ runs the steps in this order, each in its own module:
    name, so it is never submitted twice;
 5. hand-back (:mod:`hpc_agent.loop.handback`): see :mod:`hpc_agent.uow.finalize`;
 6. retention: see :mod:`hpc_agent.uow.retention`;
+7. the PI's page (:mod:`hpc_agent.loop.pi_report`): ``Logs/report.html``
+   refreshed at most once an hour, only with ``html_report = true``;
 
 then the ledger is saved and the heartbeat written (:func:`record_health`).
 The steps share a :class:`~hpc_agent.loop.context.TickContext`; the moves of
@@ -54,6 +56,7 @@ from hpc_agent.loop.handback import finalize_all
 from hpc_agent.loop.load import load
 from hpc_agent.loop.lock import InstanceLock, LeaseLost
 from hpc_agent.loop.outcome import query_outcomes
+from hpc_agent.loop.pi_report import refresh_html_report
 from hpc_agent.loop.submit import submit_all
 from hpc_agent.site.layout import layout_problems, log_refusal
 from hpc_agent.uow.finalize import Agent, tell_the_pi
@@ -212,6 +215,7 @@ class Reconciler(TickContext):
         self.lock.renew()
         self.result.retention = apply_retention(self.agent)
         self.agent.ledger.save()
+        refresh_html_report(self)
         if self.result.errors:
             self.result.exit_code = EXIT_FAILED
             self.result.message = (
