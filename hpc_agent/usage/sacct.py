@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Final
 
@@ -76,6 +77,7 @@ class JobUsage:
         return max(0.0, self.start - self.submit)
 
 
+@lru_cache(maxsize=4096)  # a cluster's jobs repeat the same few values
 def parse_rss(text: str) -> int | None:
     """Bytes of a ``MaxRSS`` value: ``1234K``, ``1.5G``, ``0``; None when empty.
 
@@ -88,6 +90,7 @@ def parse_rss(text: str) -> int | None:
     return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
+@lru_cache(maxsize=4096)
 def parse_tres(text: str) -> tuple[float, float]:
     """(CPUs, GPUs) of an ``AllocTRES`` value (``billing=2,cpu=2,gres/gpu=1,mem=4G,node=1``).
 
