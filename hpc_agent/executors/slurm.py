@@ -16,11 +16,14 @@ printed, with a task per array task or component.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import os
 import pwd
 import re
 import subprocess
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -36,10 +39,18 @@ from hpc_agent.executors.base import (
     is_part,
     newest_per_task,
     task_count,
+    task_ids,
 )
+from hpc_agent.fs.atomicio import write_text_atomic
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds any one Slurm command may take before the scheduler counts as unreachable."""
+
+ACCOUNTING_FILE = "slurm-accounting.json"
+"""Whether the cluster keeps accounting, remembered between ticks in ``CodeToRun/.state/``."""
+
+ACCOUNTING_MAX_AGE = 3600.0
+"""Seconds a remembered answer about accounting is trusted before sacct is asked again."""
 
 SACCT_FIELDS = (
     "JobID",
@@ -344,6 +355,68 @@ def name_from_controller(records: Sequence[JobInfo], held: Sequence[JobInfo]) ->
         name = names.get((record.job_id, record.submit_time)) if record.unnamed else None
         named.append(dataclasses.replace(record, name=name, unnamed=False) if name else record)
     return named
+
+
+# -- array tasks slurmdbd has no record of yet (FlowCron issue: false array outcome) --
+
+UNACCOUNTED_STATE = "COMPLETING"
+"""The state given to an array task the controller holds but slurmdbd has no record of yet.
+
+Not a terminal state: the job's outcome waits until accounting has the task."""
+
+
+def ended_part_jobs(records: Sequence[JobInfo]) -> set[str]:
+    """Ids of arrays and heterogeneous jobs whose every accounting record has ended."""
+    parts: dict[str, bool] = {}
+    for record in records:
+        if is_part(record.job_id):
+            job_id = base_job_id(record.job_id)
+            parts[job_id] = parts.get(job_id, True) and record.finished
+    return {job_id for job_id, ended in parts.items() if ended}
+
+
+def hold_unaccounted_tasks(
+    records: Sequence[JobInfo], held: Sequence[JobInfo], job_ids: Iterable[str]
+) -> list[JobInfo]:
+    """``records`` (sacct) plus the tasks of ``job_ids`` only the controller (``held``) shows.
+
+    slurmdbd creates an array task's record when the task starts, and on a
+    busy machine it can get that record seconds after it got the end of the
+    array's last task (the one whose record holds the array's own id): sacct
+    then lists ``7_1``, ``7_2`` and ``7_4``, all ended, and no ``7_3`` at all,
+    so the array would look ended with an outcome that leaves task 3 out. A
+    task the controller holds (same job: same id and submit time) that sacct
+    does not list is added, queued or running as the controller says, or, if
+    it has ended there, as :data:`UNACCOUNTED_STATE`: the outcome waits for
+    its accounting record, which has the exit code.
+    """
+    wanted = set(job_ids)
+    covered: dict[str, set[str]] = {}
+    submits: dict[str, set[str | None]] = {}
+    for record in records:
+        job_id = base_job_id(record.job_id)
+        covered.setdefault(job_id, set()).update(task_ids(record.job_id) or [record.job_id])
+        submits.setdefault(job_id, set()).add(record.submit_time)
+    added: list[JobInfo] = []
+    for record in held:
+        job_id = base_job_id(record.job_id)
+        if job_id not in wanted or not is_part(record.job_id):
+            continue
+        if record.submit_time not in submits.get(job_id, set()):
+            continue  # another job under a reused id
+        ids = task_ids(record.job_id) or [record.job_id]
+        if all(task in covered[job_id] for task in ids):
+            continue
+        if record.finished:
+            record = dataclasses.replace(
+                record,
+                state=UNACCOUNTED_STATE,
+                exit_code=None,
+                end_time=None,
+                reason=f"{record.state} in the controller, not in the accounting records yet",
+            )
+        added.append(record)
+    return [*records, *added]
 
 
 def parse_squeue_records(text: str) -> list[JobInfo]:
@@ -669,26 +742,112 @@ def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
         yield chunk
 
 
+def read_accounting(path: Path, *, now: float | None = None) -> bool | None:
+    """The remembered answer in ``path`` (:data:`ACCOUNTING_FILE`), or None to ask sacct again.
+
+    None when the file is missing or damaged, older than
+    :data:`ACCOUNTING_MAX_AGE` (or dated in the future: the clock went back),
+    or written for another Slurm (``SLURM_CONF`` differs).
+    """
+    now = time.time() if now is None else now
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    value, checked = data.get("accounting"), data.get("checked_at")
+    if not isinstance(value, bool) or not isinstance(checked, (int, float)):
+        return None
+    if not 0 <= now - checked < ACCOUNTING_MAX_AGE:
+        return None
+    if data.get("slurm_conf") != os.environ.get("SLURM_CONF"):
+        return None
+    return value
+
+
+def write_accounting(path: Path, value: bool, *, now: float | None = None) -> None:
+    """Remember ``value`` in ``path``; best effort (a file that cannot be written costs one sacct)."""
+    data = {
+        "accounting": value,
+        "checked_at": time.time() if now is None else now,
+        "slurm_conf": os.environ.get("SLURM_CONF"),
+    }
+    with contextlib.suppress(OSError):
+        write_text_atomic(path, json.dumps(data, sort_keys=True) + "\n")
+
+
 class SlurmExecutor:
     """Runs UoW jobs on the Slurm cluster the environment points at.
 
-    ``accounting`` is detected on first use (one sacct call) unless given.
+    Whether the cluster keeps accounting is learnt from the status query itself,
+    never asked separately: with the answer unknown (or older than
+    :data:`ACCOUNTING_MAX_AGE`), the query tries ``sacct``, and a sacct that says
+    accounting storage is disabled sends it to the controller in the same call.
+    With ``accounting_file`` the answer is remembered there between processes
+    (each tick is one), so a steady tick makes two Slurm calls: the ping and
+    one batched query (without accounting, once an hour one more: the sacct
+    that checks it is still off). ``accounting`` given is used as is.
     """
 
     name = "slurm"
 
     def __init__(
-        self, *, timeout_seconds: float = DEFAULT_TIMEOUT, accounting: bool | None = None
+        self,
+        *,
+        timeout_seconds: float = DEFAULT_TIMEOUT,
+        accounting: bool | None = None,
+        accounting_file: Path | None = None,
     ) -> None:
         self.timeout = timeout_seconds
+        self.accounting_file = accounting_file
+        self._fixed = accounting is not None
         self._accounting = accounting
+        self._learnt_at = time.monotonic()
 
     @property
     def accounting(self) -> bool:
-        """Whether sacct is usable on this cluster (detected once, then remembered)."""
-        if self._accounting is None:
-            self._accounting = detect_accounting(timeout=self.timeout)
+        """Whether sacct is usable on this cluster (remembered, else detected with one sacct)."""
+        known = self._known()
+        if known is None:
+            known = detect_accounting(timeout=self.timeout)
+            self._remember(known)
+        return known
+
+    def _known(self) -> bool | None:
+        """What is known about accounting without asking Slurm; None when it must be learnt."""
+        if self._fixed:
+            return self._accounting
+        if self._accounting is not None and time.monotonic() - self._learnt_at >= (
+            ACCOUNTING_MAX_AGE
+        ):
+            self._accounting = None  # a long `hpc-agent run` learns it again too
+        if self._accounting is None and self.accounting_file is not None:
+            self._accounting = read_accounting(self.accounting_file)
+            self._learnt_at = time.monotonic()
         return self._accounting
+
+    def _remember(self, value: bool) -> None:
+        if self._fixed:
+            return
+        self._accounting = value
+        self._learnt_at = time.monotonic()
+        if self.accounting_file is not None:
+            write_accounting(self.accounting_file, value)
+
+    def _sacct_answered(self, result: subprocess.CompletedProcess[str]) -> bool:
+        """Whether sacct answered; False when it said accounting is off (remembered).
+
+        Any other failure raises, as a sacct failure always did.
+        """
+        if result.returncode == 0:
+            if self._accounting is not True:
+                self._remember(True)
+            return True
+        if accounting_disabled(_message(result)) and not self._fixed:
+            self._remember(False)
+            return False
+        raise _fail("sacct", result)
 
     def submit(self, spec: JobSpec) -> str:
         """Submit with sbatch; SubmitRejected carries sbatch's own words."""
@@ -708,40 +867,59 @@ class SlurmExecutor:
         ids = sorted({str(job_id) for job_id in job_ids}, key=_id_order)
         if not ids:
             return {}
-        if self.accounting:
-            return self._query_sacct(ids)
+        if self._known() is not False:
+            jobs = self._query_sacct(ids)
+            if jobs is not None:
+                return jobs
         return self._query_controller(ids)
 
-    def _query_sacct(self, ids: list[str]) -> dict[str, JobInfo]:
+    def _query_sacct(self, ids: list[str]) -> dict[str, JobInfo] | None:
+        """The jobs as sacct knows them; None when sacct said accounting is off."""
         # slurmdbd answers sacct even when the controller is down; the tick finds
         # an outage through ping(), which it calls first, so none is needed here.
         # --duplicates: without it sacct shows only the newest job with each id,
         # which after a controller lost its state may be another job entirely.
         argv = ["sacct", "-D", "-j", ",".join(ids), "-n", "-P", "-X"]
         result = _run([*argv, "--format=" + ",".join(SACCT_FIELDS)], self.timeout)
-        if result.returncode != 0:
-            raise _fail("sacct", result)
+        if not self._sacct_answered(result):
+            return None
         wanted = set(ids)
         records = [r for r in parse_sacct_records(result.stdout) if base_job_id(r.job_id) in wanted]
         unnamed = sorted({base_job_id(r.job_id) for r in records if r.unnamed}, key=_id_order)
-        if unnamed:
-            records = name_from_controller(records, self._controller_records(unnamed))
+        # An array that looks ended in sacct is checked against the controller,
+        # which may hold a task slurmdbd has no record of yet (hold_unaccounted_tasks).
+        ended = ended_part_jobs(records)
+        if unnamed or ended:
+            asked = sorted(set(unnamed) | ended, key=_id_order)
+            held = self._controller_records(asked, required=bool(ended))
+            if unnamed:
+                records = name_from_controller(records, held)
+            if ended:
+                records = hold_unaccounted_tasks(records, held, ended)
         return assemble(records)
 
-    def _controller_records(self, ids: list[str]) -> list[JobInfo]:
+    def _controller_records(self, ids: list[str], *, required: bool = False) -> list[JobInfo]:
         """What the controller holds under ``ids`` (squeue); empty when it cannot say.
 
         Asked only when slurmdbd listed a job without its name yet (right after
-        a job ended, or after a controller restart): one more call per tick at
-        most, whatever the number of jobs. Best effort: slurmdbd answers while
-        the controller is down, and such records then simply stay unnamed.
+        a job ended, or after a controller restart), or an array or
+        heterogeneous job that looks ended: one more call per tick at most,
+        whatever the number of jobs. Best effort for names: slurmdbd answers
+        while the controller is down, and such records then simply stay
+        unnamed. ``required`` (an ended-looking array): no answer raises
+        SchedulerUnavailable, so no outcome is decided without the check
+        (a controller that forgot every id is an answer: empty).
         """
         argv = ["squeue", "-h", "-t", "all", "-j", ",".join(ids), "-o", SQUEUE_FORMAT]
         try:
             result = _run(argv, self.timeout)
         except SchedulerUnavailable:
+            if required:
+                raise
             return []
         if result.returncode != 0:
+            if required and "invalid job id specified" not in _message(result).lower():
+                raise _fail("squeue", result)
             return []
         return parse_squeue_records(result.stdout)
 
@@ -794,7 +972,7 @@ class SlurmExecutor:
             if result.returncode != 0:
                 raise _fail("squeue", result)
             outputs.append(result.stdout)
-            if self.accounting:
+            if self._known() is not False:
                 result = _run(
                     # Not -S submitted_after: sacct refuses a start after its own
                     # "now", which a small clock difference could produce; the
@@ -811,9 +989,8 @@ class SlurmExecutor:
                     ],
                     self.timeout,
                 )
-                if result.returncode != 0:
-                    raise _fail("sacct", result)
-                outputs.append(result.stdout)
+                if self._sacct_answered(result):
+                    outputs.append(result.stdout)
             merged = parse_names("\n".join(outputs), submitted_after=submitted_after)
             for name, job_id in merged.items():
                 if name in chunk and (name not in found or int(job_id) > int(found[name])):

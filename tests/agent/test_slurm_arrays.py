@@ -136,12 +136,6 @@ def test_an_array_with_a_failing_task_fails_with_every_task_reported(
     assert f"{job_id}_3" in report["reason"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="seen once in a full CI run on the shared cluster: a 3-task array of `true` was "
-    "handed back to FailedJobs (never a false success); not reproduced alone in 7 runs. "
-    "Quarantined until the cause is found; the assertion message now records the reason.",
-)
 def test_an_array_whose_tasks_all_succeed_is_a_success(cluster: Any, tmp_path: Path) -> None:
     cfg = instance(cluster, tmp_path / "inst")
     script = ARRAY_SCRIPT.replace("exit 3", "true").replace("--array=1-4", "--array=1-3")

@@ -15,6 +15,7 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,9 +23,13 @@ from hpc_agent.executors.base import JobSpec, claim
 from hpc_agent.executors.slurm import (
     COMMENT_MAX_CHARS,
     CONFIG_TIME_KEY,
+    UNACCOUNTED_STATE,
     accounting_disabled,
+    assemble,
     config_accounting,
     config_seconds,
+    ended_part_jobs,
+    hold_unaccounted_tasks,
     is_unreachable,
     name_from_controller,
     normalize_elapsed,
@@ -413,3 +418,95 @@ def test_show_config_gives_accounting_and_min_job_age(tag: str, accounting: bool
 )
 def test_config_seconds(text: str | None, seconds: int | None) -> None:
     assert config_seconds(text) == seconds
+
+
+# -- an array task slurmdbd has no record of yet ------------------------------
+# Recorded on the accounting test bed under CPU load (test_slurm_arrays, array
+# 1-4 whose task 3 exits 3): for several seconds sacct listed tasks 1, 2 and 4
+# (the array's own record, raw id 5) all ended and no task 3 at all, while the
+# controller already held 5_3 FAILED. Judged on sacct alone, the array was a
+# success (when the pending range 5_[3-4] had not been seen) or, with it seen,
+# a failure for an OUTCOME_UNSEEN task instead of task 3's own exit code.
+
+LATE_NAME = "flowcron-tab4200d9-arr"
+
+
+def _late_answers(squeue: str | None, *, squeue_rc: int = 0, squeue_err: str = "") -> Any:
+    import subprocess
+
+    calls: list[str] = []
+
+    def run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        calls.append(argv[0])
+        if argv[0] == "sacct":
+            out = recorded("acct_sacct_array_task_late.txt")
+            return subprocess.CompletedProcess(argv, 0, out, "")
+        assert argv[0] == "squeue"
+        return subprocess.CompletedProcess(argv, squeue_rc, squeue or "", squeue_err)
+
+    return run, calls
+
+
+def test_sacct_alone_shows_an_array_missing_a_task_as_ended() -> None:
+    # The hazard itself: nothing in sacct's answer says a task is missing.
+    job = parse_sacct(recorded("acct_sacct_array_task_late.txt"))["5"]
+    assert [t.job_id for t in job.tasks] == ["5_1", "5_2", "5_4"]
+    assert job.finished and job.succeeded
+
+
+def test_a_task_only_the_controller_holds_keeps_the_array_waiting() -> None:
+    records = parse_sacct_records(recorded("acct_sacct_array_task_late.txt"))
+    held = parse_squeue_records(recorded("acct_squeue_array_task_late.txt"))
+    assert ended_part_jobs(records) == {"5"}
+    job = assemble(hold_unaccounted_tasks(records, held, {"5"}))["5"]
+    assert [t.job_id for t in job.tasks] == ["5_1", "5_2", "5_3", "5_4"]
+    late = job.tasks[2]
+    assert (late.state, late.exit_code) == (UNACCOUNTED_STATE, None)
+    assert late.reason == "FAILED in the controller, not in the accounting records yet"
+    assert not job.finished and not job.succeeded
+    # Another job under the same id (another submit time) adds nothing.
+    other = [dataclasses.replace(r, submit_time="2026-12-02T01:00:00") for r in held]
+    assert hold_unaccounted_tasks(records, other, {"5"}) == records
+    # Once slurmdbd has task 3, its own exit code decides.
+    arrived = parse_sacct_records(recorded("acct_sacct_array_task_arrived.txt"))
+    job = assemble(hold_unaccounted_tasks(arrived, held, {"5"}))["5"]
+    assert (job.finished, job.state, job.exit_code) == (True, "FAILED", "3:0")
+
+
+@pytest.mark.parametrize("remembered", [{}, {"5_3": None, "5_4": None}])
+def test_an_array_missing_a_task_in_sacct_is_not_judged_yet(
+    remembered: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hpc_agent.executors import slurm
+    from hpc_agent.loop.state import SUBMITTED, JobRecord
+    from hpc_agent.uow.record import RUNNING, judge
+
+    run, calls = _late_answers(recorded("acct_squeue_array_task_late.txt"))
+    monkeypatch.setattr(slurm, "_run", run)
+    info = slurm.SlurmExecutor(accounting=True).query(["5"])["5"]
+    record = JobRecord(
+        uow="arr", phase=SUBMITTED, job_name=LATE_NAME, job_id="5", tasks_seen=dict(remembered)
+    )
+    # Before the fix: ENDED, succeeded ({}: false success) or OUTCOME_UNSEEN.
+    verdict = judge(record, info, now=0.0, grace_seconds=600)
+    assert verdict.state == RUNNING, (verdict.outcome, verdict.reason)
+    assert verdict.tasks_seen["5_3"] is None
+    assert calls == ["sacct", "squeue"]  # one more call, only for an array that looks ended
+
+
+def test_an_ended_array_is_not_judged_without_the_controller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hpc_agent.executors import slurm
+    from hpc_agent.executors.base import ExecutorError
+
+    run, _ = _late_answers(None, squeue_rc=1, squeue_err="slurm_load_jobs error: Socket timed out")
+    monkeypatch.setattr(slurm, "_run", run)
+    with pytest.raises(ExecutorError):
+        slurm.SlurmExecutor(accounting=True).query(["5"])
+    # A controller that forgot the job entirely is an answer: sacct decides.
+    run, _ = _late_answers(
+        None, squeue_rc=1, squeue_err="slurm_load_jobs error: Invalid job id specified"
+    )
+    monkeypatch.setattr(slurm, "_run", run)
+    assert slurm.SlurmExecutor(accounting=True).query(["5"])["5"].finished
