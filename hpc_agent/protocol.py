@@ -33,6 +33,8 @@ FUNCTIONS: Final = "Functions"
 """The instance's published functions, one folder each (``Functions/<name>/function.toml``)."""
 RUN_POLICIES: Final = ("both", "scripts", "functions")
 """What an instance runs: UoWs with their own script, calls of published functions, or both."""
+EXECUTORS: Final = ("slurm", "local")
+"""What an instance can run jobs with: the values of its ``executor`` setting."""
 
 INSTANCE_DIRS: Final = (UPLOADED, RUNNING, ANALYSED, FAILED, RECYCLING_BIN, LOGS)
 """Every directory an instance has, in the order set-up creates them."""

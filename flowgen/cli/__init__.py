@@ -16,6 +16,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain (click) help and usage errors: rich and markdown-it, which typer's
+    # rich help loads, would double the start-up time of every command
+    # (tests/test_import_graph.py keeps them out).
+    rich_markup_mode=None,
 )
 
 

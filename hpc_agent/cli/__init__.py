@@ -4,6 +4,10 @@ INSTANCE is an instance's base directory or its registered name. Exit codes:
 0 success, 1 a failed check or operation, 2 a usage or configuration error,
 3 a tick that found Slurm unreachable (nothing was moved).
 Messages go to stderr; results to stdout.
+
+Building the parser imports only the command modules' parser halves: each
+command imports what it needs when it runs, so ``hpc-agent --help`` and
+``hpc-agent status`` start fast (tests/test_import_graph.py keeps them so).
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from collections.abc import Callable, Sequence
 from hpc_agent import __version__
 from hpc_agent.cli import function, inspect, ops, run, setup, usage
 from hpc_agent.cli.inspect import parse_since
-from hpc_agent.config import ConfigError
 from hpc_agent.errors import AgentError
 from hpc_agent.exitcodes import ExitCode
 
@@ -88,6 +91,8 @@ def error_message(exc: BaseException, command: str) -> str:
     """The one line ``command`` prints on stderr for ``exc``: never a traceback."""
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
+    from hpc_agent.config import ConfigError  # loaded already whenever one was raised
+
     text = os_error_message(exc) if isinstance(exc, OSError) else str(exc)
     if isinstance(exc, ConfigError) and command in _BARE_CONFIG_PREFIX:
         return f"hpc-agent: {text}"

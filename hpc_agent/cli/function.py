@@ -11,15 +11,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpc_agent.cli.common import add_instance_argument
-from hpc_agent.config import InstanceConfig, load_instance
 from hpc_agent.exitcodes import ExitCode
-from hpc_agent.fs.atomicio import write_text_atomic
-from hpc_agent.functions import admin
-from hpc_agent.functions.render import Rendered
-from hpc_agent.functions.spec import Library
+
+if TYPE_CHECKING:
+    from hpc_agent.config import InstanceConfig
+    from hpc_agent.functions.render import Rendered
+    from hpc_agent.functions.spec import Library
+
+# hpc_agent.functions.admin (and the configuration) are imported by each command
+# when it runs: hpc-agent --help and the other commands need none of it.
 
 
 def add_function(sub: Any) -> None:
@@ -171,12 +174,17 @@ def _dump(data: object) -> None:
 
 
 def _note_policy(cfg: InstanceConfig, library: Library, command: str) -> None:
+    from hpc_agent.functions import admin
+
     if note := admin.run_policy_note(cfg, library):
         print(f"hpc-agent {command}: note: {note}", file=sys.stderr)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print every function folder of the instance."""
+    from hpc_agent.config import load_instance
+    from hpc_agent.functions import admin
+
     cfg = load_instance(args.instance)
     library = admin.load(cfg)
     entries = admin.list_functions(library)
@@ -190,6 +198,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one function."""
+    from hpc_agent.config import load_instance
+    from hpc_agent.functions import admin
+
     cfg = load_instance(args.instance)
     info = admin.describe(cfg, admin.find(cfg, args.name))
     if args.format == "json":
@@ -201,6 +212,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_new(args: argparse.Namespace) -> int:
     """Create a function folder and say what to do next."""
+    from hpc_agent.config import load_instance
+    from hpc_agent.functions import admin
+
     cfg = load_instance(args.instance)
     folder = admin.new_function(cfg, args.name, args.builtin)
     files = ", ".join(sorted(p.name for p in folder.iterdir()))
@@ -223,6 +237,9 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check one function or all; exit 1 when any has a problem."""
+    from hpc_agent.config import load_instance
+    from hpc_agent.functions import admin
+
     cfg = load_instance(args.instance)
     results = admin.check(cfg, args.name)
     if args.format == "json":
@@ -238,6 +255,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _rendered(args: argparse.Namespace, cfg: InstanceConfig) -> Rendered | None:
     """The rendered call of ``args``, or None after printing its problems on stderr."""
+    from hpc_agent.functions import admin
+
     function = admin.find(cfg, args.name)
     params = admin.read_params_file(args.params)
     data_dir, note = admin.data_dir_for(args.params, args.data)
@@ -252,6 +271,8 @@ def _rendered(args: argparse.Namespace, cfg: InstanceConfig) -> Rendered | None:
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Print the job script of a call (or its problems, exit 1)."""
+    from hpc_agent.config import load_instance
+
     cfg = load_instance(args.instance)
     rendered = _rendered(args, cfg)
     if rendered is None:
@@ -262,6 +283,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     """Render a call and print Slurm's answer to sbatch --test-only (exit 1 when refused)."""
+    from hpc_agent.config import load_instance
+    from hpc_agent.functions import admin
+
     cfg = load_instance(args.instance)
     rendered = _rendered(args, cfg)
     if rendered is None:
@@ -285,6 +309,10 @@ def _print_resources(resources: dict[str, Any]) -> None:
 
 def cmd_catalog(args: argparse.Namespace) -> int:
     """Write the catalogue to stdout or a file."""
+    from hpc_agent.config import load_instance
+    from hpc_agent.fs.atomicio import write_text_atomic
+    from hpc_agent.functions import admin
+
     cfg = load_instance(args.instance)
     library = admin.load(cfg)
     text = admin.catalog_text(cfg, library)

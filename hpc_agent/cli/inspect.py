@@ -8,17 +8,16 @@ import re
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hpc_agent import protocol
 from hpc_agent.cli.common import add_instance_argument
-from hpc_agent.config import InstanceConfig, load_instance
-from hpc_agent.executors import make_executor
-from hpc_agent.executors.base import Executor
 from hpc_agent.exitcodes import ExitCode
-from hpc_agent.loop.eventlog import follow_events, format_event, read_events
-from hpc_agent.site import doctor
-from hpc_agent.site.status import collect_status, format_status
+
+if TYPE_CHECKING:
+    from hpc_agent.executors.base import Executor
+
+# Each command imports what it uses when it runs: `hpc-agent --help` loads none
+# of it, and `hpc-agent status` not the doctor or the event log.
 
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -43,6 +42,9 @@ def add_doctor(sub: Any) -> None:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Run the checks and print them."""
+    from hpc_agent.config import load_instance
+    from hpc_agent.site import doctor
+
     cfg = load_instance(args.instance) if args.instance else None
     checks = doctor.run_checks(cfg)
     if args.format == "json":
@@ -100,7 +102,11 @@ def _since_arg(text: str) -> float:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     """Print (and optionally follow) the event log."""
-    cfg: InstanceConfig = load_instance(args.instance)
+    from hpc_agent import protocol
+    from hpc_agent.config import load_instance
+    from hpc_agent.loop.eventlog import follow_events, format_event, read_events
+
+    cfg = load_instance(args.instance)
     logs_dir = cfg.path(protocol.LOGS)
 
     def show(record: dict[str, Any]) -> None:
@@ -140,6 +146,10 @@ def add_status(sub: Any) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the instance's UoWs by state."""
+    from hpc_agent.config import load_instance
+    from hpc_agent.executors import make_executor
+    from hpc_agent.site.status import collect_status, format_status
+
     cfg = load_instance(args.instance)
     try:
         executor: Executor | None = make_executor(cfg)

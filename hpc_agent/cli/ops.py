@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hpc_agent import protocol
 from hpc_agent.cli.common import add_instance_argument
-from hpc_agent.config import InstanceConfig, load_instance
-from hpc_agent.executors import make_executor
-from hpc_agent.executors.base import Executor
 from hpc_agent.exitcodes import ExitCode
-from hpc_agent.uow.operations import cancel, finalize_uow, retry
+
+if TYPE_CHECKING:
+    from hpc_agent.config import InstanceConfig
+    from hpc_agent.executors.base import Executor
 
 
 def _add_uow_command(
@@ -51,11 +50,16 @@ def add_finalize(sub: Any) -> None:
 
 def _executor(cfg: InstanceConfig) -> Executor:
     """The executor the operations use (tests replace this one function)."""
+    from hpc_agent.executors import make_executor
+
     return make_executor(cfg)
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
     """Move a failed UoW back to UploadedFiles/ for resubmission by the next tick."""
+    from hpc_agent.config import load_instance
+    from hpc_agent.uow.operations import retry
+
     target = retry(load_instance(args.instance), args.uow)
     print(f"{args.uow} will be submitted again by the next tick (now in {target.parent}/)")
     return ExitCode.OK
@@ -63,6 +67,10 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     """scancel a UoW's job and finalize it into FailedJobs/ as cancelled."""
+    from hpc_agent import protocol
+    from hpc_agent.config import load_instance
+    from hpc_agent.uow.operations import cancel
+
     cfg = load_instance(args.instance)
     destination = cancel(cfg, args.uow, _executor(cfg))
     if destination is None:
@@ -78,6 +86,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_finalize(args: argparse.Namespace) -> int:
     """Finalize a UoW whose job has ended (run by the finalize-by-dependency job)."""
+    from hpc_agent.config import load_instance
+    from hpc_agent.uow.operations import finalize_uow
+
     cfg = load_instance(args.instance)
     destination = finalize_uow(cfg, args.uow, _executor(cfg))
     print(f"{args.uow}: " + (f"now in {destination}" if destination else "nothing to do"))

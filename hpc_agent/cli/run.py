@@ -8,15 +8,17 @@ import sys
 import threading
 import time
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hpc_agent import protocol
 from hpc_agent.cli.common import add_instance_argument
-from hpc_agent.config import InstanceConfig, load_instance
-from hpc_agent.executors import make_executor
 from hpc_agent.exitcodes import ExitCode
-from hpc_agent.loop import tick as tick_loop  # its tick() is looked up per call: tests replace it
-from hpc_agent.loop.eventlog import EventLog
+
+if TYPE_CHECKING:
+    from hpc_agent.config import InstanceConfig
+
+# The loop, the executors and the configuration are imported by the commands
+# that use them (hpc-agent --help needs none of them). tick_loop.tick is looked
+# up per call: tests replace it.
 
 # -- tick ------------------------------------------------------------------------
 
@@ -35,6 +37,9 @@ def add_tick(sub: Any) -> None:
 
 def cmd_tick(args: argparse.Namespace) -> int:
     """One tick; exit 0 (also when another agent is busy), non-zero when the scheduler is down."""
+    from hpc_agent.config import load_instance
+    from hpc_agent.loop import tick as tick_loop
+
     result = tick_loop.tick(load_instance(args.instance))
     if result.message:
         print(result.message, file=sys.stderr if result.exit_code else sys.stdout)
@@ -63,6 +68,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.every < 1:
         print("hpc-agent run: --every must be at least 1 second", file=sys.stderr)
         return ExitCode.USAGE
+    from hpc_agent.config import load_instance
+    from hpc_agent.executors import make_executor
+    from hpc_agent.loop import tick as tick_loop
+
     cfg = load_instance(args.instance)
     executor = make_executor(cfg)
     stop = threading.Event()
@@ -97,6 +106,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _report_crashed_tick(cfg: InstanceConfig, exc: Exception) -> None:
     """Log a tick that raised as one error event and say so briefly on stderr."""
+    from hpc_agent import protocol
+    from hpc_agent.loop.eventlog import EventLog
+
     text = f"{type(exc).__name__}: {exc}"
     try:
         EventLog(cfg.path(protocol.LOGS), cfg.name).write(

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hpc_agent.config import (
-    EXECUTORS,
-    ConfigError,
-    InstanceConfig,
-    load_instance,
-    registered_base,
-    registry_path,
-    save_instance,
-)
 from hpc_agent.exitcodes import ExitCode
-from hpc_agent.protocol import RUN_POLICIES
-from hpc_agent.site import schedule
-from hpc_agent.site.setup import SetupOptions, describe_change, setup, stdin_prompter
+from hpc_agent.protocol import EXECUTORS, RUN_POLICIES
+
+if TYPE_CHECKING:
+    from hpc_agent.config import InstanceConfig
+
+# The configuration, set-up and schedule modules are imported by the commands
+# (hpc-agent --help needs none of them).
 
 # -- setup ---------------------------------------------------------------------
 
@@ -82,6 +76,8 @@ def add_setup(sub: Any) -> None:
 
 def cmd_setup(args: argparse.Namespace) -> int:
     """Create or update an instance."""
+    from hpc_agent.site.setup import SetupOptions, setup, stdin_prompter
+
     options = SetupOptions(
         base_dir=args.base_dir,
         name=args.name,
@@ -128,6 +124,12 @@ def add_schedule(sub: Any) -> None:
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     """Install, remove or show the schedule."""
+    from dataclasses import replace
+
+    from hpc_agent.config import load_instance, save_instance
+    from hpc_agent.site import schedule
+    from hpc_agent.site.setup import describe_change, stdin_prompter
+
     cfg = load_instance(args.instance)
     if args.kind:
         cfg = replace(cfg, schedule=args.kind)
@@ -172,6 +174,9 @@ def add_uninstall(sub: Any) -> None:
 
 def _remove_registry_entry(cfg: InstanceConfig) -> None:
     """Remove the registry entry of ``cfg``'s name only when it points at ``cfg.base_dir``."""
+    from hpc_agent.config import ConfigError, registered_base, registry_path
+    from hpc_agent.site import schedule
+
     entry = registry_path(cfg.name)
     try:
         registered = registered_base(cfg.name)
@@ -193,6 +198,10 @@ def _remove_registry_entry(cfg: InstanceConfig) -> None:
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
     """Remove the schedule and the registry entry; keep every file of the instance."""
+    from hpc_agent.config import load_instance
+    from hpc_agent.site import schedule
+    from hpc_agent.site.setup import describe_change, stdin_prompter
+
     cfg = load_instance(args.instance)
     status = ExitCode.OK
     if cfg.schedule != "none":

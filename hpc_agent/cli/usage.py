@@ -11,14 +11,14 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpc_agent.cli.inspect import parse_since
-from hpc_agent.config import ConfigError, InstanceConfig, load_instance, registered_names
 from hpc_agent.exitcodes import ExitCode
-from hpc_agent.usage.figures import GROUPINGS, compute
-from hpc_agent.usage.html import write_report
-from hpc_agent.usage.text import format_csv, format_json, format_text
+from hpc_agent.usage import GROUPINGS
+
+if TYPE_CHECKING:
+    from hpc_agent.config import InstanceConfig
 
 _DATES = "a duration (7d, 12h, 2w), a UTC date (2026-01-31) or a UTC time (2026-01-31T12:00)"
 
@@ -55,6 +55,8 @@ def _until(text: str) -> float:
 
 def _instance(ref: str | None) -> InstanceConfig:
     """The instance named, or the one registered instance when none is named."""
+    from hpc_agent.config import ConfigError, load_instance, registered_names
+
     if ref is not None:
         return load_instance(ref)
     names = registered_names()
@@ -85,6 +87,9 @@ def add_usage(sub: Any) -> None:
 
 def cmd_usage(args: argparse.Namespace) -> int:
     """Print the usage table."""
+    from hpc_agent.usage.figures import compute
+    from hpc_agent.usage.text import format_csv, format_json, format_text
+
     cfg = _instance(args.instance)
     if args.since is not None and args.until is not None and args.until <= args.since:
         print("hpc-agent usage: --until must be after --since", file=sys.stderr)
@@ -118,6 +123,8 @@ def add_report(sub: Any) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML report and say where it is."""
+    from hpc_agent.usage.html import write_report
+
     cfg = _instance(args.instance)
     now = time.time()
     usage = write_report(cfg, args.html, since=args.since, until=args.until, now=now)

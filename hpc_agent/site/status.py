@@ -25,8 +25,8 @@ from hpc_agent.loop.holds import Held, HeldList
 from hpc_agent.loop.lock import InstanceLock, read_lease
 from hpc_agent.loop.state import Ledger, StateStore, ledger_key
 from hpc_agent.text import printable
-from hpc_agent.uow.admission import upload_state
 from hpc_agent.uow.stuck import StuckList
+from hpc_agent.uow.upload import upload_state
 
 SECTIONS = ("uploaded", "running", "analysed", "failed", "recycled")
 

@@ -32,7 +32,7 @@ import stat
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
@@ -41,11 +41,14 @@ from hpc_agent.fs.names import entry_names
 from hpc_agent.fs.treewalk import Entry, TreeWalk, link_escapes
 from hpc_agent.functions.call import FunctionCall, prepare_call, read_job_file
 from hpc_agent.functions.spec import Library, load_library
+from hpc_agent.uow import upload as _upload
 from hpc_agent.uow.rerun import EarlierRun, find_earlier_outputs
 from hpc_agent.uow.script_lint import lint_script
 from hpc_agent.uow.starter import Starter, read_starter
 
-UploadState = Literal["uploading", "ready", "bad-sentinels"]
+UploadState = _upload.UploadState
+upload_state = _upload.upload_state
+"""Where an upload stands (in :mod:`hpc_agent.uow.upload`, which status reads alone)."""
 
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
 """Slurm's default ``max_script_size``: sbatch refuses bigger scripts."""
@@ -131,20 +134,6 @@ class Admission:
         if self.call is not None:
             return self.call.describe()
         return {"name": self.function_name} if self.function_name is not None else None
-
-
-def upload_state(uow: Path) -> UploadState:
-    """Where the upload of ``uow`` stands, by the sentinel rule of :mod:`hpc_agent.protocol`.
-
-    ``ready``: ``sentinels/`` is a real directory (the flow made it after the
-    transfer succeeded). ``uploading``: no ``sentinels``. ``bad-sentinels``:
-    something that is not a directory (a file, a symlink) has that name.
-    """
-    try:
-        mode = os.lstat(uow / protocol.SENTINELS_DIR).st_mode
-    except FileNotFoundError:
-        return "uploading"
-    return "ready" if stat.S_ISDIR(mode) else "bad-sentinels"
 
 
 def admit(

@@ -8,4 +8,12 @@
   and ``hpc-agent report --html`` show;
 * :mod:`hpc_agent.usage.html`: the self-contained HTML report (inline CSS and
   SVG, no script, no network).
+
+:data:`GROUPINGS` is here, with no imports, so ``hpc-agent --help`` can offer
+``usage --by`` without loading the figures.
 """
+
+from typing import Final
+
+GROUPINGS: Final = ("user", "function", "state", "day")
+"""What ``hpc-agent usage --by`` groups the figures by."""

@@ -29,10 +29,10 @@ from typing import Any, Final
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
 from hpc_agent.loop.state import SUCCEEDED, Ledger, StateStore
+from hpc_agent.usage import GROUPINGS
 from hpc_agent.usage.entry import FAILED, REJECTED
 from hpc_agent.usage.sacct import AccountingUnavailable, JobUsage, fetch, pick
 
-GROUPINGS: Final = ("user", "function", "state", "day")
 COLUMNS: Final = (
     "uows",
     "succeeded",
