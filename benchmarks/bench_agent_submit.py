@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import threading
 import time
 
 from agent_bench_common import make_instance, make_uow, scratch, start_cluster
@@ -28,13 +29,15 @@ class Counting:
         self.inner = inner
         self.name = inner.name
         self.counts = {"ping": 0, "submit": 0, "query": 0, "find_by_name": 0}
+        self._lock = threading.Lock()  # the tick runs sbatch from several threads
 
     def ping(self):  # type: ignore[no-untyped-def]
         self.counts["ping"] += 1
         return self.inner.ping()
 
     def submit(self, spec):  # type: ignore[no-untyped-def]
-        self.counts["submit"] += 1
+        with self._lock:
+            self.counts["submit"] += 1
         return self.inner.submit(spec)
 
     def query(self, ids):  # type: ignore[no-untyped-def]

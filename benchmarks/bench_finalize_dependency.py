@@ -47,6 +47,7 @@ def main() -> int:
                 account=cluster.account,
                 qos=cluster.qos,
                 finalize_by_dependency=True,
+                fast_handback=False,
             )
             make_uow(cfg.path(protocol.UPLOADED), "uow", script=TIMED_SCRIPT)
             tick(cfg)

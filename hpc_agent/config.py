@@ -21,6 +21,7 @@ from typing import Any
 from hpc_agent.errors import AgentError
 from hpc_agent.exitcodes import ExitCode
 from hpc_agent.fs.atomicio import write_text_atomic
+from hpc_agent.protocol import EXECUTORS as _EXECUTORS
 from hpc_agent.protocol import RUN_POLICIES, instance_name_problem
 
 if sys.version_info >= (3, 11):
@@ -37,7 +38,8 @@ TIB = 1024**4
 SLURM_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 """Account and QoS names as Slurm accepts them (no spaces, no shell characters)."""
 
-EXECUTORS = ("slurm", "local")
+EXECUTORS = _EXECUTORS
+"""The ``executor`` setting's values (in :mod:`hpc_agent.protocol`, so the CLI needs no config)."""
 SCHEDULES = ("cron", "scrontab", "none")
 ACCOUNT_QOS_POLICIES = ("force", "reject")
 RISKY_SCRIPT_POLICIES = ("warn", "reject")
@@ -92,9 +94,15 @@ class InstanceConfig:
     risky_script_policy: str = "warn"
     log_retention_days: int = 7
     finalize_by_dependency: bool = False
+    fast_handback: bool = True
+    """Submit each job inside a small wrapper that hands the UoW back as soon as its script
+    ends (:mod:`hpc_agent.loop.fast_handback`); preferred to ``finalize_by_dependency``."""
     unknown_job_grace_seconds: int = 600
     lease_timeout_seconds: int = 900
     slurm_timeout_seconds: int = 30
+    submit_workers: int = 4
+    """How many sbatch calls a tick runs at once (1: one after the other; see
+    :class:`hpc_agent.loop.submit.Submitter`)."""
     notify_command: str | None = None
     notify_after_failures: int = 3
     stuck_report_seconds: int = 3600
@@ -141,6 +149,7 @@ _INT_LIMITS: dict[str, tuple[int, int]] = {
     "unknown_job_grace_seconds": (0, 86400 * 30),
     "lease_timeout_seconds": (10, 86400),
     "slurm_timeout_seconds": (1, 3600),
+    "submit_workers": (1, 64),
     "notify_after_failures": (1, 1000),
     "stuck_report_seconds": (0, 86400 * 30),
     "max_running_per_user": (0, 1_000_000),
@@ -148,7 +157,7 @@ _INT_LIMITS: dict[str, tuple[int, int]] = {
     "max_active": (0, 1_000_000),
     "max_uow_bytes_per_user": (0, 2**62),
 }
-_BOOL_FIELDS = ("timestamp", "finalize_by_dependency", "html_report")
+_BOOL_FIELDS = ("timestamp", "finalize_by_dependency", "fast_handback", "html_report")
 _CHOICES: dict[str, tuple[str, ...]] = {
     "executor": EXECUTORS,
     "schedule": SCHEDULES,

@@ -23,12 +23,18 @@ CRASH_POINTS: Final = (
     "mid-record-write",
     "mid-script-write",
     "mid-finalize-script-write",
+    "mid-wrapper-write",
     "after-archive-earlier",
     "after-admit-record",
     "after-admit-rename",
     "after-submit-intent",
     "after-submit-before-record",
     "after-record",
+    "job-wrapper-before-record",
+    "mid-ended-record-write",
+    "job-wrapper-after-record",
+    "job-wrapper-after-handback",
+    "after-handback-outcome",
     "after-outcome-record",
     "after-lost-record",
     "after-report",
@@ -37,7 +43,12 @@ CRASH_POINTS: Final = (
     "after-finalize-rename",
     "after-ledger",
 )
-"""Every crash point, in the order a UoW passes them."""
+"""Every crash point, in the order a UoW passes them.
+
+The ``job-wrapper-*`` points and ``mid-ended-record-write`` are in the fast
+hand-back job wrapper (:mod:`hpc_agent.loop.job_wrapper`, which checks them
+itself), inside the job: it inherits ``FLOWCRON_CRASH_AT`` from the tick that
+submitted it."""
 
 
 def crash_point(name: str) -> None:

@@ -4,12 +4,36 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from hpc_agent.faults import crash_point
 
 TEMP_SUFFIX = ".tmp"
 """Temporary files are ``.<target name>.<random>.tmp`` next to the target."""
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it.
+
+    Setting and restoring it (the portable way) would, for that moment, give
+    umask 0 to whatever another thread creates or starts meanwhile (the tick
+    runs sbatch from several threads, and sbatch hands its umask to the job).
+    """
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:  # pragma: no cover - kernels before 4.7, other systems
+        umask = os.umask(0o077)
+        os.umask(umask)
+        return umask
 
 
 def write_text_atomic(
@@ -37,9 +61,7 @@ def write_bytes_atomic(
         try:
             mode = path.stat().st_mode & 0o7777
         except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
+            mode = 0o666 & ~current_umask()
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as exc:

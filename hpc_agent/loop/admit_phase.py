@@ -34,7 +34,7 @@ import os
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpc_agent import protocol
 from hpc_agent.faults import crash_point
@@ -51,6 +51,9 @@ from hpc_agent.uow.record import decide, job_name
 from hpc_agent.uow.rerun import archive_earlier_outputs, find_earlier_outputs
 from hpc_agent.uow.starter import read_starter, remove_marker
 
+if TYPE_CHECKING:  # submit imports this module (readmit)
+    from hpc_agent.loop.submit import Submitter
+
 
 def timestamped(name: str, now: float) -> str:
     """``name`` with a UTC timestamp, for the ``timestamp`` option.
@@ -63,12 +66,15 @@ def timestamped(name: str, now: float) -> str:
     return f"{name}_{datetime.fromtimestamp(now, tz=timezone.utc):%Y%m%d-%H%M%S}"
 
 
-def admit_uploads(ctx: TickContext) -> None:
+def admit_uploads(ctx: TickContext, submitter: Submitter | None = None) -> None:
     """Admit every ready upload the limits allow and move it into ``CodeToRun/slurm/``.
 
     Uploads that are to be refused (timed out, ``sentinels`` not a folder)
     go first and never wait for a limit; the ready ones go in the order
     :func:`hold_back` gives, and the ones it holds back stay where they are.
+    With ``submitter`` (:func:`hpc_agent.loop.submit.submitting`), each
+    admitted UoW is offered for submission at once; once scheduler trouble
+    has stopped the submissions, nothing more is admitted.
     """
     uploaded = ctx.cfg.path(protocol.UPLOADED)
     timeout = ctx.cfg.upload_timeout_days * 86400
@@ -94,13 +100,18 @@ def admit_uploads(ctx: TickContext) -> None:
         refusals.append(path)
     order, memory = hold_back(ctx, ready)
     for path in [*refusals, *order]:
-        ctx.lock.renew()  # admitting many large uploads can take long
+        if submitter is not None and submitter.stopped:
+            break  # the tick stops: the others wait where they are
+        ctx.renew()  # admitting many large uploads can take long
+        admitted = len(ctx.result.admitted)
         ctx.guarded(
             path.name,
             "admission",
             partial(admit_one, ctx, path),
             refuse=partial(refuse_unadmittable, ctx, path),
         )
+        if submitter is not None and len(ctx.result.admitted) > admitted:
+            submitter.offer(ctx.records[ctx.result.admitted[-1]])
     if memory is not None:
         # One the plan admitted that is still here (a name in use, a failed
         # move) keeps its memory: it is still waiting, since the same time.
@@ -326,9 +337,10 @@ def _function_field(verdict: Admission) -> dict[str, Any]:
 
 def log_broken_function(ctx: TickContext, name: str, uow: str) -> None:
     """``function-broken`` with the function's problems, once per tick per function."""
-    if name in ctx.broken_logged:
-        return
-    ctx.broken_logged.add(name)
+    with ctx.mutex:  # submission threads may re-admit UoWs calling the same function
+        if name in ctx.broken_logged:
+            return
+        ctx.broken_logged.add(name)
     problems = list(ctx.library.broken.get(name, ()))
     ctx.log.write(
         "function-broken",

@@ -12,6 +12,7 @@ runs them in order.
 from __future__ import annotations
 
 import os
+import threading
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -71,16 +72,25 @@ class TickContext:
         """Broken functions already logged this tick (``function-broken``, once each)."""
         self.job_states: dict[str, str] = {}
         """UoW -> its job's state in this tick's one scheduler query (while queued or running)."""
+        self.mutex = threading.RLock()
+        """Guards what the submission threads share (:class:`hpc_agent.loop.submit.Submitter`):
+        the counts, the lease, the library and the once-per-tick sets."""
         self.limit_facts: dict[str, tuple[int | None, float | None]] = {}
         """Upload -> (its size, how long a limit held it back) when the limits are on
         (:func:`hpc_agent.loop.admit_phase.hold_back`); kept in its job record."""
 
+    def renew(self) -> None:
+        """Renew the lease (:meth:`InstanceLock.renew`), one thread at a time."""
+        with self.mutex:
+            self.lock.renew()
+
     @property
     def library(self) -> Library:
         """The instance's published functions, read once per tick (when first needed)."""
-        if self._library is None:
-            self._library = load_library(self.cfg.path(protocol.FUNCTIONS))
-        return self._library
+        with self.mutex:
+            if self._library is None:
+                self._library = load_library(self.cfg.path(protocol.FUNCTIONS))
+            return self._library
 
     def guarded(
         self,
@@ -105,7 +115,8 @@ class TickContext:
         except STOPS_THE_TICK:
             raise
         except Exception as exc:
-            self.result.errors += 1
+            with self.mutex:
+                self.result.errors += 1
             self.log.write(
                 "uow-error",
                 f"{step} of {printable(uow)} failed ({type(exc).__name__}: {exc}); the other "

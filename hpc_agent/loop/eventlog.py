@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timezone
@@ -72,6 +73,9 @@ class EventLog:
         self._clock = clock
         self._user_of = user_of
         self._users: dict[str, str] = {}
+        self._append_lock = threading.Lock()
+        """One line at a time from this process's threads (the tick's submission threads),
+        even should a write come back short; other processes rely on O_APPEND."""
 
     def attribute(self, uow: str, user: str) -> None:
         """Remember who started ``uow``: every later event about it carries ``user``."""
@@ -135,6 +139,10 @@ class EventLog:
         return record
 
     def _append(self, path: Path, data: bytes) -> None:
+        with self._append_lock:
+            self._append_locked(path, data)
+
+    def _append_locked(self, path: Path, data: bytes) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o664)
         try:
             # One write call per line: O_APPEND makes it land whole at the end.

@@ -17,7 +17,10 @@ Layout, under ``<base>/CodeToRun/.state/``:
 * ``corrupt/``: state files that could not be read, moved aside;
 * ``finished.json``: the :class:`Ledger`, when each item entered
   ``AnalysedFiles/``, ``FailedJobs/`` or ``RecyclingBin/`` (retention counts
-  from these times, not from file mtimes, which transfers preserve).
+  from these times, not from file mtimes, which transfers preserve);
+* ``slurm-accounting.json``: whether the cluster keeps accounting, learnt
+  from the status query and trusted for an hour
+  (:class:`~hpc_agent.executors.slurm.SlurmExecutor`).
 """
 
 from __future__ import annotations
@@ -175,8 +178,15 @@ class StateStore:
         )
 
     def delete(self, uow: str) -> None:
-        """Forget ``uow``: its record and its prepared script."""
-        for path in (self.record_path(uow), self.script_path(uow), self.finalize_script_path(uow)):
+        """Forget ``uow``: its record, its prepared script and what its job wrapper left."""
+        stem = self.scripts_dir / state_key(uow)
+        extra = [stem.with_name(stem.name + s) for s in (".wrap.py", ".ended.json", ".ended.log")]
+        for path in (
+            self.record_path(uow),
+            self.script_path(uow),
+            self.finalize_script_path(uow),
+            *extra,
+        ):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 

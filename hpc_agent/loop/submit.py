@@ -14,8 +14,13 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 from typing import Final
 
 import hpc_agent
@@ -23,6 +28,7 @@ from hpc_agent import protocol
 from hpc_agent.executors.base import JobSpec, SchedulerUnavailable, SubmitRejected
 from hpc_agent.faults import crash_point
 from hpc_agent.fs.atomicio import write_text_atomic
+from hpc_agent.loop import fast_handback
 from hpc_agent.loop.admit_phase import readmit
 from hpc_agent.loop.context import TickContext
 from hpc_agent.loop.state import ADMITTED, FAILED, SUBMITTING, JobRecord
@@ -45,35 +51,138 @@ FINALIZE_JOB_RESOURCES: Final = ("--ntasks=1", "--cpus-per-task=1", "--mem=100M"
 
 
 def submit_all(ctx: TickContext) -> None:
-    """Submit every admitted UoW that has no job yet (at most one name look-up)."""
+    """Submit every admitted UoW that has no job yet (at most two name look-ups).
+
+    Submissions go in admission order (:func:`submission_order`), up to
+    ``submit_workers`` sbatch calls at a time (:class:`Submitter`). The tick
+    itself uses :func:`submitting` around admission, so each UoW is submitted
+    as soon as it is admitted.
+    """
+    with submitting(ctx):
+        pass
+
+
+@contextmanager
+def submitting(ctx: TickContext) -> Iterator[Submitter]:
+    """Submit while the block admits: earlier ticks' UoWs first, then each one offered.
+
+    On leaving, every submission under way or queued has finished (or was
+    never started, after scheduler trouble), and the first error that stops
+    the tick is raised; an error in the block itself stops the submissions
+    not started yet and is raised as it is.
+    """
+    submitter = Submitter(ctx)
+    try:
+        todo = submission_order(ctx)
+        found = find_interrupted(ctx, [r for r in todo if r.phase == SUBMITTING])
+        for record in todo:
+            if record.job_name in found:
+                ctx.renew()
+                recover(ctx, record, found[record.job_name])
+            else:
+                submitter.offer(record)
+        yield submitter
+    except BaseException:
+        submitter.finish(raise_error=False)
+        raise
+    submitter.finish()
+
+
+def submission_order(ctx: TickContext) -> list[JobRecord]:
+    """The records to submit: earlier ticks' first (oldest first), then this tick's in the
+    order they were admitted (the fairness order of :mod:`hpc_agent.loop.fairness`)."""
+    admitted = {name: number for number, name in enumerate(ctx.result.admitted)}
     todo = [
-        r
-        for _, r in sorted(ctx.records.items())
-        if r.phase in (ADMITTED, SUBMITTING) and r.outcome is None
+        r for r in ctx.records.values() if r.phase in (ADMITTED, SUBMITTING) and r.outcome is None
     ]
-    if not todo:
-        return
-    found = find_interrupted(ctx, [r for r in todo if r.phase == SUBMITTING])
-    for record in todo:
-        ctx.lock.renew()
-        if record.job_name in found:
-            submitted(
-                record,
-                found[record.job_name],
-                at=record.submit_intent_at or ctx.now,
-                returned_at=None,
-            )
-            ctx.store.save(record)
-            ctx.log.write(
-                "submit-recovered",
-                f"{record.uow} was already submitted as job {record.job_id} "
-                "(found by its job name after an interrupted tick)",
-                level="warning",
-                uow=record.uow,
-                job_id=record.job_id,
-            )
-            continue
-        ctx.guarded(record.uow, "submission", partial(submit_one, ctx, record))
+    return sorted(
+        todo, key=lambda r: (r.uow in admitted, r.admitted_at, admitted.get(r.uow, 0), r.uow)
+    )
+
+
+def recover(ctx: TickContext, record: JobRecord, job_id: str) -> None:
+    """Record the job an interrupted submission created (found by its job name)."""
+    submitted(record, job_id, at=record.submit_intent_at or ctx.now, returned_at=None)
+    ctx.store.save(record)
+    ctx.log.write(
+        "submit-recovered",
+        f"{record.uow} was already submitted as job {record.job_id} "
+        "(found by its job name after an interrupted tick)",
+        level="warning",
+        uow=record.uow,
+        job_id=record.job_id,
+    )
+
+
+class Submitter:
+    """:func:`submit_one` for each record offered, up to ``submit_workers`` at a time.
+
+    sbatch is a subprocess that mostly waits for the controller, so a few
+    threads make a tick's submissions cost little more than the sbatch calls
+    themselves. Each UoW is still submitted by one thread, intent recorded
+    before its sbatch and job id right after (:func:`submit_one`), and they
+    start in the order offered (the pool's queue is first in, first out).
+    Scheduler trouble (or a lost lease) in one thread stops the others from
+    starting new submissions (:attr:`stopped`): the ones already under way
+    finish theirs (a UoW left with its intent recorded is looked up by name
+    next tick), and :meth:`finish` raises the first such error, as one
+    thread would have. With ``submit_workers = 1`` each offered record is
+    submitted at once, in the caller's thread.
+    """
+
+    def __init__(self, ctx: TickContext) -> None:
+        self.ctx = ctx
+        workers = ctx.cfg.submit_workers
+        self._pool = (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sbatch")
+            if workers > 1
+            else None
+        )
+        self._stop = threading.Event()
+        self._errors: list[BaseException] = []
+        self._futures: list[Future[None]] = []
+        self._records: list[JobRecord] = []
+
+    @property
+    def stopped(self) -> bool:
+        """Whether an error stopped the submissions (the caller should offer no more)."""
+        return self._stop.is_set()
+
+    def offer(self, record: JobRecord) -> None:
+        """Submit ``record`` (now, or as soon as a thread is free)."""
+        self._records.append(record)
+        if self._pool is None:
+            self.ctx.renew()
+            self.ctx.guarded(record.uow, "submission", partial(submit_one, self.ctx, record))
+        else:
+            self._futures.append(self._pool.submit(self._work, record))
+
+    def _work(self, record: JobRecord) -> None:
+        if self._stop.is_set():
+            return  # never started: still ADMITTED (or SUBMITTING, looked up next tick)
+        try:
+            self.ctx.renew()
+            self.ctx.guarded(record.uow, "submission", partial(submit_one, self.ctx, record))
+        except BaseException as exc:
+            with self.ctx.mutex:
+                self._errors.append(exc)
+            self._stop.set()
+
+    def finish(self, *, raise_error: bool = True) -> None:
+        """Wait for every submission offered; raise the first error that stopped them."""
+        if self._pool is not None:
+            try:
+                for future in self._futures:
+                    future.result()
+            finally:
+                self._stop.set()  # interrupted here (Ctrl-C): start no further submission
+                self._pool.shutdown(wait=True)
+        # Threads finish in any order; the tick's result lists the jobs in submission order.
+        done = self.ctx.result.submitted
+        ours = {r.uow: done[r.uow] for r in self._records if r.uow in done}
+        self.ctx.result.submitted = {**{k: v for k, v in done.items() if k not in ours}, **ours}
+        if self._errors and raise_error:
+            raise self._errors[0]
 
 
 def find_interrupted(ctx: TickContext, unsure: list[JobRecord]) -> dict[str, str]:
@@ -110,7 +219,7 @@ def submit_one(ctx: TickContext, record: JobRecord) -> None:
     crash_point("after-submit-intent")
     spec = JobSpec(
         name=record.job_name or job_name(ctx.cfg.name, record.uow),
-        script=script,
+        script=job_script(ctx, record.uow, script),
         workdir=uow_dir,
         stdout=protocol.SLURM_STDOUT,
         stderr=protocol.SLURM_STDERR,
@@ -142,8 +251,22 @@ def submit_one(ctx: TickContext, record: JobRecord) -> None:
     ctx.store.save(record)
     crash_point("after-record")
     ctx.result.submitted[record.uow] = job_id
-    if ctx.cfg.finalize_by_dependency:
+    if ctx.cfg.finalize_by_dependency and not wraps_jobs(ctx):
         submit_finalize_job(ctx, record, job_id)
+
+
+def wraps_jobs(ctx: TickContext) -> bool:
+    """Whether jobs run inside the fast hand-back wrapper (then no finalize job is queued)."""
+    from hpc_agent.executors.slurm import SlurmExecutor
+
+    return ctx.cfg.fast_handback and isinstance(ctx.executor, SlurmExecutor)
+
+
+def job_script(ctx: TickContext, uow: str, script: Path) -> Path:
+    """What sbatch is given for ``uow``: its fast hand-back wrapper, or the prepared copy."""
+    if not wraps_jobs(ctx):
+        return script
+    return fast_handback.job_script(ctx.store, uow, ctx.cfg.base_dir)
 
 
 def submit_finalize_job(ctx: TickContext, record: JobRecord, job_id: str) -> None:

@@ -21,10 +21,11 @@ runs the steps in this order, each in its own module:
    its prepared script copy and record written, then it is moved with one
    atomic rename into ``CodeToRun/slurm/`` (a rejected one too, to be
    finalized into ``FailedJobs/``);
-4. submit (:mod:`hpc_agent.loop.submit`): intent recorded, then sbatch, then
-   the job id recorded before anything else; a UoW whose intent was recorded
-   but whose job id was not (a crash) is first looked up by its unique job
-   name, so it is never submitted twice;
+4. submit (:mod:`hpc_agent.loop.submit`), overlapping admission: each admitted
+   UoW is handed at once to ``submit_workers`` threads; intent recorded, then
+   sbatch, then the job id recorded before anything else; a UoW whose intent
+   was recorded but whose job id was not (a crash) is first looked up by its
+   unique job name, so it is never submitted twice;
 5. hand-back (:mod:`hpc_agent.loop.handback`): see :mod:`hpc_agent.uow.finalize`;
 6. retention: see :mod:`hpc_agent.uow.retention`;
 7. the PI's page (:mod:`hpc_agent.loop.pi_report`): ``Logs/report.html``
@@ -57,7 +58,7 @@ from hpc_agent.loop.load import load
 from hpc_agent.loop.lock import InstanceLock, LeaseLost
 from hpc_agent.loop.outcome import query_outcomes
 from hpc_agent.loop.pi_report import refresh_html_report
-from hpc_agent.loop.submit import submit_all
+from hpc_agent.loop.submit import submitting
 from hpc_agent.site.layout import layout_problems, log_refusal
 from hpc_agent.uow.finalize import Agent, tell_the_pi
 from hpc_agent.uow.retention import apply_retention
@@ -186,9 +187,9 @@ class Reconciler(TickContext):
             load(self)
             query_outcomes(self)
             self.lock.renew()
-            admit_uploads(self)
-            self.lock.renew()
-            submit_all(self)
+            # Each UoW is submitted as soon as it is admitted, by submit_workers threads.
+            with submitting(self) as submitter:
+                admit_uploads(self, submitter)
         except SchedulerUnavailable as exc:
             return self._stop(
                 exc,

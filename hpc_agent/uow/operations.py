@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -17,22 +18,37 @@ from hpc_agent.config import InstanceConfig
 from hpc_agent.errors import AgentError
 from hpc_agent.executors.base import Executor, ExecutorError
 from hpc_agent.exitcodes import ExitCode
+from hpc_agent.faults import crash_point
+from hpc_agent.loop.fast_handback import Ended, read_ended
 from hpc_agent.loop.lock import InstanceLock
 from hpc_agent.loop.state import (
     FAILED,
     FINALIZING,
     SUBMITTED,
     SUBMITTING,
+    SUCCEEDED,
     JobRecord,
+    StateStore,
     ledger_key,
 )
 from hpc_agent.uow.finalize import Agent, finalize, free_name, report_outcome
-from hpc_agent.uow.record import ENDED, RECOVERY_CLOCK_SLACK, claim_for, decide, judge
+from hpc_agent.uow.record import (
+    ENDED,
+    RECOVERY_CLOCK_SLACK,
+    RUNNING,
+    UNKNOWN,
+    Verdict,
+    claim_for,
+    decide,
+    judge,
+)
 from hpc_agent.uow.rerun import archive_earlier_outputs, find_earlier_outputs
 
 LOCK_WAIT_SECONDS: Final = 60.0
 OUTCOME_WAIT_SECONDS: Final = 30.0
 """How long the finalize job waits for the scheduler to report the ended job."""
+HANDBACK_POLL_SECONDS: Final = 0.25
+"""How often the scheduler is asked while a job the wrapper saw end is still running."""
 
 
 class OperationError(AgentError):
@@ -69,54 +85,131 @@ def finalize_uow(
     *,
     wait_seconds: float = OUTCOME_WAIT_SECONDS,
 ) -> str | None:
-    """Finalize ``uow`` now if its job has ended (the finalize-by-dependency job).
+    """Finalize ``uow`` now if its job has ended (the job wrapper's or the finalize job's call).
 
     Returns where the UoW went, or None when there was nothing to do yet
     (already finalized, or the job has not ended: the tick takes over).
+    When the fast hand-back wrapper recorded how the script ended
+    (:func:`~hpc_agent.loop.fast_handback.read_ended`), a failure is decided
+    from that record at once; an exit 0 still needs Slurm's word
+    (COMPLETED 0:0, :func:`~hpc_agent.uow.record.judge`), which comes only once
+    the wrapper has exited: it is waited for, for ``wait_seconds`` at most,
+    *before* the lock is taken, so the wait never blocks a tick.
     """
+    _check_uow_name(uow)
+    deadline = time.monotonic() + wait_seconds
+    _await_slurm_end(cfg, uow, executor, deadline)
     agent, lock = _open_locked(cfg, uow)
     try:
         record = agent.store.load(uow)
         if record is None or not os.path.lexists(cfg.path(protocol.RUNNING) / uow):
             agent.log.write("finalize-skipped", f"{uow} is already finalized", uow=uow)
             return None
-        deadline = time.monotonic() + wait_seconds
-        while record.phase == SUBMITTED and record.job_id:
-            # The job's end can reach the scheduler's records a moment after
-            # this dependent job starts: ask again briefly, with a deadline.
-            verdict = judge(
-                record,
-                executor.query([record.job_id]).get(record.job_id),
-                now=time.time(),
-                grace_seconds=cfg.unknown_job_grace_seconds,
-            )
-            if verdict.remember(record):
-                agent.store.save(record)
-            if verdict.state == ENDED and verdict.job is not None and verdict.outcome:
-                decide(
-                    record,
-                    outcome=verdict.outcome,
-                    reason=verdict.reason,
-                    job=verdict.job.to_dict(),
-                )
-                agent.store.save(record)
-                break
-            if time.monotonic() >= deadline:
-                agent.log.write(
-                    "finalize-deferred",
-                    f"job {record.job_id} of {uow} has not ended yet; the tick finalizes it",
-                    uow=uow,
-                    job_id=record.job_id,
-                )
-                return None
-            time.sleep(0.5)
-        if record.phase != FINALIZING:
+        if not _await_outcome(agent, record, executor, cfg, deadline):
             return None
+        if record.moved and record.outcome == SUCCEEDED and record.destination is None:
+            # As the tick does (loop/handback.py): a folder moved while its job ran.
+            record.outcome = FAILED
+            record.reason = f"the job ended, but {record.moved}"
+            agent.store.save(record)
         destination = finalize(agent, record)
         agent.ledger.save()
         return destination
     finally:
         lock.release()
+
+
+def _await_slurm_end(cfg: InstanceConfig, uow: str, executor: Executor, deadline: float) -> None:
+    """Without the lock, read only: wait while Slurm still runs a job whose script exited 0."""
+    store = StateStore(cfg.base_dir)
+    record = store.load(uow)
+    if record is None or record.phase != SUBMITTED or not record.job_id:
+        return
+    ended = read_ended(store, uow, record.job_id)
+    if ended is None or not ended.succeeded:
+        return
+    while time.monotonic() < deadline:
+        verdict = judge(
+            record,
+            executor.query([record.job_id]).get(record.job_id),
+            now=time.time(),
+            grace_seconds=cfg.unknown_job_grace_seconds,
+        )
+        if verdict.state != RUNNING:
+            return  # ended (or lost, or unknown): decided under the lock
+        time.sleep(HANDBACK_POLL_SECONDS)
+
+
+def _await_outcome(
+    agent: Agent, record: JobRecord, executor: Executor, cfg: InstanceConfig, deadline: float
+) -> bool:
+    """Under the lock: decide ``record``'s outcome if its job has ended; whether it is decided."""
+    ended = read_ended(agent.store, record.uow, record.job_id)
+    while record.phase == SUBMITTED and record.job_id:
+        # The job's end can reach the scheduler's records a moment after
+        # this process starts: ask again briefly, with a deadline.
+        verdict = judge(
+            record,
+            executor.query([record.job_id]).get(record.job_id),
+            now=time.time(),
+            grace_seconds=cfg.unknown_job_grace_seconds,
+        )
+        if verdict.remember(record):
+            agent.store.save(record)
+        if verdict.state == ENDED and verdict.job is not None and verdict.outcome:
+            decide(
+                record, outcome=verdict.outcome, reason=verdict.reason, job=verdict.job.to_dict()
+            )
+            _log_job_ended(agent, record, "")
+            agent.store.save(record)
+            break
+        if (
+            ended is not None
+            and not ended.succeeded
+            and verdict.state in (RUNNING, UNKNOWN)
+            and not (verdict.job is not None and verdict.job.tasks)  # arrays, het jobs: Slurm's
+        ):
+            # The script failed: a failure whatever Slurm says once the job is over.
+            decide(record, outcome=FAILED, reason=ended.reason(), job=_ended_job(ended, verdict))
+            _log_job_ended(agent, record, " (as its job wrapper recorded it)")
+            agent.store.save(record)
+            crash_point("after-handback-outcome")
+            break
+        if time.monotonic() >= deadline:
+            agent.log.write(
+                "finalize-deferred",
+                f"job {record.job_id} of {record.uow} has not ended yet; the tick finalizes it",
+                uow=record.uow,
+                job_id=record.job_id,
+            )
+            return False
+        time.sleep(0.5 if ended is None else HANDBACK_POLL_SECONDS)
+    return record.phase == FINALIZING
+
+
+def _log_job_ended(agent: Agent, record: JobRecord, note: str) -> None:
+    """The tick's ``job-ended`` line, for an outcome decided here (before the record is saved)."""
+    job = record.job or {}
+    state, code = job.get("state"), job.get("exit_code")
+    agent.log.write(
+        "job-ended",
+        f"job {record.job_id} of {record.uow} ended: {state} {code or ''}".rstrip() + note,
+        uow=record.uow,
+        job_id=record.job_id,
+        state=state,
+        exit_code=code,
+    )
+
+
+def _ended_job(ended: Ended, verdict: Verdict) -> dict[str, object]:
+    """The job's facts for the report: Slurm's so far, the end as the wrapper saw it."""
+    job: dict[str, object] = verdict.job.to_dict() if verdict.job is not None else {}
+    job["job_id"] = ended.job_id
+    job["state"] = "FAILED"
+    job["exit_code"] = ended.slurm_exit_code
+    if ended.ended_at is not None:
+        job["end_time"] = datetime.fromtimestamp(ended.ended_at).isoformat(timespec="seconds")
+    return job
 
 
 def retry(cfg: InstanceConfig, uow: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 
 from hpc_agent.executors.base import JobInfo, JobSpec, SchedulerUnavailable, SubmitRejected
@@ -21,6 +22,8 @@ class FakeExecutor:
         self.down = False
         self.reject_message: str | None = None
         self._next = 1000
+        self._submit_lock = threading.Lock()
+        """The tick runs sbatch from several threads (``submit_workers``)."""
 
     def ping(self) -> None:
         self.calls.append("ping")
@@ -28,6 +31,10 @@ class FakeExecutor:
             raise SchedulerUnavailable("Unable to contact slurm controller (connect failure)")
 
     def submit(self, spec: JobSpec) -> str:
+        with self._submit_lock:
+            return self._submit(spec)
+
+    def _submit(self, spec: JobSpec) -> str:
         self.calls.append("submit")
         if self.down:
             raise SchedulerUnavailable("slurm_load_jobs error: Unable to contact slurm controller")

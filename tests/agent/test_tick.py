@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -13,7 +14,7 @@ import pytest
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.executors.base import ExecutorError
+from hpc_agent.executors.base import ExecutorError, JobSpec
 from hpc_agent.exitcodes import EXIT_FAILED, EXIT_SCHEDULER_DOWN
 from hpc_agent.loop.eventlog import read_events
 from hpc_agent.loop.lock import InstanceLock
@@ -450,3 +451,57 @@ def test_a_subfolder_the_agent_cannot_read_is_a_warning_not_a_stuck_uow(
         import shutil
 
         shutil.rmtree(base)
+
+
+class FailsAfter(FakeExecutor):
+    """Accepts ``good`` submissions, then the scheduler is down (from any thread)."""
+
+    def __init__(self, good: int) -> None:
+        super().__init__()
+        self.good = good
+
+    def _submit(self, spec: JobSpec) -> str:
+        if len(self.specs) >= self.good:
+            self.down = True
+        return super()._submit(spec)
+
+
+def test_scheduler_down_mid_pool_stops_the_rest_and_the_next_tick_submits_each_once(
+    inst: InstanceConfig,
+) -> None:
+    cfg = dataclasses.replace(inst, submit_workers=4)
+    names = [f"u{i:02d}_{RUN_ID}" for i in range(20)]
+    for name in names:
+        upload(cfg, name)
+    fake = FailsAfter(good=6)
+    first = tick(cfg, fake)
+    assert first.exit_code == EXIT_SCHEDULER_DOWN
+    assert len(first.submitted) == 6
+    store = StateStore(cfg.base_dir)
+    records = {n: store.load(n) for n in names}
+    phases = {n: r.phase for n, r in records.items() if r is not None}
+    # No half states: a job id recorded, or intent only (looked up by name), or untouched;
+    # once the scheduler was found down, admission stopped too (the rest wait as uploads).
+    assert set(phases.values()) <= {"submitted", "submitting", "admitted"}
+    waiting = sorted(p.name for p in cfg.path(protocol.UPLOADED).iterdir())
+    assert waiting == sorted(n for n, r in records.items() if r is None)
+    assert [n for n, p in phases.items() if p == "submitted"] == list(first.submitted)
+    # The pool stopped: not every UoW was tried against the dead scheduler.
+    assert fake.calls.count("submit") < len(names)
+    fake.down = False
+    fake.good = 10**6
+    second = tick(cfg, fake)
+    assert second.exit_code == 0, second.message
+    assert len(fake.specs) == len(names)
+    assert sorted(spec.name for spec in fake.specs) == sorted(job_name(cfg.name, n) for n in names)
+    assert all(store.load(n).phase == "submitted" for n in names)  # type: ignore[union-attr]
+
+
+def test_submissions_start_in_admission_order(inst: InstanceConfig) -> None:
+    names = [f"u{i:02d}_{RUN_ID}" for i in range(12)]
+    for name in reversed(names):
+        upload(inst, name)
+    fake = FakeExecutor()
+    result = tick(dataclasses.replace(inst, submit_workers=1), fake)
+    assert list(result.submitted) == names
+    assert [s.name for s in fake.specs] == [job_name(inst.name, n) for n in names]

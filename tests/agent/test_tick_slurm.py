@@ -171,7 +171,8 @@ FINALIZE_POINTS = [
 def test_kill_9_at_every_step_loses_nothing_and_never_submits_twice(
     acct_cluster: Any, tmp_path: Path, point: str
 ) -> None:
-    cfg = instance(acct_cluster, tmp_path / "inst")
+    # The tick's own finalize steps: without the fast hand-back, which would finalize first.
+    cfg = instance(acct_cluster, tmp_path / "inst", fast_handback=point not in FINALIZE_POINTS)
     make_uow(cfg.path(protocol.UPLOADED), "uow", script=FAST_SCRIPT)
     if point in FINALIZE_POINTS:
         job = tick(cfg).submitted["uow"]
@@ -338,7 +339,9 @@ def test_malformed_uows_fail_with_named_problems_while_valid_ones_run(
 def test_finalize_by_dependency_hands_back_without_another_tick(
     acct_cluster: Any, tmp_path: Path
 ) -> None:
-    cfg = instance(acct_cluster, tmp_path / "inst", finalize_by_dependency=True)
+    cfg = instance(
+        acct_cluster, tmp_path / "inst", finalize_by_dependency=True, fast_handback=False
+    )
     make_uow(cfg.path(protocol.UPLOADED), "dep", script=FAST_SCRIPT)
     result = tick(cfg)
     assert "dep" in result.submitted
@@ -419,7 +422,7 @@ def test_a_job_that_renames_its_own_folder_is_failed_not_resubmitted(
     [
         ("mid-record-write", {}),
         ("mid-script-write", {}),
-        ("mid-finalize-script-write", {"finalize_by_dependency": True}),
+        ("mid-finalize-script-write", {"finalize_by_dependency": True, "fast_handback": False}),
     ],
 )
 def test_kill_9_in_the_middle_of_a_write_leaves_nothing_half_written(
@@ -460,3 +463,37 @@ def test_names_that_used_to_stop_the_instance_run_on_real_slurm(
         assert (done / "data" / "out.txt").read_text().startswith("uow=")
     report = json.loads((finished_path(cfg, latin1) / protocol.REPORT_JSON).read_bytes())  # type: ignore[operator]
     assert report["uow"] == latin1
+
+
+@pytest.mark.parametrize(
+    "point", ["after-submit-intent", "after-submit-before-record", "after-record"]
+)
+def test_kill_9_with_several_submissions_in_flight_submits_each_uow_once(
+    acct_cluster: Any, tmp_path: Path, point: str
+) -> None:
+    # Four sbatch threads (issue 13): the kill comes while the others are mid-submission.
+    cfg = instance(acct_cluster, tmp_path / "inst", submit_workers=4)
+    names = [f"u{i:02d}" for i in range(12)]
+    for name in names:
+        make_uow(cfg.path(protocol.UPLOADED), name, script=FAST_SCRIPT)
+    crashed = agent_cmd("tick", str(cfg.base_dir), env={"FLOWCRON_CRASH_AT": point})
+    assert crashed.returncode == -9, f"{point}: {crashed.returncode} {crashed.stderr}"
+    jobs_dir = cfg.base_dir / protocol.CODE_TO_RUN / ".state" / "jobs"
+    phases = [json.loads(p.read_text())["phase"] for p in jobs_dir.glob("*.json")]
+    # Admission goes on while the first UoWs are submitted: the rest still wait as uploads.
+    waiting = len(list(cfg.path(protocol.UPLOADED).iterdir()))
+    assert len(phases) + waiting == len(names), (phases, waiting)
+    assert set(phases) <= {"admitted", "submitting", "submitted"}, phases
+    if point != "after-submit-intent":
+        # The thread that was killed had its job; others had recorded their intent too.
+        assert phases.count("submitting") + phases.count("submitted") >= 2, phases
+    # An sbatch the killed tick had started runs on (its own process) for a few ms;
+    # cron's next tick comes minutes later.
+    time.sleep(2)
+    tick_until_done(cfg, names)
+    for name in names:
+        assert finished_path(cfg, name) == cfg.path(protocol.ANALYSED) / name, name
+        assert len(jobs_named(acct_cluster, job_name(cfg.name, name))) == 1, (point, name)
+    events = [e for e in read_events(cfg.path(protocol.LOGS)) if e["event"] == "submit-recovered"]
+    if point == "after-submit-before-record":
+        assert events, "the killed thread's job was found by its name"

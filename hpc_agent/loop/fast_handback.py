@@ -1,0 +1,167 @@
+"""Fast hand-back: the job wrapper the agent submits, and the record of how a job ended.
+
+With ``fast_handback = true`` (the default, Slurm executor) the agent submits
+a small wrapper (:mod:`hpc_agent.loop.job_wrapper`) instead of the prepared
+copy of the job script. The wrapper runs the copy exactly as Slurm would,
+writes how it ended (:func:`read_ended` reads that) and runs the same
+idempotent ``hpc-agent finalize`` as the finalize-by-dependency job, so a
+UoW is handed back seconds after its job ends, without a tick and without a
+second job. Whatever the wrapper cannot do (it was killed, Slurm's verdict
+came late) the tick still does: it never depends on the wrapper.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import hpc_agent
+from hpc_agent.fs.atomicio import write_bytes_atomic
+from hpc_agent.loop.state import StateStore
+
+MAX_SHEBANG: Final = 127
+"""The longest interpreter line every Linux kernel honours (older ones cut at 127 bytes)."""
+
+_SAFE_INTERPRETER: Final = frozenset(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-"
+)
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How a job's script ended, as its wrapper recorded it."""
+
+    job_id: str
+    exit_code: int | None
+    signal: int | None
+    ended_at: float | None
+
+    @property
+    def succeeded(self) -> bool:
+        """The script exited 0 (only Slurm can confirm the job succeeded)."""
+        return self.exit_code == 0 and self.signal is None
+
+    @property
+    def slurm_exit_code(self) -> str:
+        """The script's end as Slurm writes a job's ExitCode (``3:0``, ``0:9``)."""
+        return f"{self.exit_code or 0}:{self.signal or 0}"
+
+    def reason(self) -> str:
+        """Why the UoW failed, in words."""
+        if self.signal is not None:
+            how = f"was killed by signal {self.signal}"
+        else:
+            how = f"exited with code {self.exit_code}"
+        return f"the job script {how} (exit code {self.slurm_exit_code}, recorded by its wrapper)"
+
+
+def wrapper_path(store: StateStore, uow: str) -> Path:
+    """Where the wrapper of ``uow``'s job is written (beside the prepared copy)."""
+    copy = store.script_path(uow)
+    return copy.with_name(copy.name[: -len(".sh")] + ".wrap.py")
+
+
+def ended_path(store: StateStore, uow: str) -> Path:
+    """Where the wrapper records how ``uow``'s job script ended."""
+    copy = store.script_path(uow)
+    return copy.with_name(copy.name[: -len(".sh")] + ".ended.json")
+
+
+def log_path(store: StateStore, uow: str) -> Path:
+    """Where the output of the wrapper's ``hpc-agent finalize`` goes."""
+    copy = store.script_path(uow)
+    return copy.with_name(copy.name[: -len(".sh")] + ".ended.log")
+
+
+def read_ended(store: StateStore, uow: str, job_id: str | None) -> Ended | None:
+    """What the wrapper of job ``job_id`` recorded, or None (none yet, another job's, damaged)."""
+    if not job_id:
+        return None
+    try:
+        data = json.loads(ended_path(store, uow).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("job_id") != job_id:
+        return None
+    code, number, at = data.get("exit_code"), data.get("signal"), data.get("ended_at")
+    if not (code is None or type(code) is int) or not (number is None or type(number) is int):
+        return None
+    if (code is None) == (number is None):
+        return None
+    return Ended(job_id, code, number, float(at) if isinstance(at, (int, float)) else None)
+
+
+def sbatch_header(script: bytes) -> bytes | None:
+    """The lines after the interpreter line that sbatch reads ``#SBATCH`` options from.
+
+    sbatch stops at the first line that is neither blank nor a comment. None
+    when the script cannot be wrapped faithfully (no interpreter line, NUL).
+    """
+    if not script.startswith(b"#!") or b"\0" in script:
+        return None
+    lines = script.split(b"\n")[1:]
+    header = []
+    for line in lines:
+        if line.strip() and not line.startswith(b"#"):
+            break
+        header.append(line + b"\n")
+    return b"".join(header)
+
+
+def wrapper_text(store: StateStore, uow: str, base_dir: Path) -> bytes | None:
+    """The wrapper script for ``uow``'s job, or None when it cannot be written faithfully."""
+    python = os.fsencode(sys.executable)
+    if not python or not set(python) <= _SAFE_INTERPRETER or len(python) + 5 > MAX_SHEBANG:
+        return None
+    copy = store.script_path(uow)
+    header = sbatch_header(copy.read_bytes())
+    if header is None:
+        return None
+    config = {
+        "copy": os.fsencode(copy),
+        "ended": os.fsencode(ended_path(store, uow)),
+        "log": os.fsencode(log_path(store, uow)),
+        "uow": uow,
+        "uow_arg": os.fsencode(uow),
+        "base": os.fsencode(base_dir),
+        "python": python,
+        "pythonpath": os.fsencode(hpc_agent.package_parent()),
+    }
+    body = Path(__file__).with_name("job_wrapper.py").read_bytes()
+    return (
+        b"#!" + python + b" -IS\n"
+        b"# -*- coding: latin-1 -*-\n"
+        + header
+        + b"# FlowCron job wrapper: runs the script above (the prepared copy) and hands the\n"
+        b"# Unit of Work back as soon as it ends (fast_handback; docs/agent.md).\n"
+        + body
+        + b"\n\nCONFIG = "
+        + ascii(config).encode("ascii")
+        + b"\nmain(CONFIG)\n"
+    )
+
+
+def job_script(store: StateStore, uow: str, base_dir: Path) -> Path:
+    """The script to submit for ``uow``: its wrapper, or the prepared copy if it cannot be wrapped."""
+    text = wrapper_text(store, uow, base_dir)
+    if text is None:
+        return store.script_path(uow)
+    path = wrapper_path(store, uow)
+    write_bytes_atomic(path, text, mode=0o700, crash_name="mid-wrapper-write")
+    return path
+
+
+__all__ = [
+    "Ended",
+    "ended_path",
+    "job_script",
+    "log_path",
+    "read_ended",
+    "sbatch_header",
+    "wrapper_path",
+    "wrapper_text",
+]
