@@ -236,7 +236,8 @@ def _probe(cluster: Any, base: Path, *, fast: bool) -> dict[str, str]:
         if key == "env":
             text = "\n".join(line for line in text.splitlines() if not PER_JOB.match(line))
         if key == "process":  # pids differ; whether the script leads its process group does not
-            pgid, pid, rest = text.split(" ", 2)
+            # ps pads the pgid with spaces to its column width: split on any whitespace.
+            pgid, pid, rest = text.split(None, 2)
             text = f"leader={pgid == pid} {rest}"
         data[key] = text
     return data
