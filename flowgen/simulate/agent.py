@@ -234,6 +234,11 @@ class AgentDriver:
         self.held_seconds += self.monotonic() - started
 
     def _tick(self, now: datetime) -> None:
+        # Known before the tick: with the fast hand-back a short job can be admitted,
+        # run and handed back before this driver looks again, so an upload is never
+        # seen in CodeToRun/slurm; its hand-back must still be reported.
+        for name in _dir_names(self.cfg.path(protocol.UPLOADED)):
+            self._seen.setdefault(name, _Seen())
         result = self.runner(self.cfg)
         self.ticks += 1
         if result.exit_code != 0:
@@ -277,6 +282,9 @@ class AgentDriver:
                 path = self.cfg.path(directory) / name
                 if path.is_dir() and protocol.is_finished(_dir_names(path)):
                     seen.finished = True
+                    if not seen.admitted:
+                        seen.admitted = True
+                        self._emit(now, "admitted", name, f"admitted {name}")
                     self._emit_finished(now, name, directory, path, seen)
                     break
 
