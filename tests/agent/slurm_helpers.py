@@ -99,3 +99,19 @@ def jobs_named(cluster: Any, name: str) -> list[str]:
             ["sacct", "-n", "-X", "-P", "-S", "now-1days", f"--name={name}", "-o", "JobID"]
         ).stdout
     return sorted({line.strip() for line in out.splitlines() if line.strip()})
+
+
+def accounting_cluster(request: Any, monkeypatch: Any) -> Any:
+    """The test bed with accounting, its environment set for this process and its children.
+
+    Skips when the ``slurm_cluster`` fixture (tests/conftest.py) is not available.
+    """
+    import pytest
+
+    try:
+        bed = request.getfixturevalue("slurm_cluster")
+    except pytest.FixtureLookupError:
+        pytest.skip("the slurm_cluster fixture (tests/conftest.py) is not available")
+    for key, value in bed.env.items():
+        monkeypatch.setenv(key, value)
+    return bed

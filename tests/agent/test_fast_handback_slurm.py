@@ -22,6 +22,7 @@ from hpc_agent.uow.record import job_name
 from tests.agent.helpers import make_uow
 from tests.agent.slurm_helpers import (
     FAST_SCRIPT,
+    accounting_cluster,
     agent_cmd,
     finished_path,
     instance,
@@ -38,13 +39,7 @@ STAMP = "date +%s.%N > data/ended_at\n"
 
 @pytest.fixture
 def cluster(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    try:
-        bed = request.getfixturevalue("slurm_cluster")
-    except pytest.FixtureLookupError:
-        pytest.skip("the slurm_cluster fixture (tests/conftest.py) is not available")
-    for key, value in bed.env.items():
-        monkeypatch.setenv(key, value)
-    return bed
+    return accounting_cluster(request, monkeypatch)
 
 
 @pytest.fixture(params=["slurm_cluster", "slurm_cluster_noacct"])

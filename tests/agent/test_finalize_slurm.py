@@ -20,7 +20,7 @@ from hpc_agent.config import InstanceConfig
 from hpc_agent.loop.eventlog import read_events
 from tests.agent.helpers import make_uow
 from tests.agent.plain_user import SKIP_REASON, plain_prefix, run_plain
-from tests.agent.slurm_helpers import FAST_SCRIPT, finished_path, instance
+from tests.agent.slurm_helpers import FAST_SCRIPT, accounting_cluster, finished_path, instance
 
 pytestmark = [
     pytest.mark.slurm,
@@ -30,14 +30,7 @@ pytestmark = [
 
 @pytest.fixture
 def cluster(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The test bed with accounting, its environment set for this process and its children."""
-    try:
-        bed = request.getfixturevalue("slurm_cluster")
-    except pytest.FixtureLookupError:
-        pytest.skip("the slurm_cluster fixture (tests/conftest.py) is not available")
-    for key, value in bed.env.items():
-        monkeypatch.setenv(key, value)
-    return bed
+    return accounting_cluster(request, monkeypatch)
 
 
 def job(*lines: str) -> str:
