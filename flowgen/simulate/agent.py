@@ -216,6 +216,8 @@ class AgentDriver:
         """Tick once, then (when holding) keep ticking until no job is left running."""
         uploaded = _dir_names(self.cfg.path(protocol.UPLOADED))
         if not uploaded and not self.running():
+            if any(not seen.finished for seen in self._seen.values()):
+                self._report(now)  # handed back since the last look (without holding)
             self.idle_skips += 1
             return
         for name in uploaded:
@@ -224,6 +226,11 @@ class AgentDriver:
         while True:
             self._tick(now)
             running = self.running()
+            if not running:
+                # The fast hand-back runs beside the tick: a job can be handed back
+                # after the tick's report looked at CodeToRun/slurm. Report it now,
+                # before the flow (which may see it at once) copies it away.
+                self._report(now)
             if not self.hold or not running:
                 break
             waited = self.monotonic() - started

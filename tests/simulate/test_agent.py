@@ -17,6 +17,7 @@ from flowgen.core.errors import UsageError
 from flowgen.simulate import SimulatorOptions, simulate
 from flowgen.simulate.agent import (
     AgentDriver,
+    AgentEvent,
     AgentHoldTimeout,
     create_instance,
     load_agent_instance,
@@ -183,3 +184,44 @@ def test_the_cli_defaults_match_the_library() -> None:
 
     assert cli.DEFAULT_TICK_EVERY == agent.DEFAULT_TICK_EVERY
     assert cli.DEFAULT_HOLD_LIMIT == agent.DEFAULT_HOLD_LIMIT
+
+
+def test_a_hand_back_right_after_the_ticks_report_is_reported_in_the_same_call(
+    cfg: InstanceConfig,
+) -> None:
+    # With the fast hand-back the job's own finalize moves the UoW while the
+    # driver is between its report and its next look; the flow may copy the
+    # UoW away before the driver is called again, so the hand-back must be
+    # reported before this call returns.
+    def hand_back_now(event: AgentEvent) -> None:
+        if event.kind == "admitted":
+            uow = cfg.path(protocol.RUNNING) / event.uow
+            (uow / protocol.SENTINELS_DIR).rmdir()
+            uow.rename(cfg.path(protocol.ANALYSED) / uow.name)
+
+    upload(cfg)
+    wall = FakeWall()
+    driver = AgentDriver(
+        cfg,
+        runner=ScriptedAgent(job_ticks=10**6),
+        on_event=hand_back_now,
+        sleep=wall.sleep,
+        monotonic=wall.monotonic,
+    )
+    driver(START)
+    assert [e.kind for e in driver.events] == ["admitted", "finished"]
+    assert "AnalysedFiles/" in driver.events[-1].message
+
+
+def test_without_holding_a_hand_back_between_calls_is_reported_by_the_next_call(
+    cfg: InstanceConfig,
+) -> None:
+    upload(cfg)
+    driver = AgentDriver(cfg, runner=ScriptedAgent(job_ticks=10**6), hold=False)
+    driver(START)
+    uow = cfg.path(protocol.RUNNING) / "sample_run"
+    (uow / protocol.SENTINELS_DIR).rmdir()
+    uow.rename(cfg.path(protocol.ANALYSED) / uow.name)
+    driver(START)
+    assert [e.kind for e in driver.events] == ["admitted", "finished"]
+    assert driver.idle_skips == 1, "nothing left to tick for, only the hand-back to report"
