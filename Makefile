@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 CONFIGS := $(wildcard flows/*.toml)
 
-.PHONY: install test demo lint format flows check-flows bench clean
+.PHONY: install test demo lint format flows check-flows bench dist zipapp clean
 
 install: $(STAMP)
 
@@ -50,5 +50,16 @@ check-flows: install
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# The sdist and the wheel in dist/, checked as PyPI would (twine check).
+dist: install
+	rm -rf dist/flowcron-*
+	$(PY) -m build --outdir dist .
+	$(VENV)/bin/twine check --strict dist/flowcron-*
+
+# The HPC agent as one file, dist/hpc-agent.pyz: copy it to a login node and
+# run `python3 hpc-agent.pyz setup ...` there, with nothing installed.
+zipapp: install
+	$(PY) scripts/build_zipapp.py dist/hpc-agent.pyz
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist

@@ -4,7 +4,7 @@ Run it as ``python -m flowgen.demo`` (``--slurm`` to submit to the Slurm
 cluster this machine's Slurm commands reach, instead of the embedded
 ``local`` executor). It:
 
-1. builds the FlowCron flow from ``flows/example.toml``;
+1. builds the FlowCron flow from ``flows/example.toml`` (:data:`EXAMPLE_CONFIG`);
 2. makes a sample Unit of Work (a small analysis script with ``#SBATCH``
    lines that reads ``data/`` and writes ``results/`` with relative paths)
    in a "laptop" collection directory;
@@ -46,10 +46,11 @@ from flowgen.flowcron import build, load_config
 from flowgen.simulate import Collection, LogEntry, RunResult, Simulator
 from flowgen.simulate.agent import AgentDriver, AgentEvent, create_instance
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_HOLD_LIMIT = 300.0
 """Real seconds the demo waits for a job before giving up (the job takes about 2 s)."""
-EXAMPLE_CONFIG = REPO_ROOT / "flows" / "example.toml"
+EXAMPLE_CONFIG = Path(__file__).resolve().parent / "data" / "example.toml"
+"""The embedded example instance, shipped in the package so the demo runs from a wheel too
+(``flows/example.toml`` in the repository is a link to it)."""
 LAPTOP_ID = "7c2b4f1e-3d6a-4e58-9b0c-1a2d3e4f5a6b"
 """The demo's "laptop" collection (any UUID: the simulator knows it by this id)."""
 MARKER = ".flowcron-demo"

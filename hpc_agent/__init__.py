@@ -13,8 +13,10 @@ __version__ = "0.1.0"
 def package_parent() -> str:
     """The directory holding the ``hpc_agent`` package, for a child process's PYTHONPATH.
 
-    Jobs and cron lines run ``python -m hpc_agent...`` from a plain checkout
-    too, where nothing is installed; they find the package through this.
+    Jobs and cron lines run the agent from a plain checkout too, where
+    nothing is installed; they find the package through this (the rule is
+    :func:`hpc_agent.invocation.agent_command`). Inside ``hpc-agent.pyz``
+    it is the archive's path.
     """
     from pathlib import Path
 

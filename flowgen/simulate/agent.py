@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from flowgen.core.exitcodes import RUN_FAILED
 from flowgen.simulate.clock import PeriodicHook
 from hpc_agent import protocol
 from hpc_agent.config import ConfigError, InstanceConfig, load_instance, save_instance
+from hpc_agent.invocation import agent_command
 from hpc_agent.loop.tick import TickResult, tick
 from hpc_agent.uow.report import read_report
 
@@ -64,8 +64,6 @@ TickRunner = Callable[[InstanceConfig], TickResult]
 """Runs one tick over an instance (in-process by default; see :func:`subprocess_tick`)."""
 
 EventListener = Callable[["AgentEvent"], None]
-
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class AgentHoldTimeout(FlowgenError):
@@ -132,21 +130,21 @@ def create_instance(
 def subprocess_tick(
     cfg: InstanceConfig, *, env: Mapping[str, str] | None = None, timeout: float = 300.0
 ) -> TickResult:
-    """Run ``python -m hpc_agent tick BASE`` in a fresh process, as cron does.
+    """Run ``hpc-agent tick BASE`` in a fresh process, as cron does.
+
+    The agent is started as :func:`hpc_agent.invocation.agent_command` says,
+    so a checkout and an installed wheel both work.
 
     ``env`` adds environment variables (``FLOWCRON_CRASH_AT`` to kill the
     agent mid-way). A tick killed by a signal gives a negative exit code.
     """
-    full_env = {**os.environ, **(env or {})}
-    full_env["PYTHONPATH"] = os.pathsep.join(
-        [str(_REPO_ROOT), *filter(None, [full_env.get("PYTHONPATH")])]
-    )
+    agent = agent_command("tick", str(cfg.base_dir))
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "hpc_agent", "tick", str(cfg.base_dir)],
+        agent.argv,
         capture_output=True,
         text=True,
-        env=full_env,
+        env=agent.env({**os.environ, **(env or {})}),
         timeout=timeout,
         check=False,
     )

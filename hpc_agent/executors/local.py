@@ -34,13 +34,11 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import hpc_agent
 from hpc_agent.executors.base import (
     ExecutorError,
     JobInfo,
@@ -50,6 +48,7 @@ from hpc_agent.executors.base import (
 )
 from hpc_agent.executors.sbatch import job_time_limit
 from hpc_agent.fs.atomicio import write_text_atomic
+from hpc_agent.invocation import module_command
 from hpc_agent.uow.script_lint import shebang
 
 KILL_WAIT = 2.0
@@ -265,21 +264,18 @@ class LocalExecutor:
         return str(job_id)
 
     def _launch(self, job_id: str) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [hpc_agent.package_parent(), *filter(None, [env.get("PYTHONPATH")])]
-        )
+        runner = module_command(RUNNER_MODULE, str(self.state_dir), job_id)
         # The runner forks once more and this first process exits at once, so the
         # job is re-parented away from the agent and never lingers as its zombie.
         # The runner's own errors (never the job's output) go to jobs/<id>.log.
         with self._jobs.runner_log(job_id).open("ab") as log:
             starter = subprocess.Popen(
-                [sys.executable, "-m", RUNNER_MODULE, str(self.state_dir), job_id],
+                runner.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 cwd=str(self.state_dir),
-                env=env,
+                env=runner.env(),
                 start_new_session=True,
             )
         if starter.wait(timeout=60) != 0:

@@ -3,23 +3,32 @@
 Each built-in is a folder ``library/<name>/`` shipped inside the package
 (``function.toml``, ``template.sh`` and whatever else the function needs).
 They are never run from here: an admin copies one into ``<base>/Functions/``,
-reads it, fills in its ``[site]`` settings and checks it. :data:`BUILTIN_DIR`
-is read at every call, so tests can point it elsewhere.
+reads it, fills in its ``[site]`` settings and checks it. The library is read
+as package resources (:mod:`importlib.resources`), never through file system
+paths, so it is found the same from a checkout, a wheel and inside the
+one-file ``hpc-agent.pyz``. :data:`BUILTIN_DIR` is read at every call, so
+tests can point it elsewhere (any directory :class:`~pathlib.Path` will do).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
+import sys
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Final
 
+if sys.version_info >= (3, 11):
+    from importlib.resources.abc import Traversable
+else:  # importlib.abc's is deprecated from 3.12 on
+    from importlib.abc import Traversable
+
 from hpc_agent.functions.spec import FUNCTION_FILE, FUNCTION_NAME_RE
 
-BUILTIN_DIR = Path(__file__).parent / "library"
-"""Where the built-in functions live, one folder each."""
+BUILTIN_DIR: Traversable = resources.files("hpc_agent.functions").joinpath("library")
+"""Where the built-in functions live, one folder each (a package resource, maybe inside a zip)."""
 
 MAX_BUILTIN_FILES: Final = 100
 
@@ -32,29 +41,35 @@ _TABLE_LINE: Final = re.compile(r"^\s*\[")
 def builtin_names() -> list[str]:
     """The built-in functions' names, sorted: folders of :data:`BUILTIN_DIR` with a ``function.toml``."""
     try:
-        entries = list(os.scandir(BUILTIN_DIR))
+        entries = list(BUILTIN_DIR.iterdir())
     except OSError:
         return []
     return sorted(
         entry.name
         for entry in entries
         if FUNCTION_NAME_RE.match(entry.name)
-        and entry.is_dir(follow_symlinks=False)
-        and Path(entry.path, FUNCTION_FILE).is_file()
+        and not _is_link(entry)
+        and entry.is_dir()
+        and entry.joinpath(FUNCTION_FILE).is_file()
     )
 
 
 def builtin_files(builtin: str) -> dict[str, bytes]:
     """The regular files of the built-in ``builtin`` (name -> contents); links and folders skipped."""
-    folder = BUILTIN_DIR / builtin
+    folder = BUILTIN_DIR.joinpath(builtin)
     files: dict[str, bytes] = {}
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.startswith(".") or _is_link(entry) or not entry.is_file():
             continue
         if len(files) >= MAX_BUILTIN_FILES:
             break
-        files[entry.name] = Path(entry.path).read_bytes()
+        files[entry.name] = entry.read_bytes()
     return files
+
+
+def _is_link(entry: Traversable) -> bool:
+    # Only a real directory has links; a zip archive's members never are.
+    return isinstance(entry, Path) and entry.is_symlink()
 
 
 def renamed_spec(text: str, name: str, key: str = "name") -> str:

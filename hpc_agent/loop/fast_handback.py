@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Final
 
-import hpc_agent
 from hpc_agent.fs.atomicio import write_bytes_atomic
+from hpc_agent.invocation import agent_command
 from hpc_agent.loop.state import StateStore
 
 MAX_SHEBANG: Final = 127
@@ -114,7 +114,8 @@ def sbatch_header(script: bytes) -> bytes | None:
 
 def wrapper_text(store: StateStore, uow: str, base_dir: Path) -> bytes | None:
     """The wrapper script for ``uow``'s job, or None when it cannot be written faithfully."""
-    python = os.fsencode(sys.executable)
+    finalize = agent_command("finalize", str(base_dir), uow)
+    python = os.fsencode(finalize.argv[0])
     if not python or not set(python) <= _SAFE_INTERPRETER or len(python) + 5 > MAX_SHEBANG:
         return None
     copy = store.script_path(uow)
@@ -126,12 +127,11 @@ def wrapper_text(store: StateStore, uow: str, base_dir: Path) -> bytes | None:
         "ended": os.fsencode(ended_path(store, uow)),
         "log": os.fsencode(log_path(store, uow)),
         "uow": uow,
-        "uow_arg": os.fsencode(uow),
-        "base": os.fsencode(base_dir),
-        "python": python,
-        "pythonpath": os.fsencode(hpc_agent.package_parent()),
+        "finalize": [os.fsencode(arg) for arg in finalize.argv],
+        "pythonpath": None if finalize.pythonpath is None else os.fsencode(finalize.pythonpath),
     }
-    body = Path(__file__).with_name("job_wrapper.py").read_bytes()
+    # Read as a package resource, not from a path: inside hpc-agent.pyz there is no file.
+    body = resources.files("hpc_agent.loop").joinpath("job_wrapper.py").read_bytes()
     return (
         b"#!" + python + b" -IS\n"
         b"# -*- coding: latin-1 -*-\n"

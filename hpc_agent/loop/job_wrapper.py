@@ -181,9 +181,10 @@ def record_end(path: bytes, uow: str, status: int) -> None:
 def hand_back(config: dict[str, Any], env: dict[bytes, bytes] | None, *, wait: bool) -> None:
     """Run ``hpc-agent finalize`` for this UoW: bounded here, or detached to outlive the job."""
     child_env = dict(env if env is not None else os.environb)
-    old = child_env.get(b"PYTHONPATH")
-    child_env[b"PYTHONPATH"] = config["pythonpath"] + (b":" + old if old else b"")
-    argv = [config["python"], b"-m", b"hpc_agent", b"finalize", config["base"], config["uow_arg"]]
+    if config["pythonpath"] is not None:  # None: the interpreter finds the agent unaided
+        old = child_env.get(b"PYTHONPATH")
+        child_env[b"PYTHONPATH"] = config["pythonpath"] + (b":" + old if old else b"")
+    argv = list(config["finalize"])
     try:
         log = os.open(config["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     except OSError:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,11 +22,11 @@ from functools import partial
 from pathlib import Path
 from typing import Final
 
-import hpc_agent
 from hpc_agent import protocol
 from hpc_agent.executors.base import JobSpec, SchedulerUnavailable, SubmitRejected
 from hpc_agent.faults import crash_point
 from hpc_agent.fs.atomicio import write_text_atomic
+from hpc_agent.invocation import agent_command
 from hpc_agent.loop import fast_handback
 from hpc_agent.loop.admit_phase import readmit
 from hpc_agent.loop.context import TickContext
@@ -272,13 +271,17 @@ def job_script(ctx: TickContext, uow: str, script: Path) -> Path:
 def submit_finalize_job(ctx: TickContext, record: JobRecord, job_id: str) -> None:
     """Queue the tiny job that finalizes this UoW right after its job ends."""
     script = ctx.store.finalize_script_path(record.uow)
-    package_root = hpc_agent.package_parent()
-    text = (
-        "#!/bin/bash\n"
-        "# FlowCron: hand the Unit of Work back as soon as its job has ended.\n"
-        f"export PYTHONPATH={shlex.quote(package_root)}${{PYTHONPATH:+:$PYTHONPATH}}\n"
-        f'exec {shlex.quote(sys.executable)} -m hpc_agent finalize "$1" "$2"\n'
-    )
+    finalize = agent_command("finalize")
+    lines = [
+        "#!/bin/bash",
+        "# FlowCron: hand the Unit of Work back as soon as its job has ended.",
+    ]
+    if finalize.pythonpath is not None:
+        lines.append(
+            f"export PYTHONPATH={shlex.quote(finalize.pythonpath)}${{PYTHONPATH:+:$PYTHONPATH}}"
+        )
+    lines.append(f'exec {shlex.join(finalize.argv)} "$1" "$2"')
+    text = "\n".join(lines) + "\n"
     write_text_atomic(script, text, mode=0o700, crash_name="mid-finalize-script-write")
     spec = JobSpec(
         name=f"{record.job_name}-finalize",

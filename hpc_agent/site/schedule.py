@@ -14,19 +14,17 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
-import sysconfig
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import hpc_agent
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig, registry_dir
 from hpc_agent.errors import AgentError
 from hpc_agent.exitcodes import ExitCode
+from hpc_agent.invocation import agent_command
 
 CRON_OUT = "cron.out"
 """The file in ``Logs/`` that collects the scheduled command's own output."""
@@ -77,35 +75,19 @@ def cron_spec(every_minutes: int) -> str:
     )
 
 
-def running_from_checkout() -> bool:
-    """True when hpc_agent is not installed in the interpreter's site-packages."""
-    installed = {
-        Path(p).resolve()
-        for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])
-    }
-    return Path(hpc_agent.package_parent()) not in installed
-
-
 def command_line(cfg: InstanceConfig, *, interpreter: str | None = None) -> str:
     """The shell command cron runs for one tick (every value quoted)."""
-    python = interpreter or sys.executable
+    agent = agent_command("tick", str(cfg.base_dir), python=interpreter)
     sbatch = shutil.which("sbatch")
     path_dirs = [str(Path(sbatch).parent)] if sbatch else []
     path_dirs += [d for d in ("/usr/bin", "/bin") if d not in path_dirs]
     env = [f"PATH={':'.join(path_dirs)}"]
     if os.environ.get("SLURM_CONF"):
         env.append(f"SLURM_CONF={os.environ['SLURM_CONF']}")
-    if running_from_checkout():
-        env.append(f"PYTHONPATH={hpc_agent.package_parent()}")
+    if agent.pythonpath is not None:
+        env.append(f"PYTHONPATH={agent.pythonpath}")
     out = cfg.path(protocol.LOGS) / CRON_OUT
-    parts = [
-        *(shlex.quote(item) for item in env),
-        shlex.quote(python),
-        "-m",
-        "hpc_agent",
-        "tick",
-        shlex.quote(str(cfg.base_dir)),
-    ]
+    parts = [shlex.quote(item) for item in (*env, *agent.argv)]
     return " ".join(parts) + f" >> {shlex.quote(str(out))} 2>&1"
 
 
@@ -304,12 +286,17 @@ def plan_remove(cfg: InstanceConfig, tool: str | None = None) -> Change:
 
 
 def block_base(block: str) -> Path | None:
-    """The base directory a block's command ticks (the word after ``hpc_agent tick``)."""
+    """The base directory a block's command ticks.
+
+    The word after ``hpc_agent tick`` (``python -m hpc_agent``), or after
+    ``ARCHIVE.pyz tick`` (the one-file agent, ``python hpc-agent.pyz``).
+    """
     for words in _command_lines(block):
         if words is None:
             return None
         for index in range(len(words) - 2):
-            if words[index : index + 2] == ["hpc_agent", "tick"]:
+            agent = words[index] == "hpc_agent" or words[index].endswith(".pyz")
+            if agent and words[index + 1] == "tick":
                 return Path(words[index + 2])
     return None
 
