@@ -68,4 +68,4 @@ def test_documented_example_runs(
 
 
 def test_every_command_documents_examples() -> None:
-    assert len(_examples()) == 6
+    assert len(_examples()) == 7
