@@ -135,3 +135,14 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):  # stdout is not a real file (tests, embedding)
         pass
+
+
+def closed_pipe() -> int:
+    """Silence stdout after a ``BrokenPipeError`` caught below :func:`run_guarded`; the exit code.
+
+    For a command framework that handles exceptions itself before
+    :func:`run_guarded` could see them (typer turns a closed pipe into exit 1):
+    the command ends with :data:`CLOSED_PIPE_EXIT`, quietly, as it would there.
+    """
+    _silence_stdout()
+    return CLOSED_PIPE_EXIT

@@ -8,13 +8,20 @@ parse arguments, call one library function and print through
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(
     name="flowgen",
-    help="Build, check, deploy and simulate Globus flows, and the FlowCron flow.",
+    help=(
+        "Build, check, deploy and simulate Globus flows, and the FlowCron flow.\n\n"
+        "\b\nExample: flowgen build flows/mycluster.toml"
+    ),
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion/--show-completion cost nothing at start-up: typer
+    # imports its completion code anyway and detects the shell only when asked.
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain (click) help and usage errors: rich and markdown-it, which typer's
     # rich help loads, would double the start-up time of every command
@@ -23,8 +30,26 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from flowgen import __version__
+
+        typer.echo(f"flowgen {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Show flowgen's version and exit.",
+            callback=_show_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
     """Build, check, deploy and simulate Globus flows, and the FlowCron flow."""
     # A callback keeps flowgen a command group even when main() registers a
     # single command, so 'flowgen build ...' never collapses to 'flowgen ...'.
@@ -50,6 +75,7 @@ COMMAND_MODULES: list[str] = [
     "init",
     "build",
     "validate",
+    "checkbuilt",
     "diff",
     "graph",
     "simulate",
@@ -61,13 +87,41 @@ COMMAND_MODULES: list[str] = [
 ]
 """Command modules, in the order their commands appear in --help."""
 
-COMMAND_OWNERS: dict[str, str] = {"logout": "login", "whoami": "login"}
+COMMAND_OWNERS: dict[str, str] = {"logout": "login", "whoami": "login", "check-built": "checkbuilt"}
 """Commands whose module is named differently (every other command's module is its name)."""
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: exit 130 on Ctrl-C, 141 quietly when stdout is closed."""
+    import sys
+
+    from hpc_agent.terminal import run_guarded
+
+    sys.exit(run_guarded(_main, on_interrupt=_interrupted))
+
+
+def _main() -> int:
     import sys
 
     _register(sys.argv[1] if len(sys.argv) > 1 else None)
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            # typer met a closed pipe outside a command (--help | head): it
+            # wraps stdout so and exits 1, which means DIFFERENT here.
+            from hpc_agent.terminal import closed_pipe
+
+            return closed_pipe()
+        # typer ends every command with sys.exit; returning instead lets
+        # run_guarded flush stdout, where a closed pipe (| head) shows up.
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return 0
+
+
+def _interrupted() -> None:
+    # Ctrl-C inside a command is handled by flowgen.cli.errors; this is Ctrl-C
+    # while flowgen starts.
+    from flowgen.cli.errors import INTERRUPTED_MESSAGE
+
+    typer.echo(f"Error: {INTERRUPTED_MESSAGE}", err=True)

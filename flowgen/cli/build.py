@@ -9,7 +9,14 @@ import typer
 
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
-from flowgen.cli.output import FormatOption, OutputFormat, display
+from flowgen.cli.output import (
+    FormatOption,
+    JmespathOption,
+    OutputFormat,
+    colour,
+    display,
+    render_finding,
+)
 from flowgen.core.exitcodes import ExitCode
 
 
@@ -26,6 +33,7 @@ def build(
         ),
     ] = None,
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> ExitCode:
     """Build the FlowCron flow for one instance and write its two JSON files.
 
@@ -35,6 +43,7 @@ def build(
     error-level findings is not written (exit 3). The same config always
     gives byte-identical files.
 
+    \b
     Example: flowgen build flows/mycluster.toml -o /tmp/mycluster
     """
     from flowgen.flowcron.build import build_checked, default_output_dir
@@ -49,7 +58,8 @@ def build(
         "states": len(built.definition["States"]),
         "warnings": [f.to_json() for f in findings],
     }
-    lines = [str(f) for f in findings]
+    painted = colour()
+    lines = [render_finding(f, enabled=painted) for f in findings]
     lines += [f"wrote {definition_path}", f"wrote {schema_path}"]
-    display(result, fmt, "\n".join(lines))
+    display(result, fmt, "\n".join(lines), jmespath=jmespath)
     return ExitCode.OK

@@ -10,7 +10,7 @@ import typer
 
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
-from flowgen.cli.output import FormatOption, OutputFormat, display, note
+from flowgen.cli.output import FormatOption, JmespathOption, OutputFormat, display, note
 from flowgen.core.exitcodes import ExitCode
 
 _ROLE_HELP = "May be repeated; replaces the config's deploy.{field} list."
@@ -59,6 +59,7 @@ def deploy(
         ),
     ] = True,
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> ExitCode:
     """Deploy the flow built from CONFIG, creating or updating only what differs.
 
@@ -82,10 +83,13 @@ def deploy(
     to be an administrator or access manager of a guest collection, and is
     skipped, saying why, when it cannot be done; it never fails the deploy.
 
+    \b
     Example: flowgen deploy flows/mycluster.toml --starter group:0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11
 
+    \b
     Example: flowgen deploy flows/mycluster.toml --starter alice@uni.edu --starter bob@uni.edu
 
+    \b
     Example: flowgen deploy flows/mycluster.toml --dry-run
     """
     import functools
@@ -118,7 +122,7 @@ def deploy(
         from flowgen.deploy.printcli import cli_command, render_command
 
         args = cli_command(local)
-        display({"command": args}, fmt, render_command(args))
+        display({"command": args}, fmt, render_command(args), jmespath=jmespath)
         return ExitCode.OK
 
     def ask(question: str) -> bool:
@@ -154,7 +158,12 @@ def deploy(
         text += "\n(share this address with the members of the Starter group)"
         if result.lock_written:
             text += f"\nwrote {local.lock_path} (commit it)"
-    display({**result.to_json(), "access_check": report.to_json() if report else None}, fmt, text)
+    display(
+        {**result.to_json(), "access_check": report.to_json() if report else None},
+        fmt,
+        text,
+        jmespath=jmespath,
+    )
     for line in report.render() if report else ():
         note(line)
     if dry_run and not result.plan.is_empty:

@@ -3,9 +3,13 @@
 Commands never catch errors themselves: they are wrapped with
 :func:`handle_errors`, which prints one clear line on stderr and ends the
 process with the :class:`~flowgen.core.exitcodes.ExitCode` that :func:`classify`
-picks. A command may also *return* an ``ExitCode`` (``diff`` returns
-``DIFFERENT``) instead of raising. Anything unexpected still gets a short
-message asking for a report; ``FLOWGEN_DEBUG=1`` shows the traceback.
+picks. Under ``--format json`` (or ``--jmespath``) stdout then holds only the
+error as JSON (:func:`hpc_agent.terminal.error_document`), so a script reads
+JSON whatever happens. A command may also *return* an ``ExitCode`` (``diff``
+returns ``DIFFERENT``) instead of raising. Ctrl-C ends with ``INTERRUPTED``
+(130) and a closed stdout with ``CLOSED_PIPE`` (141), never a traceback.
+Anything unexpected still gets a short message asking for a report;
+``FLOWGEN_DEBUG=1`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ from __future__ import annotations
 import functools
 import os
 import re
+import sys
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from pathlib import Path
+from typing import NoReturn, ParamSpec, TypeVar
 
 import typer
 
+from flowgen.cli.output import wants_json
 from flowgen.core.errors import FlowgenError
 from flowgen.core.exitcodes import ExitCode
 
@@ -34,9 +41,18 @@ _GLOBUS_STATUS = {
     409: ExitCode.CONFLICT,
 }
 
-# typer's own control flow (--help, bad options, Ctrl-C, typer.Exit) is
-# already mapped by typer and must pass through untouched.
+# typer's own control flow (--help, bad options, typer.Exit) is already
+# mapped by typer and must pass through untouched.
 _PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException)
+
+INTERRUPTED_MESSAGE = "interrupted (Ctrl-C) before the command finished"
+"""What Ctrl-C prints; files flowgen writes are written whole or not at all."""
+
+NO_ANSWER_MESSAGE = (
+    "standard input ended before a question was answered: "
+    "give the answers as options instead (see --help)"
+)
+"""What a prompt with no input left (``< /dev/null``, a closed pipe) prints."""
 
 
 def classify(exc: BaseException) -> tuple[ExitCode, str]:
@@ -46,6 +62,11 @@ def classify(exc: BaseException) -> tuple[ExitCode, str]:
     globus = _classify_globus(exc)
     if globus is not None:
         return globus
+    if isinstance(exc, EOFError):
+        return ExitCode.USAGE, NO_ANSWER_MESSAGE
+    if isinstance(exc, FileExistsError) and exc.filename and not Path(exc.filename).is_dir():
+        # mkdir of an output's parent that is a file: "File exists" misleads.
+        return ExitCode.USAGE, f"{exc.filename}: is a file, not a directory"
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return ExitCode.USAGE, f"{where}{exc.strerror or exc}"
@@ -160,17 +181,54 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, None]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        as_json = wants_json(kwargs)
         try:
             result = command(*args, **kwargs)
+        except BrokenPipeError:
+            # typer would end a closed pipe with exit 1, which means DIFFERENT.
+            from hpc_agent.terminal import closed_pipe
+
+            raise typer.Exit(closed_pipe()) from None
+        except KeyboardInterrupt:
+            fail(ExitCode.INTERRUPTED, INTERRUPTED_MESSAGE, as_json=as_json)
+        except typer.Abort as exc:
+            # typer.prompt and typer.confirm turn Ctrl-C and an ended stdin
+            # into Abort ("Aborted!", exit 1); the cause is kept as context.
+            if isinstance(exc.__context__, KeyboardInterrupt | EOFError) and sys.stderr.isatty():
+                typer.echo(err=True)  # end the line the question left open
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                fail(ExitCode.INTERRUPTED, INTERRUPTED_MESSAGE, as_json=as_json)
+            if isinstance(exc.__context__, EOFError):
+                fail(ExitCode.USAGE, NO_ANSWER_MESSAGE, as_json=as_json)
+            raise
         except _PASS_THROUGH:
             raise
         except Exception as exc:
             code, message = classify(exc)
             if code is ExitCode.INTERNAL and os.environ.get(DEBUG_ENV) == "1":
                 raise
-            typer.echo(f"Error: {message}", err=True)
-            raise typer.Exit(int(code)) from None
+            fail(code, message, as_json=as_json)
         if isinstance(result, ExitCode) and result is not ExitCode.OK:
             raise typer.Exit(int(result))
 
     return wrapper
+
+
+def fail(code: ExitCode, message: str, *, as_json: bool) -> NoReturn:
+    """End the command with ``code``: the message on stderr and, under JSON, the error on stdout.
+
+    The stderr line is printed under JSON too, so a person watching a script
+    (or a CI log) sees why it stopped while stdout stays one JSON document.
+    """
+    if as_json:
+        from flowgen.core import jsonio
+        from hpc_agent.terminal import error_document
+
+        try:
+            typer.echo(jsonio.dumps(error_document(code.name, int(code), message)), nl=False)
+        except BrokenPipeError:
+            from hpc_agent.terminal import closed_pipe
+
+            closed_pipe()
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(int(code))

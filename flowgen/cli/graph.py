@@ -10,7 +10,7 @@ import typer
 
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
-from flowgen.cli.output import note
+from flowgen.cli.output import JmespathOption, note
 
 
 class GraphFormat(str, Enum):
@@ -45,6 +45,7 @@ def graph(
         Path | None,
         typer.Option("--output", "-o", help="Write to this file instead of standard output."),
     ] = None,
+    jmespath: JmespathOption = None,
 ) -> None:
     """Draw the state graph of a flow, for documentation and review.
 
@@ -55,8 +56,10 @@ def graph(
     red. The same flow always gives the same text, so the file can be
     committed next to the flow and reviewed in diffs.
 
+    \b
     Example: flowgen graph flows/mycluster.toml -o docs/mycluster.mmd
 
+    \b
     Example: flowgen graph definition.json --format dot | dot -Tsvg > flow.svg
     """
     from flowgen.core import jsonio
@@ -64,7 +67,9 @@ def graph(
     from flowgen.review.load import load_flow_docs
 
     definition = load_flow_docs(flow).definition
-    if fmt is GraphFormat.DOT:
+    if jmespath is not None:  # implies json, whatever --format says
+        text = jsonio.dumps(jmespath.search(graphs.build_graph(definition).to_json()))
+    elif fmt is GraphFormat.DOT:
         text = graphs.to_dot(definition)
     elif fmt is GraphFormat.JSON:
         text = jsonio.dumps(graphs.build_graph(definition).to_json())

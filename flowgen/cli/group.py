@@ -8,13 +8,13 @@ import typer
 
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
-from flowgen.cli.output import FormatOption, OutputFormat, display
+from flowgen.cli.output import FormatOption, Jmespath, JmespathOption, OutputFormat, display
 
 group_app = typer.Typer(
     name="group",
     help=(
         "Create Globus groups and change who is in them (the flow's Starter group).\n\n"
-        'Example: flowgen group create "Cryo-EM lab"'
+        '\b\nExample: flowgen group create "Cryo-EM lab"'
     ),
     no_args_is_help=True,
 )
@@ -27,9 +27,11 @@ def create(
     name: Annotated[str, typer.Argument(help="The group's name.", show_default=False)],
     description: Annotated[str, typer.Option("--description", help="What the group is for.")] = "",
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> None:
     """Create a group you administer and print the role entry to give it.
 
+    \b
     Example: flowgen group create "Cryo-EM lab"
     """
     from flowgen.deploy.auth import open_session
@@ -41,10 +43,17 @@ def create(
         fmt,
         f"created group {group['name']!r} ({group['id']})\n"
         f'give it the Starter role: starters = ["{group["starter"]}"] in the [deploy] table',
+        jmespath=jmespath,
     )
 
 
-def _members(add: bool, group: str, identities: list[str], fmt: OutputFormat) -> None:
+def _members(
+    add: bool,
+    group: str,
+    identities: list[str],
+    fmt: OutputFormat,
+    jmespath: Jmespath | None,
+) -> None:
     from flowgen.deploy.auth import open_session
     from flowgen.deploy.groups import change_members
 
@@ -63,7 +72,7 @@ def _members(add: bool, group: str, identities: list[str], fmt: OutputFormat) ->
         lines += [f"not {verb} {who(e['identity_id'])}: {e['detail']}" for e in data["errors"]]
         return "\n".join(lines)
 
-    display(result, fmt, text)
+    display(result, fmt, text, jmespath=jmespath)
 
 
 @group_app.command("add")
@@ -77,6 +86,7 @@ def add(
         ),
     ],
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> None:
     """Add people to a group, by username or identity id.
 
@@ -86,11 +96,13 @@ def add(
     Globus Auth first, all in one request, and the group is not changed when
     one is unknown.
 
+    \b
     Example: flowgen group add 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11 alice@uni.edu bob@uni.edu
 
+    \b
     Example: flowgen group add 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11 identity:ae341a98-d274-11e5-b888-dbae3a8ba545
     """
-    _members(True, group, identities, fmt)
+    _members(True, group, identities, fmt, jmespath)
 
 
 @group_app.command("remove")
@@ -105,23 +117,27 @@ def remove(
         ),
     ],
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> None:
     """Remove people from a group, by username or identity id.
 
     Usernames are looked up with Globus Auth first, as for 'group add'.
 
+    \b
     Example: flowgen group remove 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11 alice@uni.edu
 
+    \b
     Example: flowgen group remove 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11 ae341a98-d274-11e5-b888-dbae3a8ba545
     """
-    _members(False, group, identities, fmt)
+    _members(False, group, identities, fmt, jmespath)
 
 
 @group_app.command("list")
 @handle_errors
-def list_(fmt: FormatOption = OutputFormat.TEXT) -> None:
+def list_(fmt: FormatOption = OutputFormat.TEXT, jmespath: JmespathOption = None) -> None:
     """List the groups you belong to, with your role in each.
 
+    \b
     Example: flowgen group list --format json
     """
     from flowgen.deploy.auth import open_session
@@ -132,4 +148,5 @@ def list_(fmt: FormatOption = OutputFormat.TEXT) -> None:
         groups,
         fmt,
         "\n".join(f"{g['id']}  {g['name']}  ({', '.join(g['roles'])})" for g in groups),
+        jmespath=jmespath,
     )

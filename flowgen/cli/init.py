@@ -11,7 +11,7 @@ import typer
 
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
-from flowgen.cli.output import FormatOption, OutputFormat, display
+from flowgen.cli.output import FormatOption, JmespathOption, OutputFormat, display
 from flowgen.core.errors import UsageError
 from flowgen.core.exitcodes import ExitCode
 
@@ -88,6 +88,7 @@ def init(
         bool, typer.Option("--force", help="Overwrite an existing config file.")
     ] = False,
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> ExitCode:
     """Create the config of a FlowCron instance, asking for what is not given.
 
@@ -103,8 +104,8 @@ def init(
     'hpc-agent setup' wrote (--from). An existing config is never
     overwritten without --force.
 
-    Example: flowgen init --from flowcron-instance.toml --hpc-name Baskerville
-    --collection 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11 --no-input
+    \b
+    Example: flowgen init --from flowcron-instance.toml --hpc-name Baskerville --collection 0b7c5fd9-8a5e-4b8e-9f3e-2a6c1d0e4f11 --no-input
     """
     from flowgen.dsl import PollPolicy
     from flowgen.flowcron import config as c
@@ -219,6 +220,7 @@ def init(
         {"config": str(target), "name": cfg.name},
         fmt,
         f"wrote {target}\nnext: flowgen build {target}",
+        jmespath=jmespath,
     )
     return ExitCode.OK
 

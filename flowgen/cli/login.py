@@ -8,7 +8,7 @@ import typer
 
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
-from flowgen.cli.output import FormatOption, OutputFormat, display, note
+from flowgen.cli.output import FormatOption, JmespathOption, OutputFormat, display
 
 
 @app.command()
@@ -17,6 +17,8 @@ def login(
     force: Annotated[
         bool, typer.Option("--force", help="Log in again even if a login is stored.")
     ] = False,
+    fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> None:
     """Log in to Globus once; flowgen keeps and refreshes the tokens itself.
 
@@ -33,6 +35,7 @@ def login(
     serves only the access check of 'flowgen deploy', so an older login
     without it keeps working, and logging in again adds it.
 
+    \b
     Example: flowgen login
     """
     from flowgen.deploy.auth import login as do_login
@@ -41,30 +44,48 @@ def login(
     session = do_login(force=force)
     who = whoami(session)
     kind = "client credentials" if uses_client_credentials() else "your Globus login"
-    note(f"logged in as {who['username'] or who['identity_id']} ({kind})")
+    display(
+        who,
+        fmt,
+        f"logged in as {who['username'] or who['identity_id']} ({kind})",
+        jmespath=jmespath,
+    )
 
 
 @app.command()
 @handle_errors
-def logout() -> None:
+def logout(fmt: FormatOption = OutputFormat.TEXT, jmespath: JmespathOption = None) -> None:
     """Revoke and forget the stored Globus tokens.
 
+    \b
     Example: flowgen logout
     """
     from flowgen.deploy.auth import logout as do_logout
 
-    note("logged out" if do_logout() else "was not logged in")
+    was_logged_in = do_logout()
+    display(
+        {"was_logged_in": was_logged_in},
+        fmt,
+        "logged out" if was_logged_in else "was not logged in",
+        jmespath=jmespath,
+    )
 
 
 @app.command()
 @handle_errors
-def whoami(fmt: FormatOption = OutputFormat.TEXT) -> None:
+def whoami(fmt: FormatOption = OutputFormat.TEXT, jmespath: JmespathOption = None) -> None:
     """Show the Globus identity flowgen acts as.
 
+    \b
     Example: flowgen whoami --format json
     """
     from flowgen.deploy.auth import open_session
     from flowgen.deploy.auth import whoami as who
 
     info = who(open_session())
-    display(info, fmt, f"{info['username']} ({info['name'] or '-'}) id {info['identity_id']}")
+    display(
+        info,
+        fmt,
+        f"{info['username']} ({info['name'] or '-'}) id {info['identity_id']}",
+        jmespath=jmespath,
+    )

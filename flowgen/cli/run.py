@@ -8,14 +8,22 @@ import typer
 
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
-from flowgen.cli.output import FormatOption, OutputFormat, display, note
+from flowgen.cli.output import (
+    FormatOption,
+    JmespathOption,
+    OutputFormat,
+    display,
+    effective_format,
+    note,
+)
+from flowgen.cli.progress import LiveLine
 from flowgen.core.exitcodes import ExitCode
 
 run_app = typer.Typer(
     name="run",
     help=(
         "Start runs of a deployed flow, follow them, read their logs.\n\n"
-        "Example: flowgen run list --flow flows/mycluster.toml"
+        "\b\nExample: flowgen run list --flow flows/mycluster.toml"
     ),
     no_args_is_help=True,
 )
@@ -43,6 +51,7 @@ def start(
     ] = False,
     label: Annotated[str | None, typer.Option("--label", help="A label for the run.")] = None,
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> None:
     """Start a FlowCron run on a Unit of Work folder.
 
@@ -50,6 +59,7 @@ def start(
     (you are in its Starter group); then the run starts. Follow it with
     'flowgen run status RUN_ID --watch'.
 
+    \b
     Example: flowgen run start flows/mycluster.toml --source 6c54cade-bde5-45c1-bdea-f4bd71dba2cc:/~/my_analysis/ --label test
     """
     from flowgen.deploy.auth import open_session
@@ -63,6 +73,7 @@ def start(
         fmt,
         f"started run {run['run_id']} ({run.get('status')})\n"
         f"follow it with: flowgen run status {run['run_id']} --watch",
+        jmespath=jmespath,
     )
 
 
@@ -77,6 +88,7 @@ def status(
         float, typer.Option("--timeout", help="With --watch: give up after this many seconds.")
     ] = 24 * 3600.0,
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> ExitCode:
     """Show a run's state and current step; --watch follows it until it ends.
 
@@ -84,22 +96,30 @@ def status(
     FAILED, and 4 when it waits for your consent (INACTIVE; it prints what
     to do and how to resume).
 
+    \b
     Example: flowgen run status 1a2b3c4d-0000-4000-8000-00000000beef --watch
     """
     from flowgen.deploy.auth import open_session
     from flowgen.deploy.runs import Backoff, inactive_hint, outcome, run_status, watch_run
 
+    fmt = effective_format(fmt, jmespath)
     client = open_session().flows()
     if watch:
-        report = watch_run(
-            client,
-            run_id,
-            backoff=Backoff(deadline=timeout),
-            on_update=lambda s: note(_status_line(s)) if fmt is OutputFormat.TEXT else None,
-        )
+        live = LiveLine()
+        # On a terminal one status line, rewritten in place; elsewhere a line per change.
+        show = live.show if live.enabled else note
+        try:
+            report = watch_run(
+                client,
+                run_id,
+                backoff=Backoff(deadline=timeout),
+                on_update=lambda s: show(_status_line(s)) if fmt is OutputFormat.TEXT else None,
+            )
+        finally:
+            live.close()
     else:
         report = run_status(client, run_id)
-    display(report, fmt, "" if watch else _status_line(report))
+    display(report, fmt, "" if watch else _status_line(report), jmespath=jmespath)
     if report["status"] == "INACTIVE":
         note(inactive_hint(run_id))
     return outcome(report) if watch else ExitCode.OK
@@ -110,16 +130,18 @@ def status(
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run's id.", show_default=False)],
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> None:
     """Resume a run that waited (INACTIVE), asking for the missing consent first.
 
+    \b
     Example: flowgen run resume 1a2b3c4d-0000-4000-8000-00000000beef
     """
     from flowgen.deploy.auth import open_session
     from flowgen.deploy.runs import resume_run
 
     run = resume_run(open_session(allow_login_prompt=True), run_id)
-    display(run, fmt, f"resumed run {run['run_id']} ({run.get('status')})")
+    display(run, fmt, f"resumed run {run['run_id']} ({run.get('status')})", jmespath=jmespath)
 
 
 @run_app.command("list")
@@ -129,9 +151,11 @@ def list_(
         str | None, typer.Option("--flow", help=_FLOW_HELP, metavar="CONFIG|FLOW_ID")
     ] = None,
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> None:
     """List your runs, newest first (of one flow with --flow).
 
+    \b
     Example: flowgen run list --flow flows/mycluster.toml
     """
     from flowgen.deploy.auth import open_session
@@ -146,6 +170,7 @@ def list_(
             f"{r['run_id']}  {r['status']:<9}  {r['start_time'] or '-'}  {r['label'] or ''}"
             for r in runs
         ),
+        jmespath=jmespath,
     )
 
 
@@ -154,9 +179,11 @@ def list_(
 def logs(
     run_id: Annotated[str, typer.Argument(help="The run's id.", show_default=False)],
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> None:
     """Print a run's log, oldest entry first.
 
+    \b
     Example: flowgen run logs 1a2b3c4d-0000-4000-8000-00000000beef
     """
     from flowgen.deploy.auth import open_session
@@ -170,4 +197,5 @@ def logs(
             f"{e['time']}  {e['code']}  {e['state'] or ''}  {e['description'] or ''}".rstrip()
             for e in entries
         ),
+        jmespath=jmespath,
     )

@@ -10,7 +10,8 @@ import typer
 
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
-from flowgen.cli.output import FormatOption, OutputFormat, display
+from flowgen.cli.output import FormatOption, JmespathOption, OutputFormat, display, effective_format
+from flowgen.cli.progress import LiveLine, transfer_progress
 from flowgen.core.errors import UsageError
 from flowgen.core.exitcodes import RUN_FAILED, ExitCode
 
@@ -135,6 +136,24 @@ def _progress(start: list[Any], verbose: bool) -> Any:
     return show
 
 
+_LIVE = LiveLine()
+"""The transfer progress line on stderr (shown on a terminal only)."""
+
+
+def _listener(start: list[Any], verbose: bool, fmt: OutputFormat, definition: Any) -> Any:
+    """The log listener: state lines (text) and, on a terminal, a live line per Transfer task."""
+    transfers = transfer_progress(_LIVE, definition)
+    if fmt is not OutputFormat.TEXT:
+        return transfers
+    states = _progress(start, verbose)
+
+    def both(entry: LogEntry) -> None:
+        states(entry)
+        transfers(entry)
+
+    return both
+
+
 def _agent_progress(start: list[Any]) -> Any:
     def show(event: AgentEvent) -> None:
         offset = (event.time - start[0]).total_seconds() if start else 0.0
@@ -167,7 +186,7 @@ def simulate(
         typer.Option(
             "--collection",
             help="Simulate collection UUID with local directory DIR (repeatable). KIND is "
-            f"what collection_info reports: {KINDS_HELP}. Example: <uuid>=./hpc:managed",
+            f"what collection_info reports: {KINDS_HELP}; e.g. <uuid>=./hpc:managed",
             metavar="UUID=DIR[:KIND]",
         ),
     ] = None,
@@ -178,7 +197,7 @@ def simulate(
             help="The answer AwaitWebInput state STATE receives: JSON (text that is not JSON "
             "is a string) or @FILE. Repeatable; a state visited again takes the next answer. "
             "Without one the web input expires (Flows.WebInputExpired). "
-            "Example: AwaitResponse=approve",
+            "E.g. AwaitResponse=approve",
             metavar="STATE=JSON|@FILE",
         ),
     ] = None,
@@ -237,6 +256,7 @@ def simulate(
         ),
     ] = False,
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> ExitCode:
     """Run a flow locally, with local directories standing in for Globus collections.
 
@@ -263,16 +283,14 @@ def simulate(
     seconds the command stops with exit code 1. With --real-time flow time
     follows the clock instead.
 
-    Example: flowgen simulate flow.json --input input.json
-    --collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop
+    \b
+    Example: flowgen simulate flow.json --input input.json --collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop
 
-    Example: flowgen simulate signoff.json --input in.json
-    --collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop:managed
-    --web-input AwaitResponse=approve
+    \b
+    Example: flowgen simulate signoff.json --input in.json --collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop:managed --web-input AwaitResponse=approve
 
-    Example: flowgen simulate flows/example.toml --input in.json
-    --collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop
-    --collection 5e1d7a3c-0b8f-4d2a-9c61-3f0e2b7d4a10=/ --hpc-agent /tmp/flowcron-demo/hpc/example
+    \b
+    Example: flowgen simulate flows/example.toml --input in.json --collection 6c54cade-bde5-45c1-bdea-f4bd71dba2cc=./laptop --collection 5e1d7a3c-0b8f-4d2a-9c61-3f0e2b7d4a10=/ --hpc-agent /tmp/flowcron-demo/hpc/example
     """
     from flowgen.core import jsonio
     from flowgen.review.load import load_flow_docs
@@ -281,6 +299,7 @@ def simulate(
     from flowgen.simulate.reach import check_reach
     from flowgen.simulate.summary import summary
 
+    fmt = effective_format(fmt, jmespath)
     docs = load_flow_docs(definition, input_schema)
     run_input = jsonio.load(input_file)
     collections = dict(parse_collection(c) for c in collection or [])
@@ -290,7 +309,7 @@ def simulate(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     start: list[Any] = []
-    listener = _progress(start, verbose) if fmt is OutputFormat.TEXT else None
+    listener = _listener(start, verbose, fmt, docs.definition)
     hooks = []
     if hpc_agent is not None:
         instance = load_agent_instance(hpc_agent)
@@ -313,8 +332,11 @@ def simulate(
         on_log=listener,
         web_inputs=answers,
     )
-    result = simulator.run(run_input)
+    try:
+        result = simulator.run(run_input)
+    finally:
+        _LIVE.close()
     # The bounded document costs a pass over the log: build it only to print it.
     document = _document(result, verbose) if fmt is OutputFormat.JSON else {}
-    display(document, fmt, lambda _: summary(result))
+    display(document, fmt, lambda _: summary(result), jmespath=jmespath)
     return ExitCode.OK if result.succeeded else RUN_FAILED

@@ -10,7 +10,7 @@ import typer
 
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
-from flowgen.cli.output import FormatOption, OutputFormat, display
+from flowgen.cli.output import FormatOption, JmespathOption, OutputFormat, colour, display, paint
 from flowgen.core.exitcodes import UOW_REFUSED, ExitCode
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ uow_app = typer.Typer(
     name="uow",
     help=(
         "Write a Unit of Work (the folder the flow uploads) and check it before the upload.\n\n"
-        "Example: flowgen uow check my-analysis --catalog flows/mycluster.functions.json"
+        "\b\nExample: flowgen uow check my-analysis --catalog flows/mycluster.functions.json"
     ),
     no_args_is_help=True,
 )
@@ -61,6 +61,7 @@ def new(
     ] = None,
     catalog: CatalogOption = None,
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> None:
     """Write a new Unit of Work folder: data/ and what says what to run.
 
@@ -72,8 +73,10 @@ def new(
     then run 'flowgen uow check DIR'. A folder that holds anything is never
     written into.
 
+    \b
     Example: flowgen uow new class3d --function relion-class3d --catalog flows/mycluster.functions.json
 
+    \b
     Example: flowgen uow new my-analysis
     """
     from flowgen.uow.catalog import load_catalog
@@ -81,7 +84,7 @@ def new(
 
     library = load_catalog(catalog) if catalog is not None else None
     created = create_uow(directory, function=function, library=library)
-    display(created.to_json(), fmt, _new_text(created, catalog))
+    display(created.to_json(), fmt, _new_text(created, catalog), jmespath=jmespath)
 
 
 def _new_text(created: NewUow, catalog: Path | None) -> str:
@@ -128,6 +131,7 @@ def check(
         ),
     ] = None,
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> ExitCode:
     """Check a Unit of Work exactly as the agent will admit it, before you upload it.
 
@@ -140,8 +144,10 @@ def check(
     limit. Exits with 0 when the agent would admit the folder, 3 when it
     would refuse it, 2 when an input cannot be read.
 
+    \b
     Example: flowgen uow check class3d --catalog flows/mycluster.functions.json
 
+    \b
     Example: flowgen uow check my-analysis --instance-config flowcron.toml --format json
     """
     from flowgen.uow.catalog import load_catalog
@@ -151,7 +157,7 @@ def check(
     library = load_catalog(catalog) if catalog is not None else None
     with load_instance_config(instance_config) as cfg:
         result = check_uow(directory, cfg, library=library)
-    display(result.to_json(), fmt, _check_text(result))
+    display(result.to_json(), fmt, _check_text(result), jmespath=jmespath)
     return ExitCode.OK if result.admitted else UOW_REFUSED
 
 
@@ -161,14 +167,17 @@ def _check_text(result: CheckResult) -> str:
         what = f"calls {result.function}" if result.function else "a function call"
     else:
         what = f"runs {result.script}" if result.script else "its own job script"
+    painted = colour()
     if result.admitted:
-        lines = [f"{name}: the agent would admit it ({what})."]
+        verdict = paint("would admit it", "ok", enabled=painted)
+        lines = [f"{name}: the agent {verdict} ({what})."]
     else:
         count = len(result.problems)
-        lines = [f"{name}: the agent would refuse it ({count} problem{'s' * (count != 1)}):"]
+        verdict = paint("would refuse it", "error", enabled=painted)
+        lines = [f"{name}: the agent {verdict} ({count} problem{'s' * (count != 1)}):"]
         lines += _bullets(result.problems)
     if result.notes:
-        lines.append("Notes the report would carry:")
+        lines.append(paint("Notes the report would carry:", "note", enabled=painted))
         lines += _bullets(result.notes)
     lines += [f"({hint})" for hint in result.hints]
     return "\n".join(lines)

@@ -9,7 +9,14 @@ import typer
 
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
-from flowgen.cli.output import FormatOption, OutputFormat, display
+from flowgen.cli.output import (
+    FormatOption,
+    JmespathOption,
+    OutputFormat,
+    colour,
+    display,
+    render_finding,
+)
 from flowgen.core.exitcodes import ExitCode
 from flowgen.core.findings import Finding, Severity, has_errors
 
@@ -33,6 +40,7 @@ def validate(
         bool, typer.Option("--strict", help="Fail on warnings too, not only on errors.")
     ] = False,
     fmt: FormatOption = OutputFormat.TEXT,
+    jmespath: JmespathOption = None,
 ) -> ExitCode:
     """Check flow definitions and input schemas without contacting Globus.
 
@@ -44,8 +52,10 @@ def validate(
     3 when there is one (or a warning, with --strict), and 2 when a file
     cannot be read or is not valid JSON.
 
+    \b
     Example: flowgen validate flows/build/mycluster --strict
 
+    \b
     Example: flowgen validate definition.json --input-schema schema.json --format json
     """
     from flowgen.review.files import check_files
@@ -53,7 +63,7 @@ def validate(
     findings = check_files(files, input_schema=input_schema)
     failed = has_errors(findings, strict=strict)
     report = _report(files, findings, ok=not failed)
-    display(report, fmt, lambda _: _text(findings, len(files), strict=strict))
+    display(report, fmt, lambda _: _text(findings, len(files), strict=strict), jmespath=jmespath)
     return ExitCode.INVALID if failed else ExitCode.OK
 
 
@@ -74,7 +84,8 @@ def _text(findings: list[Finding], file_count: int, *, strict: bool) -> str:
     summary = f"{files} checked: {_count(errors, 'error')}, {_count(warnings, 'warning')}"
     if warnings and strict:
         summary += " (warnings fail with --strict)"
-    return "\n".join([*(str(f) for f in findings), summary])
+    painted = colour()
+    return "\n".join([*(render_finding(f, enabled=painted) for f in findings), summary])
 
 
 def _count(n: int, noun: str) -> str:

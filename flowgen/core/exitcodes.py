@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from hpc_agent import terminal
+
 
 class ExitCode(IntEnum):
     """Process exit codes of the ``flowgen`` command."""
@@ -35,6 +37,10 @@ class ExitCode(IntEnum):
     """``run status --watch``: stopped watching at --timeout; the run goes on."""
     INTERNAL = 70
     """A bug in flowgen (an unexpected exception); the message asks for a report (sysexits EX_SOFTWARE)."""
+    INTERRUPTED = terminal.INTERRUPTED_EXIT
+    """Ctrl-C before the command finished (130, as a shell reports SIGINT; the same in hpc-agent)."""
+    CLOSED_PIPE = terminal.CLOSED_PIPE_EXIT
+    """The reader of stdout went away (``flowgen ... | head``): the command stopped quietly (141)."""
 
 
 RUN_FAILED = ExitCode.DIFFERENT

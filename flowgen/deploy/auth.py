@@ -57,6 +57,14 @@ REGISTER_APP_HINT = (
 CI_CLIENT_ID_ENV = "GLOBUS_CLIENT_ID"
 CI_CLIENT_SECRET_ENV = "GLOBUS_CLIENT_SECRET"
 
+NO_TERMINAL_LOGIN_HINT = (
+    "flowgen login needs a terminal: it asks for the code the Globus login page shows. "
+    "Run 'flowgen login' in a terminal, or, in CI and scripts, log in with client "
+    f"credentials instead: set {CI_CLIENT_ID_ENV} and {CI_CLIENT_SECRET_ENV} "
+    "(a service account's client id and secret) and no login is needed"
+)
+"""What ``flowgen login`` says when standard input is not a terminal."""
+
 ENVIRONMENT_ENV = "GLOBUS_SDK_ENVIRONMENT"
 
 
@@ -221,6 +229,10 @@ def login(*, force: bool = False) -> Session:
     from globus_sdk import UserApp
 
     if isinstance(app, UserApp) and (force or app.login_required()):
+        if not sys.stdin.isatty():
+            # The SDK would wait for the code pasted from the login page and
+            # meet the end of the input, which looks like a crash.
+            raise NotLoggedInError(NO_TERMINAL_LOGIN_HINT)
         app.login(force=force)
     return Session(app=app)
 
