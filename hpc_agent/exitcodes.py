@@ -32,6 +32,9 @@ class ExitCode(IntEnum):
     """The tick stopped because the scheduler could not be reached; nothing was moved."""
     INTERRUPTED = 130
     """Interrupted (Ctrl-C) before the command finished, as a shell reports SIGINT (128 + 2)."""
+    CLOSED_PIPE = 141
+    """The reader of stdout went away (``hpc-agent logs p42 | head -1``), as a shell reports
+    SIGPIPE (128 + 13): the command stopped quietly where it was."""
 
 
 # The names used before ExitCode existed; they are its members.

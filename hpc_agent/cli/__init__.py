@@ -1,13 +1,14 @@
 """The ``hpc-agent`` command line: set up, schedule, check and operate FlowCron instances.
 
-INSTANCE is an instance's base directory or its registered name. Exit codes:
-0 success, 1 a failed check or operation, 2 a usage or configuration error,
-3 a tick that found Slurm unreachable (nothing was moved).
-Messages go to stderr; results to stdout.
-
 Building the parser imports only the command modules' parser halves: each
 command imports what it needs when it runs, so ``hpc-agent --help`` and
 ``hpc-agent status`` start fast (tests/test_import_graph.py keeps them so).
+The help text users read is :data:`DESCRIPTION` and each command's
+description and example, plain prose (tests/agent/test_cli_conventions.py).
+
+:func:`main` is the one place an error becomes an exit code and one line
+(or, under ``-F json``, one JSON document on stdout); a closed stdout and
+Ctrl-C end as :mod:`hpc_agent.terminal` says (141 and 130).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from hpc_agent import __version__
-from hpc_agent.cli import function, inspect, ops, run, setup, usage
+from hpc_agent.cli import completion, function, inspect, ops, run, setup, usage
+from hpc_agent.cli.common import FORMATTER, example, prepare_format, wants_json
 from hpc_agent.cli.inspect import parse_since
 from hpc_agent.errors import AgentError
 from hpc_agent.exitcodes import ExitCode
@@ -30,13 +32,24 @@ HANDLED: tuple[type[BaseException], ...] = (AgentError, OSError, KeyboardInterru
 _BARE_CONFIG_PREFIX = frozenset({"tick", "run", "status", "retry", "cancel", "finalize"})
 """The operating commands show a configuration error as ``hpc-agent: ...``, without their name."""
 
+DESCRIPTION = """\
+Set up, schedule, check and operate FlowCron instances on an HPC login node.
+
+INSTANCE is an instance's base directory or its registered name. Results go
+to stdout and messages to stderr; commands that print data take -F json and
+--jmespath EXPR. Exit codes: 0 success, 1 a failed check or operation, 2 a
+usage or configuration error, 3 a tick that found Slurm unreachable, 130
+interrupted (Ctrl-C), 141 the reader of the output went away (| head).
+Shell completion: hpc-agent completion --help."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every hpc-agent command."""
     parser = argparse.ArgumentParser(
         prog="hpc-agent",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=DESCRIPTION,
+        epilog=example("hpc-agent doctor p42"),
+        formatter_class=FORMATTER,
     )
     parser.add_argument("--version", action="version", version=f"hpc-agent {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -55,19 +68,50 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_retry(sub)
     ops.add_cancel(sub)
     ops.add_finalize(sub)
+    completion.add_completion(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run hpc-agent; returns the process exit code."""
+    """Run hpc-agent; returns the process exit code.
+
+    A closed stdout (``hpc-agent logs p42 | head -1``) ends quietly with 141
+    and Ctrl-C with 130, never with a traceback (:func:`hpc_agent.terminal.run_guarded`).
+    """
+    from hpc_agent.terminal import run_guarded
+
+    return run_guarded(lambda: _main(argv), on_interrupt=_interrupted)
+
+
+def _interrupted() -> None:
+    # Ctrl-C outside a command (while the parser runs): the command never started.
+    print("hpc-agent: interrupted", file=sys.stderr)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Handler = args.func
     try:
+        prepare_format(args)
         return int(func(args))
+    except BrokenPipeError:
+        raise  # the reader went away: run_guarded ends quietly, with no message to print
     except HANDLED as exc:
-        print(error_message(exc, args.command), file=sys.stderr)
-        return int(classify(exc))
+        code = classify(exc)
+        message = error_message(exc, args.command)
+        if wants_json(args):
+            # A script reading -F json gets one document either way, and the same exit code.
+            import json
+
+            from hpc_agent.terminal import error_document
+
+            print(json.dumps(error_document(code.name, int(code), message), ensure_ascii=False))
+        else:
+            # Ctrl-C at a prompt leaves the cursor after the question: start a new line.
+            fresh = isinstance(exc, KeyboardInterrupt) and sys.stderr.isatty()
+            print(("\n" if fresh else "") + message, file=sys.stderr)
+        return int(code)
 
 
 def classify(exc: BaseException) -> ExitCode:
@@ -90,7 +134,7 @@ def classify(exc: BaseException) -> ExitCode:
 def error_message(exc: BaseException, command: str) -> str:
     """The one line ``command`` prints on stderr for ``exc``: never a traceback."""
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
+        return f"hpc-agent {command}: interrupted"
     from hpc_agent.config import ConfigError  # loaded already whenever one was raised
 
     text = os_error_message(exc) if isinstance(exc, OSError) else str(exc)

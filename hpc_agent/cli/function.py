@@ -13,7 +13,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpc_agent.cli.common import add_instance_argument
+from hpc_agent.cli.common import (
+    add_format_options,
+    add_instance_argument,
+    add_parser,
+    colour,
+    emit,
+    example,
+    to_json,
+)
 from hpc_agent.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -27,12 +35,14 @@ if TYPE_CHECKING:
 
 def add_function(sub: Any) -> None:
     """Add ``function`` and its sub-commands to the sub-command parsers ``sub``."""
-    p = sub.add_parser(
+    p = add_parser(
+        sub,
         "function",
         help="Write, check, test and publish an instance's functions.",
         description="Functions are job templates in <base>/Functions/<name>/ (function.toml "
         "and template.sh) that researchers call from a job.toml instead of writing a script. "
-        "See docs/functions-admin.md. Example: hpc-agent function check p42",
+        "The admin's guide is docs/functions-admin.md.",
+        epilog=example("hpc-agent function check p42"),
     )
     commands = p.add_subparsers(dest="function_command", required=True, metavar="COMMAND")
     _add_list(commands)
@@ -44,8 +54,12 @@ def add_function(sub: Any) -> None:
     _add_catalog(commands)
 
 
-def _parser(commands: Any, name: str, text: str, description: str) -> argparse.ArgumentParser:
-    p: argparse.ArgumentParser = commands.add_parser(name, help=text, description=description)
+def _parser(
+    commands: Any, name: str, text: str, description: str, usage_example: str
+) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = add_parser(
+        commands, name, help=text, description=description, epilog=example(usage_example)
+    )
     add_instance_argument(p)
     # Errors then read "hpc-agent function NAME: ..." (cli.error_message).
     p.set_defaults(command=f"function {name}")
@@ -58,9 +72,10 @@ def _add_list(commands: Any) -> None:
         "list",
         "List the instance's functions, with version and description.",
         "List every folder of <base>/Functions: its version and description, or BROKEN and "
-        "its first problem. Example: hpc-agent function list p42 --format json",
+        "its first problem.",
+        "hpc-agent function list p42 -F json",
     )
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    add_format_options(p)
     p.set_defaults(func=cmd_list)
 
 
@@ -71,10 +86,11 @@ def _add_show(commands: Any) -> None:
         "Show one function: help, parameters, resources, site settings, files.",
         "Show a function as researchers will call it: description, help, each parameter "
         "(type, default, rules, help), the resources, the site settings and the SHA-256 of "
-        "its files. Example: hpc-agent function show p42 relion-class3d",
+        "its files.",
+        "hpc-agent function show p42 relion-class3d",
     )
     p.add_argument("name", metavar="NAME", help="the function's name")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    add_format_options(p)
     p.set_defaults(func=cmd_show)
 
 
@@ -85,7 +101,8 @@ def _add_new(commands: Any) -> None:
         "Create a function folder from a commented skeleton or a built-in.",
         "Create <base>/Functions/NAME/ with a commented function.toml and template.sh, or a "
         "copy of the built-in function BUILTIN (its name set to NAME). An existing folder is "
-        "never overwritten. Example: hpc-agent function new p42 my-class3d --from relion-class3d",
+        "never overwritten.",
+        "hpc-agent function new p42 my-class3d --from relion-class3d",
     )
     p.add_argument("name", metavar="NAME", help="the new function's name (and folder's)")
     p.add_argument("--from", dest="builtin", metavar="BUILTIN", help="copy this built-in")
@@ -98,12 +115,13 @@ def _add_check(commands: Any) -> None:
         "check",
         "Check one function, or all of them; exit 1 on any problem.",
         "Check function folders as the agent reads them, with the line of each problem, and "
-        "run `bash -n` on the template rendered with each parameter's default or an example "
-        "value. Exits 0 when every function checked is fine, 1 otherwise. "
-        "Example: hpc-agent function check p42 relion-class3d",
+        "check the shell syntax (bash -n) of the template rendered with each parameter's "
+        "default or an example value. Exits 0 when every function checked is fine, 1 "
+        "otherwise.",
+        "hpc-agent function check p42 relion-class3d",
     )
     p.add_argument("name", metavar="NAME", nargs="?", help="only this function")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    add_format_options(p)
     p.set_defaults(func=cmd_check)
 
 
@@ -131,8 +149,8 @@ def _add_render(commands: Any) -> None:
         "render",
         "Print the job script a call of a function would give.",
         "Check the call in FILE as the agent checks a UoW's job.toml and print the job script "
-        "it would submit (stdout); problems go to stderr with exit 1. "
-        "Example: hpc-agent function render p42 relion-class3d --params job.toml",
+        "it would submit (stdout); problems go to stderr with exit code 1.",
+        "hpc-agent function render p42 relion-class3d --params job.toml",
     )
     _add_call_arguments(p)
     p.set_defaults(func=cmd_render)
@@ -143,10 +161,10 @@ def _add_test(commands: Any) -> None:
         commands,
         "test",
         "Render a call and ask Slurm whether it would take the job (sbatch --test-only).",
-        "Render the call in FILE, then run `sbatch --test-only` on the script with the "
+        "Render the call in FILE, then run sbatch --test-only on the script with the "
         "instance's account and QoS, as the agent would submit it, and print Slurm's answer. "
-        "Nothing is queued. Exits 1 when Slurm would refuse the job. "
-        "Example: hpc-agent function test p42 relion-class3d --params job.toml",
+        "Nothing is queued. Exits 1 when Slurm would refuse the job.",
+        "hpc-agent function test p42 relion-class3d --params job.toml",
     )
     _add_call_arguments(p)
     p.set_defaults(func=cmd_test)
@@ -159,18 +177,17 @@ def _add_catalog(commands: Any) -> None:
         "Write the catalogue of the functions (JSON) for the user side.",
         "Write the instance's functions as one JSON document (no templates, no site settings) "
         "to stdout or FILE. Commit it as flows/<instance>.functions.json next to the flow "
-        "config flows/<instance>.toml: `flowgen uow new` and `flowgen uow check` read it. "
-        "Example: hpc-agent function catalog p42 -o p42.functions.json",
+        "config flows/<instance>.toml: flowgen uow new and flowgen uow check read it.",
+        "hpc-agent function catalog p42 -o p42.functions.json",
     )
     p.add_argument("-o", "--output", metavar="FILE", type=Path, help="write here, not to stdout")
+    p.add_argument(
+        "--jmespath", metavar="EXPR", help="print only what this JMESPath expression selects"
+    )
     p.set_defaults(func=cmd_catalog)
 
 
 # -- the commands -----------------------------------------------------------------
-
-
-def _dump(data: object) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
 
 
 def _note_policy(cfg: InstanceConfig, library: Library, command: str) -> None:
@@ -188,10 +205,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     cfg = load_instance(args.instance)
     library = admin.load(cfg)
     entries = admin.list_functions(library)
-    if args.format == "json":
-        _dump([entry.to_json() for entry in entries])
-    else:
-        sys.stdout.write(admin.format_list(entries, admin.functions_dir(cfg)))
+    emit(
+        [entry.to_json() for entry in entries],
+        args,
+        lambda: admin.format_list(entries, admin.functions_dir(cfg)),
+    )
     _note_policy(cfg, library, args.command)
     return ExitCode.OK
 
@@ -203,10 +221,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     cfg = load_instance(args.instance)
     info = admin.describe(cfg, admin.find(cfg, args.name))
-    if args.format == "json":
-        _dump(info)
-    else:
-        sys.stdout.write(admin.format_show(info))
+    emit(info, args, lambda: admin.format_show(info))
     return ExitCode.OK
 
 
@@ -242,12 +257,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     cfg = load_instance(args.instance)
     results = admin.check(cfg, args.name)
-    if args.format == "json":
-        _dump([result.to_json() for result in results])
-    elif results:
-        sys.stdout.write(admin.format_check(results))
-    else:
-        print(f"no functions in {admin.functions_dir(cfg)}")
+    emit(
+        [result.to_json() for result in results],
+        args,
+        lambda: (
+            admin.format_check(results, colour=colour())
+            if results
+            else f"no functions in {admin.functions_dir(cfg)}\n"
+        ),
+    )
     if args.name is None:
         _note_policy(cfg, admin.load(cfg), args.command)
     return ExitCode.OK if all(result.ok for result in results) else ExitCode.FAILED
@@ -324,7 +342,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(to_json(json.loads(text), args) if args.jmespath else text)
         return ExitCode.OK
     write_text_atomic(args.output, text)
     print(

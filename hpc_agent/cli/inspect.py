@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from hpc_agent.cli.common import add_instance_argument
+from hpc_agent.cli.common import (
+    add_format_options,
+    add_instance_argument,
+    add_parser,
+    colour,
+    emit,
+    example,
+    to_json,
+    wants_json,
+)
 from hpc_agent.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -28,15 +36,18 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 def add_doctor(sub: Any) -> None:
     """Add ``doctor`` to the sub-command parsers ``sub``."""
-    p = sub.add_parser(
+    p = add_parser(
+        sub,
         "doctor",
         help="Check this login node (and an instance) for what the agent needs.",
-        description="Check Slurm commands, accounting, the instance's directories (present, "
-        "writable, on one file system), free space, the schedule and the lock. Exits 1 when "
-        "any check fails. Example: hpc-agent doctor p42",
+        description="Check the Slurm commands, accounting, the instance's directories "
+        "(present, writable, on one file system), free space, the schedule, the lock and the "
+        "last tick. Each check says OK, WARN or FAIL and what to do; doctor exits 1 when any "
+        "check fails.",
+        epilog=example("hpc-agent doctor p42"),
     )
     p.add_argument("instance", metavar="INSTANCE", nargs="?")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    add_format_options(p)
     p.set_defaults(func=cmd_doctor)
 
 
@@ -47,11 +58,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     cfg = load_instance(args.instance) if args.instance else None
     checks = doctor.run_checks(cfg)
-    if args.format == "json":
-        print(json.dumps([c.__dict__ for c in checks], indent=2))
-    else:
-        for check in checks:
-            print(check.line())
+    painted = colour()
+    emit(
+        [check.__dict__ for check in checks],
+        args,
+        lambda: "".join(check.line(colour=painted) + "\n" for check in checks),
+    )
     return doctor.exit_code(checks)
 
 
@@ -60,17 +72,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def add_logs(sub: Any) -> None:
     """Add ``logs`` to the sub-command parsers ``sub``."""
-    p = sub.add_parser(
+    p = add_parser(
+        sub,
         "logs",
         help="Show an instance's event log.",
-        description="Print the instance's events, oldest first. --since takes a duration "
-        "(90s, 30m, 2h, 7d, 1w) or a UTC date or time (2026-01-31, 2026-01-31T12:00). "
-        "Example: hpc-agent logs p42 --uow sample_0b7c... --since 2d",
+        description="Print the instance's events, oldest first; with -F json one JSON object "
+        "a line. --since takes a duration (90s, 30m, 2h, 7d, 1w) or a UTC date or time "
+        "(2026-01-31, 2026-01-31T12:00). --follow keeps printing new events until Ctrl-C "
+        "(exit code 130).",
+        epilog=example("hpc-agent logs p42 --uow sample_0b7c... --since 2d"),
     )
     p.add_argument("instance", metavar="INSTANCE")
     p.add_argument("--uow", metavar="NAME", help="only this Unit of Work's events")
     p.add_argument("--since", metavar="DURATION|DATE", type=_since_arg)
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    add_format_options(p)
     p.add_argument("--follow", action="store_true", help="keep printing new events (Ctrl-C)")
     p.set_defaults(func=cmd_logs)
 
@@ -101,29 +116,27 @@ def _since_arg(text: str) -> float:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    """Print (and optionally follow) the event log."""
+    """Print (and optionally follow) the event log; Ctrl-C ends ``--follow`` with 130."""
     from hpc_agent import protocol
     from hpc_agent.config import load_instance
     from hpc_agent.loop.eventlog import follow_events, format_event, read_events
 
     cfg = load_instance(args.instance)
     logs_dir = cfg.path(protocol.LOGS)
+    as_json = wants_json(args)
 
     def show(record: dict[str, Any]) -> None:
-        if args.format == "json":
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-        else:
-            line = format_event(record)
-        print(line, flush=True)
+        # One line per event, flushed: `logs --follow | grep` sees each as it comes.
+        line = to_json(record, args, lines=True) if as_json else format_event(record) + "\n"
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
-    if args.follow:
-        try:
-            for record in follow_events(logs_dir, uow=args.uow, since=args.since):
-                show(record)
-        except KeyboardInterrupt:
-            return ExitCode.OK
-        return ExitCode.OK  # pragma: no cover - follow only ends by interruption
-    for record in read_events(logs_dir, uow=args.uow, since=args.since):
+    events = (
+        follow_events(logs_dir, uow=args.uow, since=args.since)
+        if args.follow
+        else read_events(logs_dir, uow=args.uow, since=args.since)
+    )
+    for record in events:
         show(record)
     return ExitCode.OK
 
@@ -133,14 +146,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def add_status(sub: Any) -> None:
     """Add ``status`` to the sub-command parsers ``sub``."""
-    p = sub.add_parser(
+    p = add_parser(
+        sub,
         "status",
         help="Show UoWs by state, with job ids, Slurm states and ages.",
-        description="Show every UoW of an instance by state. "
-        "Example: hpc-agent status myproject --format json",
+        description="Show the last tick and every Unit of Work of an instance by where it is, "
+        "with its job id, Slurm state and age, and why one is stuck or waiting.",
+        epilog=example("hpc-agent status p42 -F json --jmespath 'running[].uow'"),
     )
     add_instance_argument(p)
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    add_format_options(p)
     p.set_defaults(func=cmd_status)
 
 
@@ -157,8 +172,5 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"hpc-agent status: scheduler not queried ({exc})", file=sys.stderr)
         executor = None
     status = collect_status(cfg, executor)
-    if args.format == "json":
-        print(json.dumps(status, indent=2, sort_keys=True))
-    else:
-        sys.stdout.write(format_status(status))
+    emit(status, args, lambda: format_status(status, colour=colour()))
     return ExitCode.OK

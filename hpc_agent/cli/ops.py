@@ -1,18 +1,25 @@
 """Acting on one Unit of Work: ``retry``, ``cancel`` and ``finalize``.
 
 Each command is thin (parse, call one function of :mod:`hpc_agent.uow.operations`,
-print) and returns its exit code; what they raise is mapped by
+print through :func:`~hpc_agent.cli.common.emit`) and returns its exit code; what
+they raise is mapped by
 :func:`hpc_agent.cli.classify`.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hpc_agent.cli.common import add_instance_argument
+from hpc_agent.cli.common import (
+    add_format_options,
+    add_instance_argument,
+    add_parser,
+    emit,
+    example,
+)
+from hpc_agent.errors import AgentError
 from hpc_agent.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -20,32 +27,60 @@ if TYPE_CHECKING:
     from hpc_agent.executors.base import Executor
 
 
+class NotMovedYet(AgentError):
+    """``cancel`` cancelled the job but could not hand the UoW back yet (exit code 1)."""
+
+
 def _add_uow_command(
-    sub: Any, name: str, func: Callable[[argparse.Namespace], int], text: str
+    sub: Any, name: str, func: Callable[[argparse.Namespace], int], text: str, more: str
 ) -> None:
-    p = sub.add_parser(
+    p = add_parser(
+        sub,
         name,
         help=text,
-        description=f"{text} Example: hpc-agent {name} myproject sample_<run id>",
+        description=f"{text} {more}",
+        epilog=example(f"hpc-agent {name} p42 sample_<run id>"),
     )
     add_instance_argument(p)
-    p.add_argument("uow", help="the UoW's folder name")
+    p.add_argument("uow", metavar="UOW", help="the UoW's folder name")
+    add_format_options(p)
     p.set_defaults(func=func)
 
 
 def add_retry(sub: Any) -> None:
     """Add ``retry`` to the sub-command parsers ``sub``."""
-    _add_uow_command(sub, "retry", cmd_retry, "Send a failed UoW back for resubmission.")
+    _add_uow_command(
+        sub,
+        "retry",
+        cmd_retry,
+        "Send a failed UoW back for resubmission.",
+        "It moves from FailedJobs/ to UploadedFiles/ and the next tick submits it again; "
+        "the earlier reports are kept in flowcron-earlier-runs/.",
+    )
 
 
 def add_cancel(sub: Any) -> None:
     """Add ``cancel`` to the sub-command parsers ``sub``."""
-    _add_uow_command(sub, "cancel", cmd_cancel, "Cancel a UoW's job and hand it back as cancelled.")
+    _add_uow_command(
+        sub,
+        "cancel",
+        cmd_cancel,
+        "Cancel a UoW's job and hand it back as cancelled.",
+        "The job is cancelled with scancel and the UoW handed back to FailedJobs/ with its "
+        "report; a job that had already succeeded is handed back as it ended.",
+    )
 
 
 def add_finalize(sub: Any) -> None:
     """Add ``finalize`` to the sub-command parsers ``sub``."""
-    _add_uow_command(sub, "finalize", cmd_finalize, "Hand a UoW back now if its job has ended.")
+    _add_uow_command(
+        sub,
+        "finalize",
+        cmd_finalize,
+        "Hand a UoW back now if its job has ended.",
+        "The finalize-by-dependency job runs this as soon as a job ends, so the researcher "
+        "need not wait for the next tick; it does nothing while the job runs.",
+    )
 
 
 def _executor(cfg: InstanceConfig) -> Executor:
@@ -61,7 +96,11 @@ def cmd_retry(args: argparse.Namespace) -> int:
     from hpc_agent.uow.operations import retry
 
     target = retry(load_instance(args.instance), args.uow)
-    print(f"{args.uow} will be submitted again by the next tick (now in {target.parent}/)")
+    emit(
+        {"uow": args.uow, "now_in": str(target.parent)},
+        args,
+        lambda: f"{args.uow} will be submitted again by the next tick (now in {target.parent}/)\n",
+    )
     return ExitCode.OK
 
 
@@ -74,13 +113,13 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     cfg = load_instance(args.instance)
     destination = cancel(cfg, args.uow, _executor(cfg))
     if destination is None:
-        print(f"{args.uow}: cancelled, but it could not be moved yet; see the log", file=sys.stderr)
-        return ExitCode.FAILED
+        raise NotMovedYet(f"{args.uow}: cancelled, but it could not be moved yet; see the log")
     if destination.startswith(protocol.ANALYSED):
         # The job had already succeeded: it is handed back as it ended, not as cancelled.
-        print(f"{args.uow}: its job had already finished successfully; now in {destination}")
+        text = f"{args.uow}: its job had already finished successfully; now in {destination}"
     else:
-        print(f"{args.uow}: handed back, now in {destination} (see its report for the outcome)")
+        text = f"{args.uow}: handed back, now in {destination} (see its report for the outcome)"
+    emit({"uow": args.uow, "now_in": destination}, args, lambda: text + "\n")
     return ExitCode.OK
 
 
@@ -91,5 +130,6 @@ def cmd_finalize(args: argparse.Namespace) -> int:
 
     cfg = load_instance(args.instance)
     destination = finalize_uow(cfg, args.uow, _executor(cfg))
-    print(f"{args.uow}: " + (f"now in {destination}" if destination else "nothing to do"))
+    text = f"{args.uow}: " + (f"now in {destination}" if destination else "nothing to do")
+    emit({"uow": args.uow, "now_in": destination}, args, lambda: text + "\n")
     return ExitCode.OK

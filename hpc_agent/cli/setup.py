@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpc_agent.cli.common import add_parser, example
 from hpc_agent.exitcodes import ExitCode
 from hpc_agent.protocol import EXECUTORS, RUN_POLICIES
 
@@ -21,13 +22,17 @@ if TYPE_CHECKING:
 
 def add_setup(sub: Any) -> None:
     """Add ``setup`` to the sub-command parsers ``sub``."""
-    p = sub.add_parser(
+    p = add_parser(
+        sub,
         "setup",
         help="Create or update an instance (asks, or takes flags with --yes).",
         description="Create or update a FlowCron instance: its directories, its settings, "
         "its registry entry and its schedule. Every question is also a flag; with --yes "
-        "nothing is asked. Example: hpc-agent setup --base-dir /project/p42/flowcron "
-        "--name p42 --account p42 --qos normal --yes",
+        "nothing is asked. Ctrl-C at a question stops with exit code 130.",
+        epilog=example(
+            "hpc-agent setup --base-dir /project/p42/flowcron --name p42 --account p42 "
+            "--qos normal --yes"
+        ),
     )
     p.add_argument("--base-dir", type=Path, help="where the instance lives (default: here)")
     p.add_argument("--name", help="the instance name")
@@ -108,12 +113,13 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 def add_schedule(sub: Any) -> None:
     """Add ``schedule`` to the sub-command parsers ``sub``."""
-    p = sub.add_parser(
+    p = add_parser(
+        sub,
         "schedule",
         help="Install, remove or show the instance's cron (or scrontab) entry.",
         description="Manage the marked block this instance owns in your crontab (or "
-        "scrontab). The previous table is saved in ~/.config/flowcron/ before any change. "
-        "Example: hpc-agent schedule install p42",
+        "scrontab). The previous table is saved in ~/.config/flowcron/ before any change.",
+        epilog=example("hpc-agent schedule install p42"),
     )
     p.add_argument("action", choices=("install", "remove", "show"))
     p.add_argument("instance", metavar="INSTANCE")
@@ -160,12 +166,14 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 def add_uninstall(sub: Any) -> None:
     """Add ``uninstall`` to the sub-command parsers ``sub``."""
-    p = sub.add_parser(
+    p = add_parser(
+        sub,
         "uninstall",
         help="Remove an instance's schedule and registry entry (never its data).",
         description="Stop running the agent for an instance: remove its cron/scrontab "
         "block and its registry entry. Uploaded, running and finished Units of Work, logs "
-        "and settings stay where they are. Example: hpc-agent uninstall p42 --yes",
+        "and settings stay where they are.",
+        epilog=example("hpc-agent uninstall p42 --yes"),
     )
     p.add_argument("instance", metavar="INSTANCE")
     p.add_argument("--yes", action="store_true", help="change the table without asking")

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpc_agent.cli.common import CommandLineError, add_format_options, add_parser, emit, example
 from hpc_agent.cli.inspect import parse_since
 from hpc_agent.exitcodes import ExitCode
 from hpc_agent.usage import GROUPINGS
@@ -68,35 +69,39 @@ def _instance(ref: str | None) -> InstanceConfig:
 
 def add_usage(sub: Any) -> None:
     """Add ``usage`` to the sub-command parsers ``sub``."""
-    p = sub.add_parser(
+    p = add_parser(
+        sub,
         "usage",
         help="Show UoWs, outcomes, CPU/GPU-hours, memory and queue wait per user, function...",
         description="Sum up the UoWs handed back in a period: counts by outcome, CPU-hours "
         "and GPU-hours (Slurm's allocated TRES times elapsed), peak memory (MaxRSS), queue "
         "wait (median, 90th percentile) and bytes handed back. From the ledger plus one sacct "
-        f"call; without accounting from the ledger alone. DATE is {_DATES}. "
-        "Example: hpc-agent usage p42 --since 30d --by function --format csv",
+        f"call; without accounting from the ledger alone. DATE is {_DATES}.",
+        epilog=example("hpc-agent usage p42 --since 30d --by function -F csv"),
     )
     p.add_argument("instance", metavar="INSTANCE", nargs="?", help="default: the only registered")
     p.add_argument("--since", metavar="DATE", type=_since, help="from (default: everything)")
     p.add_argument("--until", metavar="DATE", type=_until, help="until, exclusive (default: now)")
     p.add_argument("--by", choices=GROUPINGS, default="user")
-    p.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    add_format_options(p, ("text", "json", "csv"))
     p.set_defaults(func=cmd_usage)
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
     """Print the usage table."""
     from hpc_agent.usage.figures import compute
-    from hpc_agent.usage.text import format_csv, format_json, format_text
+    from hpc_agent.usage.text import format_csv, format_text
 
-    cfg = _instance(args.instance)
     if args.since is not None and args.until is not None and args.until <= args.since:
-        print("hpc-agent usage: --until must be after --since", file=sys.stderr)
-        return ExitCode.USAGE
+        raise CommandLineError("--until must be after --since")
+    cfg = _instance(args.instance)
     usage = compute(cfg, since=args.since, until=args.until, by=args.by)
-    formats = {"text": format_text, "json": format_json, "csv": format_csv}
-    sys.stdout.write(formats[args.format](usage))
+    emit(
+        usage.to_dict(),
+        args,
+        lambda: format_text(usage),
+        others={"csv": lambda: format_csv(usage)},
+    )
     if usage.missing and args.format != "text":
         columns = ", ".join(usage.missing)
         why = "; ".join(sorted(set(usage.missing.values())))
@@ -106,18 +111,20 @@ def cmd_usage(args: argparse.Namespace) -> int:
 
 def add_report(sub: Any) -> None:
     """Add ``report`` to the sub-command parsers ``sub``."""
-    p = sub.add_parser(
+    p = add_parser(
+        sub,
         "report",
         help="Write a self-contained HTML page: usage per user, timeline, failures, health.",
         description="Write one HTML file (inline CSS and SVG, no script, no network) with "
-        "the figures of `hpc-agent usage`, a timeline of UoWs, failures by reason, the "
-        f"queue-wait distribution and the agent's health. DATE is {_DATES}. "
-        "Example: hpc-agent report p42 --html /tmp/p42.html --since 30d",
+        "the figures of hpc-agent usage, a timeline of UoWs, failures by reason, the "
+        f"queue-wait distribution and the agent's health. DATE is {_DATES}.",
+        epilog=example("hpc-agent report p42 --html /tmp/p42.html --since 30d"),
     )
     p.add_argument("instance", metavar="INSTANCE", nargs="?", help="default: the only registered")
     p.add_argument("--html", metavar="FILE", type=Path, required=True)
     p.add_argument("--since", metavar="DATE", type=_since, help="from (default: everything)")
     p.add_argument("--until", metavar="DATE", type=_until, help="until, exclusive (default: now)")
+    add_format_options(p)
     p.set_defaults(func=cmd_report)
 
 
@@ -129,5 +136,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     now = time.time()
     usage = write_report(cfg, args.html, since=args.since, until=args.until, now=now)
     stamp = datetime.fromtimestamp(now, tz=timezone.utc).isoformat(timespec="seconds")
-    print(f"wrote {args.html} ({usage.total.uows} UoWs, {stamp})")
+    emit(
+        {"path": str(args.html), "uows": usage.total.uows, "at": stamp},
+        args,
+        lambda: f"wrote {args.html} ({usage.total.uows} UoWs, {stamp})\n",
+    )
     return ExitCode.OK

@@ -55,6 +55,7 @@ from hpc_agent.functions.spec import (
     load_library,
     resolve_resources,
 )
+from hpc_agent.terminal import paint
 from hpc_agent.uow.record import job_name
 
 if sys.version_info >= (3, 11):
@@ -393,13 +394,21 @@ def check(cfg: InstanceConfig, name: str | None = None) -> list[CheckResult]:
     return results
 
 
-def format_check(results: Sequence[CheckResult]) -> str:
-    """The text of ``function check``: one line per function, its problems indented."""
+def format_check(results: Sequence[CheckResult], *, colour: bool = False) -> str:
+    """The text of ``function check``: one line per function, its problems indented.
+
+    With ``colour`` (a terminal) ``ok`` is green and a count of problems red.
+    """
     lines = []
     for result in results:
         label = f"{result.name} {result.version}" if result.version else result.name
         count = len(result.problems)
-        lines.append(f"{label}: ok" if result.ok else f"{label}: {count} problem(s)")
+        verdict = (
+            paint("ok", "ok", enabled=colour)
+            if result.ok
+            else paint(f"{count} problem(s)", "error", enabled=colour)
+        )
+        lines.append(f"{label}: {verdict}")
         lines.extend(f"  {problem}" for problem in result.problems)
         lines.extend(f"  note: {note}" for note in result.notes)
     return "\n".join(lines) + "\n" if lines else ""

@@ -27,11 +27,15 @@ from hpc_agent.loop.lock import LEASE_FILE, InstanceLock, read_lease
 from hpc_agent.loop.state import StateStore
 from hpc_agent.site import schedule
 from hpc_agent.site.layout import LAYOUT_FIX, layout_findings, layout_problems
+from hpc_agent.terminal import paint
 from hpc_agent.uow.stuck import stuck_uows
 
 OK = "OK"
 WARN = "WARN"
 FAIL = "FAIL"
+
+_STYLES: Final = {OK: "ok", WARN: "warning", FAIL: "error"}
+"""The :func:`hpc_agent.terminal.paint` style of each status, on a terminal."""
 
 LOW_SPACE_WARN = 10 * 1024**3
 LOW_SPACE_FAIL = 1 * 1024**3
@@ -46,9 +50,17 @@ class Check:
     message: str
     fix: str = ""
 
-    def line(self) -> str:
-        """The check as one line of text."""
-        text = f"{self.status:<4}  {self.name}: {self.message}"
+    def line(self, *, colour: bool = False) -> str:
+        """The check as one line of text; with ``colour`` its status painted by severity.
+
+        >>> Check(FAIL, "sbatch", "not on PATH", "load Slurm").line()
+        'FAIL  sbatch: not on PATH -> load Slurm'
+        >>> Check(OK, "sbatch", "/usr/bin/sbatch").line(colour=True)
+        '\\x1b[32mOK\\x1b[0m    sbatch: /usr/bin/sbatch'
+        """
+        # Padded before painting: the escape codes must not count towards the column width.
+        status = paint(self.status, _STYLES.get(self.status, "bold"), enabled=colour)
+        text = f"{status}{' ' * (4 - len(self.status))}  {self.name}: {self.message}"
         return f"{text} -> {self.fix}" if self.fix and self.status != OK else text
 
 

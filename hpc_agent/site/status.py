@@ -24,6 +24,7 @@ from hpc_agent.loop.health import Heartbeat, read_heartbeat
 from hpc_agent.loop.holds import Held, HeldList
 from hpc_agent.loop.lock import InstanceLock, read_lease
 from hpc_agent.loop.state import Ledger, StateStore, ledger_key
+from hpc_agent.terminal import paint
 from hpc_agent.text import printable
 from hpc_agent.uow.stuck import StuckList
 from hpc_agent.uow.upload import upload_state
@@ -173,8 +174,12 @@ def _tick_line(tick: dict[str, Any] | None) -> str:
     return line
 
 
-def format_status(status: dict[str, Any]) -> str:
-    """The status as short human text, one line per UoW under a heading per state."""
+def format_status(status: dict[str, Any], *, colour: bool = False) -> str:
+    """The status as short human text, one line per UoW under a heading per state.
+
+    With ``colour`` (a terminal), what needs a person stands out: STUCK and
+    NOT MOVING in red, waiting in yellow.
+    """
     lines = [f"Instance {status['instance']} at {status['base_dir']}"]
     if "last_tick" in status:
         lines.append(_tick_line(status["last_tick"]))
@@ -217,8 +222,17 @@ def format_status(status: dict[str, Any]) -> str:
             if item.get("problem"):
                 problem = item["problem"]
                 parts.append(f"NOT MOVING for {human_age(problem['seconds'])}: {problem['reason']}")
-            lines.append("  ".join(printable(part) for part in parts))
+            # Painted after printable(): the escape codes are ours, a UoW's name never is.
+            lines.append("  ".join(_paint_part(printable(part), colour) for part in parts))
     return "\n".join(lines) + "\n"
+
+
+def _paint_part(part: str, colour: bool) -> str:
+    if part.startswith(("STUCK", "NOT MOVING")):
+        return paint(part, "error", enabled=colour)
+    if part.startswith("waiting:"):
+        return paint(part, "warning", enabled=colour)
+    return part
 
 
 def human_age(seconds: float) -> str:

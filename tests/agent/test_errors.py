@@ -12,6 +12,8 @@ import pytest
 
 import hpc_agent
 from hpc_agent.cli import classify, error_message
+from hpc_agent.cli.common import CommandLineError
+from hpc_agent.cli.ops import NotMovedYet
 from hpc_agent.config import ConfigError
 from hpc_agent.errors import AgentError
 from hpc_agent.executors.base import ExecutorError, SchedulerUnavailable, SubmitRejected
@@ -20,10 +22,12 @@ from hpc_agent.fs.treewalk import TreeChanged
 from hpc_agent.loop.lock import LeaseLost
 from hpc_agent.site.schedule import ScheduleError
 from hpc_agent.site.setup import SetupError
+from hpc_agent.terminal import JmespathError
 from hpc_agent.uow.operations import OperationError
 
-NOT_AGENT_ERRORS = {TreeChanged}
-"""Exceptions that stay outside AgentError on purpose: TreeChanged is caught as an OSError."""
+NOT_AGENT_ERRORS = {TreeChanged, JmespathError}
+"""Exceptions that stay outside AgentError on purpose: TreeChanged is caught as an OSError;
+JmespathError is shared with flowgen and becomes a CommandLineError before a command runs."""
 
 EXPECTED = {
     ConfigError: ExitCode.USAGE,
@@ -34,6 +38,8 @@ EXPECTED = {
     SubmitRejected: ExitCode.FAILED,
     SchedulerUnavailable: ExitCode.SCHEDULER_DOWN,
     LeaseLost: ExitCode.FAILED,
+    CommandLineError: ExitCode.USAGE,
+    NotMovedYet: ExitCode.FAILED,
 }
 
 
@@ -84,7 +90,7 @@ def test_file_system_errors_and_interrupts() -> None:
     )
     assert classify(TreeChanged(errno.ESTALE, "moved")) is ExitCode.FAILED
     assert classify(KeyboardInterrupt()) is ExitCode.INTERRUPTED
-    assert error_message(KeyboardInterrupt(), "logs") == "interrupted"
+    assert error_message(KeyboardInterrupt(), "logs") == "hpc-agent logs: interrupted"
     with pytest.raises(TypeError):
         classify(ValueError("a bug"))
 

@@ -35,3 +35,11 @@ def test_the_old_names_are_the_enum_members() -> None:
         ExitCode.SCHEDULER_DOWN,
     )
     assert {code.name: int(code) for code in ExitCode} == EXIT_CODES
+
+
+def test_the_terminal_codes_are_the_enum_members() -> None:
+    # hpc_agent.terminal (shared with flowgen) returns these for Ctrl-C and a closed pipe.
+    from hpc_agent.terminal import CLOSED_PIPE_EXIT, INTERRUPTED_EXIT
+
+    assert INTERRUPTED_EXIT == ExitCode.INTERRUPTED == 130
+    assert CLOSED_PIPE_EXIT == ExitCode.CLOSED_PIPE == 141
