@@ -33,8 +33,9 @@ inherits the submitting tick's environment) are checked here with the same
 rule, by name.
 """
 
-from __future__ import annotations
-
+# No ``from __future__`` import: this source is embedded after a shell prelude
+# whose string becomes the module docstring, and a future import must come first.
+# Every annotation here is valid at run time on Python 3.10+.
 import contextlib
 import json
 import os
