@@ -380,14 +380,20 @@ def _slurm_checks(cfg: InstanceConfig) -> list[Check]:
     answered = time.time()
     return [
         job_age_check(cfg, config),
-        proctrack_check(config),
+        proctrack_check(config, cfg),
         clock_check(config, (asked + answered) / 2, slack=(answered - asked) / 2),
         *([scron_check(config)] if cfg.schedule == "scrontab" else []),
     ]
 
 
-def proctrack_check(config: dict[str, str]) -> Check:
-    """``proctrack/linuxproc`` lets a job's ``setsid`` children outlive it (and the hand-back)."""
+def proctrack_check(config: dict[str, str], cfg: InstanceConfig | None = None) -> Check:
+    """``proctrack/linuxproc`` lets a job's ``setsid`` children outlive it (and the hand-back).
+
+    Under any other kind (``proctrack/cgroup``, most sites) every process of
+    a job ends with it, the fast hand-back's wait for Slurm's verdict
+    included: a success then comes back at the next tick, a failure still in
+    seconds. Said here, so the PI knows what "seconds" means on this cluster.
+    """
     kind = config.get("ProctrackType", "")
     if kind == "proctrack/linuxproc":
         return Check(
@@ -398,6 +404,13 @@ def proctrack_check(config: dict[str, str]) -> Check:
             "after it was handed back",
             "ask the site for proctrack/cgroup; until then, tell users not to leave "
             "background processes running when their script ends",
+        )
+    if cfg is not None and cfg.fast_handback and cfg.executor == "slurm" and kind:
+        return Check(
+            OK,
+            "proctrack",
+            f"{kind}: a failed job comes back in seconds, a successful one at the next tick "
+            f"(every {cfg.every_minutes} min), once Slurm has called it COMPLETED",
         )
     return Check(OK, "proctrack", kind or "unknown")
 

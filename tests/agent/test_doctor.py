@@ -270,6 +270,18 @@ def test_cron_without_a_cron_daemon_fails_and_says_what_else_works(tmp_path: Pat
 def test_slurm_settings_that_hurt_are_warned_about() -> None:
     assert doctor.proctrack_check({"ProctrackType": "proctrack/linuxproc"}).status == doctor.WARN
     assert doctor.proctrack_check({"ProctrackType": "proctrack/cgroup"}).status == doctor.OK
+
+
+def test_doctor_says_when_a_success_comes_back_on_a_cgroup_cluster(tmp_path: Path) -> None:
+    # Under proctrack/cgroup the fast hand-back's wait for COMPLETED dies with the job.
+    cfg = InstanceConfig(name="p42", base_dir=tmp_path, executor="slurm", every_minutes=5)
+    check = doctor.proctrack_check({"ProctrackType": "proctrack/cgroup"}, cfg)
+    assert check.status == doctor.OK
+    assert "successful one at the next tick (every 5 min)" in check.message
+    slow = replace(cfg, fast_handback=False)
+    assert doctor.proctrack_check({"ProctrackType": "proctrack/cgroup"}, slow).message == (
+        "proctrack/cgroup"
+    )
     stamp = "2026-01-31T12:00:00"
     epoch = time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
     skewed = doctor.clock_check({"ConfigurationDataAsOf": stamp}, epoch + 5)
