@@ -36,10 +36,11 @@ DESCRIPTION = """\
 Set up, schedule, check and operate FlowCron instances on an HPC login node.
 
 INSTANCE is an instance's base directory or its registered name. Results go
-to stdout and messages to stderr; commands that print data take -F json and
---jmespath EXPR. Exit codes: 0 success, 1 a failed check or operation, 2 a
-usage or configuration error, 3 a tick that found Slurm unreachable, 130
-interrupted (Ctrl-C), 141 the reader of the output went away (| head).
+to stdout and messages to stderr; every command takes -F json (one JSON
+document on stdout) and --jmespath EXPR. Exit codes: 0 success, 1 a failed
+check or operation, 2 a usage or configuration error, 3 a tick that found
+Slurm unreachable, 130 interrupted (Ctrl-C), 141 the reader of the output
+went away (| head).
 Shell completion: hpc-agent completion --help."""
 
 

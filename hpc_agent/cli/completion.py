@@ -10,10 +10,9 @@ completion starts no Python.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from hpc_agent.cli.common import add_parser, example
+from hpc_agent.cli.common import add_format_options, add_parser, emit, example
 from hpc_agent.exitcodes import ExitCode
 
 SHELLS = ("bash", "zsh")
@@ -36,14 +35,16 @@ def add_completion(sub: Any) -> None:
         ),
     )
     p.add_argument("shell", metavar="SHELL", choices=SHELLS, help="bash or zsh")
+    add_format_options(p)
     p.set_defaults(func=cmd_completion)
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
-    """Print the completion script for ``args.shell``."""
+    """Print the completion script for ``args.shell`` (under -F json: shell and script)."""
     from hpc_agent.cli import build_parser
 
-    sys.stdout.write(script(build_parser(), args.shell))
+    text = script(build_parser(), args.shell)
+    emit({"shell": args.shell, "script": text}, args, lambda: text)
     return ExitCode.OK
 
 

@@ -21,6 +21,7 @@ from hpc_agent.cli.common import (
     emit,
     example,
     to_json,
+    wants_json,
 )
 from hpc_agent.exitcodes import ExitCode
 
@@ -106,6 +107,7 @@ def _add_new(commands: Any) -> None:
     )
     p.add_argument("name", metavar="NAME", help="the new function's name (and folder's)")
     p.add_argument("--from", dest="builtin", metavar="BUILTIN", help="copy this built-in")
+    add_format_options(p)
     p.set_defaults(func=cmd_new)
 
 
@@ -153,6 +155,7 @@ def _add_render(commands: Any) -> None:
         "hpc-agent function render p42 relion-class3d --params job.toml",
     )
     _add_call_arguments(p)
+    add_format_options(p)
     p.set_defaults(func=cmd_render)
 
 
@@ -167,6 +170,7 @@ def _add_test(commands: Any) -> None:
         "hpc-agent function test p42 relion-class3d --params job.toml",
     )
     _add_call_arguments(p)
+    add_format_options(p)
     p.set_defaults(func=cmd_test)
 
 
@@ -181,9 +185,7 @@ def _add_catalog(commands: Any) -> None:
         "hpc-agent function catalog p42 -o p42.functions.json",
     )
     p.add_argument("-o", "--output", metavar="FILE", type=Path, help="write here, not to stdout")
-    p.add_argument(
-        "--jmespath", metavar="EXPR", help="print only what this JMESPath expression selects"
-    )
+    add_format_options(p)
     p.set_defaults(func=cmd_catalog)
 
 
@@ -232,21 +234,40 @@ def cmd_new(args: argparse.Namespace) -> int:
 
     cfg = load_instance(args.instance)
     folder = admin.new_function(cfg, args.name, args.builtin)
-    files = ", ".join(sorted(p.name for p in folder.iterdir()))
-    origin = f"a copy of the built-in {args.builtin!r}" if args.builtin else "a skeleton"
-    print(f"created {folder}/ ({files}): {origin}")
+    files = sorted(p.name for p in folder.iterdir())
     result = admin.check(cfg, args.name)[0]
-    if not result.ok:
-        print(f"it does not pass the check yet ({len(result.problems)} problem(s)):")
-        for problem in result.problems:
-            print(f"  {problem}")
     instance = cfg.name
-    print(
-        f"next: edit it, then run `hpc-agent function check {instance} {args.name}`, try a call "
-        f"with `hpc-agent function render {instance} {args.name} --params job.toml` and "
-        f"`hpc-agent function test ...`, and publish it with `hpc-agent function catalog "
-        f"{instance} -o {admin.catalog_path_hint(cfg)}`"
-    )
+    steps = [
+        f"hpc-agent function check {instance} {args.name}",
+        f"hpc-agent function render {instance} {args.name} --params job.toml",
+        f"hpc-agent function test {instance} {args.name} --params job.toml",
+        f"hpc-agent function catalog {instance} -o {admin.catalog_path_hint(cfg)}",
+    ]
+    document = {
+        "instance": instance,
+        "name": args.name,
+        "folder": str(folder),
+        "files": files,
+        "origin": "builtin" if args.builtin else "skeleton",
+        "builtin": args.builtin,
+        "ok": result.ok,
+        "problems": list(result.problems),
+        "next": steps,
+    }
+
+    def text() -> str:
+        origin = f"a copy of the built-in {args.builtin!r}" if args.builtin else "a skeleton"
+        lines = [f"created {folder}/ ({', '.join(files)}): {origin}"]
+        if not result.ok:
+            lines.append(f"it does not pass the check yet ({len(result.problems)} problem(s)):")
+            lines.extend(f"  {problem}" for problem in result.problems)
+        lines.append(
+            f"next: edit it, then run `{steps[0]}`, try a call with `{steps[1]}` and "
+            f"`hpc-agent function test ...`, and publish it with `{steps[3]}`"
+        )
+        return "\n".join(lines) + "\n"
+
+    emit(document, args, text)
     return ExitCode.OK
 
 
@@ -271,8 +292,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     return ExitCode.OK if all(result.ok for result in results) else ExitCode.FAILED
 
 
-def _rendered(args: argparse.Namespace, cfg: InstanceConfig) -> Rendered | None:
-    """The rendered call of ``args``, or None after printing its problems on stderr."""
+def _rendered(args: argparse.Namespace, cfg: InstanceConfig) -> tuple[Rendered | None, Any]:
+    """The rendered call of ``args`` (None after printing its problems on stderr), and its JSON.
+
+    The JSON (for ``-F json``) says what was rendered from: the function, the
+    params file, its parameters, the data folder, and the problems or the script.
+    """
     from hpc_agent.functions import admin
 
     function = admin.find(cfg, args.name)
@@ -284,7 +309,20 @@ def _rendered(args: argparse.Namespace, cfg: InstanceConfig) -> Rendered | None:
     if rendered is None:
         for problem in problems:
             print(f"hpc-agent {args.command}: {problem}", file=sys.stderr)
-    return rendered
+    document = {
+        "instance": cfg.name,
+        "function": function.name,
+        "version": function.version,
+        "params_file": str(args.params),
+        # TOML dates and times as text: JSON has none.
+        "params": json.loads(json.dumps(params.params, default=str)),
+        "data_dir": None if data_dir is None else str(data_dir),
+        "ok": rendered is not None,
+        "problems": problems,
+        "resources": None if rendered is None else rendered.resources,
+        "script": None if rendered is None else rendered.script,
+    }
+    return rendered, document
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -292,10 +330,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     from hpc_agent.config import load_instance
 
     cfg = load_instance(args.instance)
-    rendered = _rendered(args, cfg)
+    rendered, document = _rendered(args, cfg)
     if rendered is None:
+        if wants_json(args):
+            sys.stdout.write(to_json(document, args))
         return ExitCode.FAILED
-    sys.stdout.write(rendered.script)
+    script = rendered.script
+    emit(document, args, lambda: script)
     return ExitCode.OK
 
 
@@ -305,24 +346,29 @@ def cmd_test(args: argparse.Namespace) -> int:
     from hpc_agent.functions import admin
 
     cfg = load_instance(args.instance)
-    rendered = _rendered(args, cfg)
+    rendered, document = _rendered(args, cfg)
     if rendered is None:
+        if wants_json(args):
+            sys.stdout.write(to_json({**document, "slurm": None}, args))
         return ExitCode.FAILED
     data_dir, _ = admin.data_dir_for(args.params, args.data)
     workdir = data_dir.parent.resolve() if data_dir is not None else None
     answer = admin.sbatch_test_only(cfg, args.name, rendered, workdir)
-    _print_resources(rendered.resources)
-    print(f"Slurm: {answer.answer}")
+    slurm = {"accepted": answer.accepted, "answer": answer.answer, "argv": list(answer.argv)}
+    resources = rendered.resources
+
+    def text() -> str:
+        shown = ", ".join(f"{key}={value}" for key, value in resources.items())
+        lines = [f"resources: {shown or 'none'}", f"Slurm: {answer.answer}"]
+        if answer.accepted:
+            lines.append("Slurm would take the job (nothing was queued).")
+        return "\n".join(lines) + "\n"
+
+    emit({**document, "slurm": slurm}, args, text)
     if not answer.accepted:
         print(f"hpc-agent {args.command}: Slurm would refuse the job", file=sys.stderr)
         return ExitCode.FAILED
-    print("Slurm would take the job (nothing was queued).")
     return ExitCode.OK
-
-
-def _print_resources(resources: dict[str, Any]) -> None:
-    shown = ", ".join(f"{key}={value}" for key, value in resources.items()) or "none"
-    print(f"resources: {shown}")
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -342,6 +388,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.output is None:
+        # The catalogue is JSON already: -F json changes nothing unless --jmespath selects.
         sys.stdout.write(to_json(json.loads(text), args) if args.jmespath else text)
         return ExitCode.OK
     write_text_atomic(args.output, text)
@@ -350,4 +397,13 @@ def cmd_catalog(args: argparse.Namespace) -> int:
         f"{admin.catalog_path_hint(cfg)} next to the flow config flows/{cfg.name}.toml",
         file=sys.stderr,
     )
+    if wants_json(args):
+        written = {
+            "instance": cfg.name,
+            "output": str(args.output),
+            "functions": sorted(library.functions),
+            "left_out": sorted(library.broken),
+            "commit_as": admin.catalog_path_hint(cfg),
+        }
+        sys.stdout.write(to_json(written, args))
     return ExitCode.OK

@@ -124,7 +124,8 @@ def add_run(sub: Any) -> None:
         "tmux or screen). Each tick prints one line: the time and what it did (admitted, "
         "submitted, handed back, or idle). Ctrl-C lets the tick in progress finish, then "
         "stops with exit code 130 (a second Ctrl-C stops at once); SIGTERM stops the same "
-        "way with exit code 0.",
+        "way with exit code 0. With -F json each tick is one line of JSON (what tick -F json "
+        "prints, with the tick's number and time).",
         epilog=example("hpc-agent run p42 --every 60"),
     )
     add_instance_argument(p)
@@ -132,6 +133,7 @@ def add_run(sub: Any) -> None:
     p.add_argument(
         "--max-ticks", type=int, default=0, metavar="N", help="stop after N ticks (0: never)"
     )
+    add_format_options(p)
     p.set_defaults(func=cmd_run)
 
 
@@ -166,9 +168,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             except Exception as exc:  # one bad tick (say an NFS hiccup) must not end the loop
                 last_crashed = True
                 _report_crashed_tick(cfg, exc)
+                if wants_json(args):
+                    crashed = {
+                        "tick": count,
+                        "time": _now(),
+                        "crashed": f"{type(exc).__name__}: {exc}",
+                    }
+                    print(to_json(crashed, args, lines=True), end="", flush=True)
             else:
                 last_crashed = False
-                _progress(count, result)
+                _progress(count, result, args)
                 if result.exit_code:
                     print(f"tick: {result.message}", file=sys.stderr)
             if args.max_ticks and count >= args.max_ticks:
@@ -185,10 +194,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return ExitCode.FAILED if last_crashed else ExitCode.OK
 
 
-def _progress(count: int, result: TickResult) -> None:
-    """One line per tick on stdout, flushed: tmux, a log file and a person see it at once."""
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    print(f"{stamp} tick {count}: {tick_line(result)}", flush=True)
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _progress(count: int, result: TickResult, args: argparse.Namespace) -> None:
+    """One line per tick on stdout, flushed: tmux, a log file and a person see it at once.
+
+    Under ``-F json`` the line is JSON: the tick's number and time, and :func:`tick_summary`.
+    """
+    if wants_json(args):
+        line = {"tick": count, "time": _now(), "crashed": None, **tick_summary(result)}
+        print(to_json(line, args, lines=True), end="", flush=True)
+        return
+    print(f"{_now()} tick {count}: {tick_line(result)}", flush=True)
 
 
 def _report_crashed_tick(cfg: InstanceConfig, exc: Exception) -> None:

@@ -1,4 +1,9 @@
-"""Setting an instance up and taking it down: ``setup``, ``schedule`` and ``uninstall``."""
+"""Setting an instance up and taking it down: ``setup``, ``schedule`` and ``uninstall``.
+
+Under ``-F json`` each prints one JSON document on stdout (what it did), and
+everything it says to people (progress, the table change to approve, the
+questions) goes to stderr, so stdout stays one document.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpc_agent.cli.common import add_parser, example
+from hpc_agent.cli.common import add_format_options, add_parser, emit, example, to_json, wants_json
 from hpc_agent.exitcodes import ExitCode
 from hpc_agent.protocol import EXECUTORS, RUN_POLICIES
 
 if TYPE_CHECKING:
     from hpc_agent.config import InstanceConfig
+    from hpc_agent.site.schedule import Change
 
 # The configuration, set-up and schedule modules are imported by the commands
 # (hpc-agent --help needs none of them).
@@ -76,6 +82,7 @@ def add_setup(sub: Any) -> None:
     )
     p.add_argument("--yes", action="store_true", help="ask nothing; fail on a missing value")
     p.add_argument("--force", action="store_true", help="take over a name used elsewhere")
+    add_format_options(p)
     p.set_defaults(func=cmd_setup)
 
 
@@ -103,9 +110,63 @@ def cmd_setup(args: argparse.Namespace) -> int:
         yes=args.yes,
         force=args.force,
     )
-    prompter = None if args.yes else stdin_prompter(sys.stdout)
-    _, status = setup(options, prompter=prompter, out=sys.stdout, err=sys.stderr)
+    as_json = wants_json(args)
+    # Under JSON the questions, the table change and the summary are for people: stderr.
+    talk = sys.stderr if as_json else sys.stdout
+    before = _config_before(args.base_dir) if as_json else None
+    prompter = None if args.yes else stdin_prompter(talk)
+    cfg, status = setup(options, prompter=prompter, out=talk, err=sys.stderr)
+    if as_json:
+        sys.stdout.write(to_json(setup_document(cfg, before), args))
     return status
+
+
+def _config_before(base_dir: Path | None) -> InstanceConfig | None:
+    """The configuration at ``base_dir`` before setup (None: a new instance), as setup finds it."""
+    from hpc_agent.config import CONFIG_FILE, load_base
+
+    base = (base_dir or Path.cwd()).expanduser().resolve()
+    return load_base(base) if (base / CONFIG_FILE).is_file() else None
+
+
+def _plain(value: object) -> object:
+    """A setting's value as JSON holds it (paths as text)."""
+    return str(value) if isinstance(value, Path) else value
+
+
+def setup_document(cfg: InstanceConfig, before: InstanceConfig | None) -> dict[str, Any]:
+    """What ``setup -F json`` prints: the instance as set up, and what changed."""
+    from dataclasses import fields
+
+    from hpc_agent.config import registry_path
+    from hpc_agent.site import schedule
+    from hpc_agent.site.setup import INSTANCE_FILE
+
+    settings = {f.name: _plain(getattr(cfg, f.name)) for f in fields(cfg)}
+    changed = {}
+    if before is not None:
+        for f in fields(cfg):
+            old, new = _plain(getattr(before, f.name)), settings[f.name]
+            if old != new:
+                changed[f.name] = {"from": old, "to": new}
+    block = None
+    if cfg.schedule != "none":
+        try:
+            block = schedule.show(cfg)
+        except schedule.ScheduleError:
+            block = None  # setup has said why on stderr (and exits 1)
+    return {
+        "name": cfg.name,
+        "base_dir": str(cfg.base_dir),
+        "config": str(cfg.config_path),
+        "registry_entry": str(registry_path(cfg.name)),
+        "instance_file": str(cfg.base_dir / INSTANCE_FILE),
+        "executor": cfg.executor,
+        "schedule": {"kind": cfg.schedule, "installed": block is not None, "block": block},
+        "created": before is None,
+        "changed": changed,
+        "settings": settings,
+    }
 
 
 # -- schedule --------------------------------------------------------------------
@@ -125,6 +186,7 @@ def add_schedule(sub: Any) -> None:
     p.add_argument("instance", metavar="INSTANCE")
     p.add_argument("--kind", choices=("cron", "scrontab"), help="override the configured kind")
     p.add_argument("--yes", action="store_true", help="change the table without asking")
+    add_format_options(p)
     p.set_defaults(func=cmd_schedule)
 
 
@@ -139,26 +201,57 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     cfg = load_instance(args.instance)
     if args.kind:
         cfg = replace(cfg, schedule=args.kind)
+    as_json = wants_json(args)
+    talk = sys.stderr if as_json else sys.stdout
     if args.action == "show":
         block = schedule.show(cfg)
-        if block is None:
+        if block is None and not as_json:
             print(f"no {cfg.schedule} entry for {cfg.name}", file=sys.stderr)
             return ExitCode.FAILED
-        sys.stdout.write(block)
-        return ExitCode.OK
+        shown = {"instance": cfg.name, "kind": cfg.schedule, "installed": block is not None}
+        emit({**shown, "block": block}, args, lambda: block or "")
+        return ExitCode.OK if block is not None else ExitCode.FAILED
     change = schedule.plan_install(cfg) if args.action == "install" else schedule.plan_remove(cfg)
     if not change.changed:
         print(f"nothing to change in your {change.tool} table", file=sys.stderr)
+        _schedule_result(args, cfg, change, applied=False, backup=None)
         return ExitCode.OK
-    sys.stdout.write(describe_change(change))
-    if not args.yes and not stdin_prompter(sys.stdout).confirm(f"Apply to your {change.tool}?"):
+    talk.write(describe_change(change))
+    if not args.yes and not stdin_prompter(talk).confirm(f"Apply to your {change.tool}?"):
         print("left unchanged", file=sys.stderr)
+        _schedule_result(args, cfg, change, applied=False, backup=None)
         return ExitCode.OK
     backup = schedule.apply(change)
     print(f"{change.tool} updated; previous table saved to {backup}", file=sys.stderr)
     if args.kind and args.action == "install":
         save_instance(cfg)  # the kind given now is the one doctor and uninstall should use
+    _schedule_result(args, cfg, change, applied=True, backup=backup)
     return ExitCode.OK
+
+
+def _schedule_result(
+    args: argparse.Namespace,
+    cfg: InstanceConfig,
+    change: Change,
+    *,
+    applied: bool,
+    backup: Path | None,
+) -> None:
+    """``schedule install|remove -F json``: what was planned and done (text: nothing more)."""
+    if not wants_json(args):
+        return
+    from hpc_agent.site.setup import describe_change
+
+    document = {
+        "instance": cfg.name,
+        "action": args.action,
+        "tool": change.tool,
+        "changed": change.changed,
+        "applied": applied,
+        "backup": None if backup is None else str(backup),
+        "diff": describe_change(change) if change.changed else None,
+    }
+    sys.stdout.write(to_json(document, args))
 
 
 # -- uninstall ---------------------------------------------------------------------
@@ -177,11 +270,15 @@ def add_uninstall(sub: Any) -> None:
     )
     p.add_argument("instance", metavar="INSTANCE")
     p.add_argument("--yes", action="store_true", help="change the table without asking")
+    add_format_options(p)
     p.set_defaults(func=cmd_uninstall)
 
 
-def _remove_registry_entry(cfg: InstanceConfig) -> None:
-    """Remove the registry entry of ``cfg``'s name only when it points at ``cfg.base_dir``."""
+def _remove_registry_entry(cfg: InstanceConfig) -> bool:
+    """Remove the registry entry of ``cfg``'s name only when it points at ``cfg.base_dir``.
+
+    Returns whether it removed one.
+    """
     from hpc_agent.config import ConfigError, registered_base, registry_path
     from hpc_agent.site import schedule
 
@@ -190,36 +287,53 @@ def _remove_registry_entry(cfg: InstanceConfig) -> None:
         registered = registered_base(cfg.name)
     except ConfigError as exc:
         print(f"registry entry left in place: {exc}", file=sys.stderr)
-        return
+        return False
     if registered is None:
-        return
+        return False
     if not schedule.same_path(registered, cfg.base_dir):
         print(
             f"registry entry {entry} left in place: it names the instance at {registered}, "
             f"not {cfg.base_dir}",
             file=sys.stderr,
         )
-        return
+        return False
     entry.unlink()
     print(f"removed the registry entry {entry}", file=sys.stderr)
+    return True
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
     """Remove the schedule and the registry entry; keep every file of the instance."""
-    from hpc_agent.config import load_instance
+    from hpc_agent.config import load_instance, registry_path
     from hpc_agent.site import schedule
     from hpc_agent.site.setup import describe_change, stdin_prompter
 
     cfg = load_instance(args.instance)
+    talk = sys.stderr if wants_json(args) else sys.stdout
     status = ExitCode.OK
+    done: dict[str, Any] = {
+        "instance": cfg.name,
+        "base_dir": str(cfg.base_dir),
+        "config": str(cfg.config_path),
+        "schedule_kind": cfg.schedule,
+        "schedule_removed": False,
+        "schedule_backup": None,
+        "schedule_error": None,
+        "registry_entry": str(registry_path(cfg.name)),
+        "registry_entry_removed": False,
+        "declined": False,
+        "data_deleted": False,
+    }
     if cfg.schedule != "none":
         try:
             change = schedule.plan_remove(cfg)
             if change.changed:
-                sys.stdout.write(describe_change(change))
-                if args.yes or stdin_prompter(sys.stdout).confirm(f"Apply to your {change.tool}?"):
+                talk.write(describe_change(change))
+                if args.yes or stdin_prompter(talk).confirm(f"Apply to your {change.tool}?"):
                     backup = schedule.apply(change)
                     print(f"removed the {change.tool} entry (backup: {backup})", file=sys.stderr)
+                    done["schedule_removed"] = True
+                    done["schedule_backup"] = None if backup is None else str(backup)
                 else:
                     # Declined: uninstall as a whole is off, the registry entry included.
                     print(
@@ -227,14 +341,23 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
                         f"of {cfg.name} are still in place",
                         file=sys.stderr,
                     )
+                    _uninstall_result(args, {**done, "declined": True})
                     return ExitCode.FAILED
         except schedule.ScheduleError as exc:
             print(f"could not remove the schedule: {exc}", file=sys.stderr)
+            done["schedule_error"] = str(exc)
             status = ExitCode.FAILED
-    _remove_registry_entry(cfg)
+    done["registry_entry_removed"] = _remove_registry_entry(cfg)
     print(
         f"No data was deleted: everything is still in {cfg.base_dir} "
         f"(settings in {cfg.config_path}). Remove it yourself when you no longer need it.",
         file=sys.stderr,
     )
+    _uninstall_result(args, done)
     return status
+
+
+def _uninstall_result(args: argparse.Namespace, document: dict[str, Any]) -> None:
+    """``uninstall -F json``: what was removed and what stayed (text: nothing more)."""
+    if wants_json(args):
+        sys.stdout.write(to_json(document, args))

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,30 +160,292 @@ def test_bash_completion_completes_commands_options_and_instances(base: Path, ho
 
 # -- -F json, --jmespath and errors as JSON ----------------------------------------------
 
-DATA_COMMANDS = [
-    "doctor",
-    "logs",
-    "status",
-    "usage",
-    "report",
-    "tick",
-    "retry",
-    "cancel",
-    "finalize",
-    "function list",
-    "function show",
-    "function check",
-]
+COMMANDS = sorted(path for path, cmd in commands(build_parser()).items() if not cmd.subcommands)
+"""Every command and sub-command hpc-agent has (its groups, hpc-agent and function, aside)."""
 
 
-@pytest.mark.parametrize("path", DATA_COMMANDS)
-def test_every_data_command_takes_short_F_and_jmespath(
+def test_the_commands_walked_include_those_that_took_no_F_before() -> None:
+    for path in ("setup", "schedule", "uninstall", "completion", "run", "function catalog"):
+        assert path in COMMANDS
+    assert {"function new", "function render", "function test"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("path", COMMANDS)
+def test_every_command_takes_short_F_and_jmespath(
     path: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    table = commands(build_parser())[path]
+    assert {"-F", "--format", "--jmespath"} <= set(table.options), table.options
     with pytest.raises(SystemExit):
         main([*path.split(), "--help"])
     usage = capsys.readouterr().out
     assert "-F {text,json" in usage and "--format" in usage and "--jmespath EXPR" in usage
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> tuple[Any, str]:
+    """The one JSON document on stdout (json.loads fails on anything more), and stderr."""
+    out, err = capsys.readouterr()
+    assert out.endswith("}\n"), out
+    return json.loads(out), err
+
+
+_LOCAL = ("--executor", "local", "--account", "none", "--qos", "none")
+
+
+def test_setup_json_is_the_instance_as_set_up_and_what_changed(
+    tmp_path: Path, home: Path, fake_crontab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = tmp_path / "j"
+    args = ["setup", "--base-dir", str(where), "--name", "j", *_LOCAL, "--yes"]
+    assert main([*args, "-F", "json"]) == 0
+    done, err = _json(capsys)
+    base = where.resolve()
+    assert (done["name"], done["base_dir"], done["executor"]) == ("j", str(base), "local")
+    assert done["config"] == str(base / "flowcron.toml")
+    assert done["registry_entry"] == str(home / ".config" / "flowcron" / "j.toml")
+    assert Path(done["instance_file"]).is_file()
+    assert (done["created"], done["changed"]) == (True, {})
+    assert done["settings"]["every_minutes"] == 5
+    schedule = done["schedule"]
+    assert (schedule["kind"], schedule["installed"]) == ("cron", True)
+    assert f"tick {base}" in schedule["block"] and schedule["block"] in fake_crontab.read_text()
+    # What setup says to people (the table change, the summary) went to stderr.
+    assert "+# BEGIN flowcron:j" in err and "FlowCron instance 'j' is ready." in err
+
+    assert main([*args, "--every", "10", "--format", "json"]) == 0
+    again, _ = _json(capsys)
+    assert again["created"] is False
+    assert again["changed"] == {"every_minutes": {"from": 5, "to": 10}}
+    assert "*/10 " in again["schedule"]["block"]
+
+    # Text: as before, the table change and the summary on stdout.
+    assert main([*args, "--every", "15"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith("--- crontab (now)\n")
+    assert "\nFlowCron instance 'j' is ready.\n" in out and "{" not in out
+
+
+def test_setup_under_json_asks_its_questions_on_stderr(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("asked\n"))
+    flags = ["--every", "5", "--soft-delete-days", "30", "--hard-delete-days", "30"]
+    flags += ["--no-timestamp", "--risky-scripts", "warn", "--run-policy", "both"]
+    where = str(tmp_path / "a")
+    argv = ["setup", "--base-dir", where, *_LOCAL, "--schedule", "none", *flags, "-F", "json"]
+    assert main(argv) == 0
+    done, err = _json(capsys)
+    assert done["name"] == "asked" and done["schedule"] == {
+        "kind": "none",
+        "installed": False,
+        "block": None,
+    }
+    assert "What should this FlowCron instance be called?" in err
+    assert "No schedule installed" in err
+
+
+def test_setup_error_under_json_is_one_document(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["setup", "--base-dir", str(tmp_path / "x"), *_LOCAL, "--yes", "-F", "json"]
+    assert main(argv) == 2
+    error, err = _json(capsys)
+    assert err == ""
+    assert error["error"]["code"] == "USAGE" and "--name is missing" in error["error"]["message"]
+
+
+def test_schedule_json_show_install_remove(
+    base: Path,
+    home: Path,
+    fake_crontab: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import io
+
+    # No entry yet: exit 1 as in text, and the document says so (no error).
+    assert main(["schedule", "show", "p", "--kind", "cron", "-F", "json"]) == 1
+    shown, err = _json(capsys)
+    assert shown == {"instance": "p", "kind": "cron", "installed": False, "block": None}
+    assert err == ""
+
+    assert main(["schedule", "install", "p", "--kind", "cron", "--yes", "-F", "json"]) == 0
+    done, err = _json(capsys)
+    assert (done["instance"], done["action"], done["tool"]) == ("p", "install", "crontab")
+    assert (done["changed"], done["applied"]) == (True, True)
+    assert Path(done["backup"]).is_file()
+    assert "+# BEGIN flowcron:p" in done["diff"] and "+# BEGIN flowcron:p" in err
+    assert f"tick {base}" in fake_crontab.read_text()
+
+    assert main(["schedule", "install", "p", "-F", "json"]) == 0  # nothing to change: no question
+    same, _ = _json(capsys)
+    assert same == {**done, "changed": False, "applied": False, "backup": None, "diff": None}
+
+    assert main(["schedule", "show", "p", "-F", "json"]) == 0
+    shown, _ = _json(capsys)
+    assert shown["installed"] is True
+    block = shown["block"]
+    assert block.startswith("# BEGIN flowcron:p")
+    assert main(["schedule", "show", "p"]) == 0  # text: the block itself, as before
+    assert capsys.readouterr().out == block
+    assert main(["schedule", "show", "p", "--jmespath", "installed"]) == 0
+    assert capsys.readouterr().out == "true\n"
+
+    # Asked without --yes under JSON: the question on stderr; declined, nothing applied.
+    monkeypatch.setattr("sys.stdin", io.StringIO("no\n"))
+    assert main(["schedule", "remove", "p", "-F", "json"]) == 0
+    kept, err = _json(capsys)
+    assert (kept["action"], kept["changed"], kept["applied"]) == ("remove", True, False)
+    assert "Apply to your crontab? (yes/no)" in err and "left unchanged" in err
+    assert "flowcron:p" in fake_crontab.read_text()
+
+
+def test_a_question_under_json_with_no_input_is_a_usage_error_changing_nothing(
+    base: Path,
+    home: Path,
+    fake_crontab: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # a script's closed stdin
+    assert main(["schedule", "install", "p", "--kind", "cron", "-F", "json"]) == 2
+    error, err = _json(capsys)
+    assert error["error"]["code"] == "USAGE"
+    assert "(input ended); pass it as a flag" in error["error"]["message"]
+    assert "Apply to your crontab? (yes/no)" in err
+    assert not fake_crontab.exists(), "nothing was written"
+
+
+def test_uninstall_json_says_what_was_removed(
+    tmp_path: Path, home: Path, fake_crontab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = tmp_path / "u"
+    assert main(["setup", "--base-dir", str(where), "--name", "u", *_LOCAL, "--yes"]) == 0
+    capsys.readouterr()
+    assert main(["uninstall", "u", "--yes", "-F", "json"]) == 0
+    done, err = _json(capsys)
+    assert (done["instance"], done["base_dir"]) == ("u", str(where.resolve()))
+    assert (done["schedule_removed"], done["registry_entry_removed"]) == (True, True)
+    assert Path(done["schedule_backup"]).is_file()
+    assert (done["declined"], done["data_deleted"], done["schedule_error"]) == (False, False, None)
+    assert "-# BEGIN flowcron:u" in err and "No data was deleted" in err
+    assert "flowcron:u" not in fake_crontab.read_text()
+    assert (where / "flowcron.toml").is_file()
+
+
+def test_function_new_render_test_json(
+    base: Path,
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from hpc_agent.config import InstanceConfig, save_instance
+    from hpc_agent.executors import slurm
+
+    assert main(["function", "new", "p", "sh", "--from", "shell", "-F", "json"]) == 0
+    made, err = _json(capsys)
+    folder = base / protocol.FUNCTIONS / "sh"
+    assert made == {
+        "instance": "p",
+        "name": "sh",
+        "folder": str(folder),
+        "files": sorted(path.name for path in folder.iterdir()),
+        "origin": "builtin",
+        "builtin": "shell",
+        "ok": True,
+        "problems": [],
+        "next": made["next"],
+    }
+    assert {"function.toml", "template.sh", "example.toml"} <= set(made["files"])
+    assert "hpc-agent function check p sh" in made["next"]
+    assert err == ""
+    assert main(["function", "new", "p", "sk"]) == 0  # text: as before
+    out, _ = capsys.readouterr()
+    assert (
+        out.startswith(f"created {base / protocol.FUNCTIONS / 'sk'}/ (") and ": a skeleton\n" in out
+    )
+    assert "\nnext: edit it, then run `hpc-agent function check p sk`" in out
+
+    example = folder / "example.toml"
+    render = ["function", "render", "p", "sh", "--params", str(example)]
+    assert main(render) == 0
+    script, _ = capsys.readouterr()
+    assert script.startswith("#!/bin/bash\n")
+    assert main([*render, "-F", "json"]) == 0
+    rendered, _ = _json(capsys)
+    assert rendered["script"] == script
+    assert (rendered["function"], rendered["version"], rendered["ok"]) == ("sh", "1.0.0", True)
+    assert rendered["params_file"] == str(example) and rendered["params"]["cpus"] == 1
+    assert rendered["resources"]["time"] == "0:05:00" and rendered["problems"] == []
+    assert main([*render, "--jmespath", "resources.cpus"]) == 0
+    assert capsys.readouterr().out == "1\n"
+    # A call with a problem: exit 1 as in text, and the document lists the problems.
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[params]\ncommand = "true"\ncpus = 999\n')
+    assert main(["function", "render", "p", "sh", "--params", str(bad), "-F", "json"]) == 1
+    refused, _ = _json(capsys)
+    assert (refused["ok"], refused["script"]) == (False, None) and refused["problems"]
+
+    # function test asks Slurm (here a stand-in for sbatch): its answer and the resources.
+    save_instance(InstanceConfig(name="p", base_dir=base, account="a", qos="q"))  # Slurm
+
+    def fake_run(argv: list[str], timeout: float) -> object:
+        answer = "sbatch: Job 1 to start at 2030-01-01T00:00:00 using 1 processors"
+        return type("R", (), {"returncode": 0, "stdout": "", "stderr": answer})()
+
+    monkeypatch.setattr(slurm, "_run", fake_run)
+    test = ["function", "test", "p", "sh", "--params", str(example)]
+    assert main(test) == 0
+    text, _ = capsys.readouterr()
+    assert text.splitlines()[0] == "resources: time=0:05:00, cpus=1, memory=100M"
+    assert text.endswith("Slurm would take the job (nothing was queued).\n")
+    assert main([*test, "-F", "json"]) == 0
+    tested, _ = _json(capsys)
+    assert tested["slurm"]["accepted"] is True and "to start at" in tested["slurm"]["answer"]
+    assert tested["slurm"]["argv"][:2] == ["sbatch", "--test-only"]
+    assert tested["resources"] == {"time": "0:05:00", "cpus": 1, "memory": "100M"}
+
+
+def test_completion_json_is_the_shell_and_the_script(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    assert main(["completion", "bash", "-F", "json"]) == 0
+    assert _json(capsys)[0] == {"shell": "bash", "script": script}
+    assert main(["completion", "zsh", "--jmespath", "shell"]) == 0
+    assert capsys.readouterr().out == '"zsh"\n'
+
+
+def test_run_json_is_a_line_per_tick_and_catalog_takes_F(
+    base: Path, home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "p", "--every", "1", "--max-ticks", "1", "-F", "json"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    tick = json.loads(line)
+    assert (tick["tick"], tick["ran"], tick["exit_code"], tick["crashed"]) == (1, True, 0, None)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", tick["time"])
+
+    assert main(["function", "catalog", "p"]) == 0
+    catalog = capsys.readouterr().out
+    assert main(["function", "catalog", "p", "-F", "json"]) == 0
+    assert capsys.readouterr().out == catalog
+    output = tmp_path / "p.functions.json"
+    assert main(["function", "catalog", "p", "-o", str(output), "-F", "json"]) == 0
+    written, _ = _json(capsys)
+    assert written == {
+        "instance": "p",
+        "output": str(output),
+        "functions": [],
+        "left_out": [],
+        "commit_as": "flows/p.functions.json",
+    }
+    assert output.read_text() == catalog
 
 
 def test_jmespath_selects_from_the_json_and_long_format_still_works(base: Path, home: Path) -> None:
