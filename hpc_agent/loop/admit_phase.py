@@ -76,6 +76,31 @@ def admit_uploads(ctx: TickContext, submitter: Submitter | None = None) -> None:
     admitted UoW is offered for submission at once; once scheduler trouble
     has stopped the submissions, nothing more is admitted.
     """
+    ready, refusals = sort_uploads(ctx)
+    order, memory = hold_back(ctx, ready)
+    if submitter is not None and submitter.parallel:
+        admit_in_pool(ctx, submitter, [*refusals, *order])
+    else:
+        for path in [*refusals, *order]:
+            if submitter is not None and submitter.stopped:
+                break  # the tick stops: the others wait where they are
+            ctx.renew()  # admitting many large uploads can take long
+            record = admit_guarded(ctx, path)
+            if submitter is not None and record is not None:
+                submitter.offer(record)
+    if memory is not None:
+        # One the plan admitted that is still here (a name in use, a failed
+        # move) keeps its memory: it is still waiting, since the same time.
+        for path in order:
+            if path.name in memory.entries and not os.path.lexists(path):
+                del memory.entries[path.name]
+        # Best effort: without it a held upload is only logged once more.
+        with contextlib.suppress(OSError):
+            memory.save()
+
+
+def sort_uploads(ctx: TickContext) -> tuple[list[Path], list[Path]]:
+    """The uploads ready to admit, and those to refuse (timed out, or not a Unit of Work)."""
     uploaded = ctx.cfg.path(protocol.UPLOADED)
     timeout = ctx.cfg.upload_timeout_days * 86400
     ready: list[Path] = []
@@ -98,29 +123,47 @@ def admit_uploads(ctx: TickContext, submitter: Submitter | None = None) -> None:
             if not timeout or age <= timeout:
                 continue
         refusals.append(path)
-    order, memory = hold_back(ctx, ready)
-    for path in [*refusals, *order]:
-        if submitter is not None and submitter.stopped:
-            break  # the tick stops: the others wait where they are
-        ctx.renew()  # admitting many large uploads can take long
-        admitted = len(ctx.result.admitted)
-        ctx.guarded(
-            path.name,
-            "admission",
-            partial(admit_one, ctx, path),
-            refuse=partial(refuse_unadmittable, ctx, path),
-        )
-        if submitter is not None and len(ctx.result.admitted) > admitted:
-            submitter.offer(ctx.records[ctx.result.admitted[-1]])
-    if memory is not None:
-        # One the plan admitted that is still here (a name in use, a failed
-        # move) keeps its memory: it is still waiting, since the same time.
-        for path in order:
-            if path.name in memory.entries and not os.path.lexists(path):
-                del memory.entries[path.name]
-        # Best effort: without it a held upload is only logged once more.
-        with contextlib.suppress(OSError):
-            memory.save()
+    return ready, refusals
+
+
+def admit_guarded(ctx: TickContext, path: Path) -> JobRecord | None:
+    """:func:`admit_one` under :meth:`TickContext.guarded`: the record to submit, if admitted."""
+    admitted: list[JobRecord] = []
+
+    def action() -> None:
+        record = admit_one(ctx, path)
+        if record is not None:
+            admitted.append(record)
+
+    ctx.guarded(path.name, "admission", action, refuse=partial(refuse_unadmittable, ctx, path))
+    return admitted[0] if admitted else None
+
+
+def admit_in_pool(ctx: TickContext, submitter: Submitter, paths: list[Path]) -> None:
+    """Admit ``paths`` in the submission threads, each submitted by its thread right after.
+
+    Admission writes three fsynced files per UoW (marker, prepared copy,
+    record); on the tick's one thread those waits, not sbatch, set the pace
+    of a large tick. Each UoW is still admitted and submitted by one thread,
+    step by step as in the serial order, so every crash point means what it
+    means there. Two uploads that would take the same name in
+    ``CodeToRun/slurm/`` are never admitted side by side: the later waits for
+    the next tick (which logs ``name-in-use`` if the name is still taken).
+    """
+    finals: set[str] = set()
+    dispatched: list[str] = []
+    for path in paths:
+        final = timestamped(path.name, ctx.now) if ctx.cfg.timestamp else path.name
+        if final in finals:
+            continue
+        finals.add(final)
+        dispatched.append(final)
+        submitter.offer_admission(path.name, partial(admit_guarded, ctx, path))
+    submitter.wait()
+    # Threads finish in any order; the tick's result lists UoWs in admission order.
+    rank = {name: number for number, name in enumerate(dispatched)}
+    ctx.result.admitted.sort(key=lambda name: rank.get(name, len(rank)))
+    ctx.result.rejected.sort(key=lambda name: rank.get(name, len(rank)))
 
 
 def hold_back(ctx: TickContext, ready: list[Path]) -> tuple[list[Path], HeldList | None]:
@@ -185,15 +228,19 @@ def hold_back(ctx: TickContext, ready: list[Path]) -> tuple[list[Path], HeldList
     return [by_name[upload.uow] for upload in decided.admit], memory
 
 
-def admit_one(ctx: TickContext, path: Path, *, verdict: Admission | None = None) -> None:
+def admit_one(
+    ctx: TickContext, path: Path, *, verdict: Admission | None = None
+) -> JobRecord | None:
     """Admit (or reject) one upload, record it, then rename it into place.
 
-    ``verdict`` skips admission (a refusal decided by the caller).
+    Returns the record of an admitted UoW (to submit), None otherwise.
+    ``verdict`` skips admission (a refusal decided by the caller). Safe in
+    the submission threads: shared state is touched under ``ctx.mutex``.
     """
     if verdict is None:
         verdict = admit(path, ctx.cfg, now=ctx.now, library=ctx.library)
     if verdict.pending:
-        return
+        return None
     if verdict.broken_function is not None:
         log_broken_function(ctx, verdict.broken_function, path.name)
     final = timestamped(path.name, ctx.now) if ctx.cfg.timestamp else path.name
@@ -208,7 +255,7 @@ def admit_one(ctx: TickContext, path: Path, *, verdict: Admission | None = None)
             level="warning",
             uow=path.name,
         )
-        return
+        return None
     token = new_token()
     record = JobRecord(
         uow=final,
@@ -246,14 +293,15 @@ def admit_one(ctx: TickContext, path: Path, *, verdict: Admission | None = None)
         path.rename(target)
     except OSError as exc:
         ctx.store.delete(final)
-        note_stuck(
-            ctx.agent,
-            f"{protocol.UPLOADED}/{path.name}",
-            path.name,
-            str(exc.filename or path),
-            f"moving it into {protocol.RUNNING}/: {exc.strerror or exc}",
-            "admitted",
-        )
+        with ctx.mutex:  # the stuck list is one file for every thread
+            note_stuck(
+                ctx.agent,
+                f"{protocol.UPLOADED}/{path.name}",
+                path.name,
+                str(exc.filename or path),
+                f"moving it into {protocol.RUNNING}/: {exc.strerror or exc}",
+                "admitted",
+            )
         ctx.log.write(
             "admit-move-failed",
             f"could not move {path.name} into {protocol.RUNNING}/: {exc}; so it was not "
@@ -263,14 +311,16 @@ def admit_one(ctx: TickContext, path: Path, *, verdict: Admission | None = None)
             uow=path.name,
             error=str(exc),
         )
-        return
+        return None
     crash_point("after-admit-rename")
     # Only now: before the record is saved and the folder moved, a crash makes
     # the next tick admit it again, and it must find the marker again.
     remove_marker(target)
-    clear_stuck(ctx.agent, f"{protocol.UPLOADED}/{path.name}")
-    ctx.records[final] = record
-    (ctx.result.admitted if verdict.ok else ctx.result.rejected).append(final)
+    with ctx.mutex:
+        clear_stuck(ctx.agent, f"{protocol.UPLOADED}/{path.name}")
+        ctx.records[final] = record
+        (ctx.result.admitted if verdict.ok else ctx.result.rejected).append(final)
+    return record if verdict.ok else None
 
 
 def refuse_unadmittable(ctx: TickContext, path: Path, exc: Exception) -> None:

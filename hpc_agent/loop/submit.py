@@ -15,7 +15,7 @@ import os
 import shlex
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
@@ -141,11 +141,52 @@ class Submitter:
         self._errors: list[BaseException] = []
         self._futures: list[Future[None]] = []
         self._records: list[JobRecord] = []
+        self._admitted: list[JobRecord] = []  # admitted and submitted by the pool's threads
 
     @property
     def stopped(self) -> bool:
         """Whether an error stopped the submissions (the caller should offer no more)."""
         return self._stop.is_set()
+
+    @property
+    def parallel(self) -> bool:
+        """Whether work offered runs in the pool's threads (``submit_workers`` > 1)."""
+        return self._pool is not None
+
+    def offer_admission(self, label: str, admit: Callable[[], JobRecord | None]) -> None:
+        """Run ``admit`` in a thread, then submit the record it returns in the same thread.
+
+        Once an error has stopped the submissions, nothing more is admitted:
+        the uploads not started wait in UploadedFiles/ for the next tick.
+        ``label`` names the upload in a crash report.
+        """
+        if self._pool is None:
+            record = admit()
+            if record is not None:
+                self.offer(record)
+            return
+        self._futures.append(self._pool.submit(self._admit_work, label, admit))
+
+    def _admit_work(self, label: str, admit: Callable[[], JobRecord | None]) -> None:
+        if self._stop.is_set():
+            return
+        try:
+            self.ctx.renew()  # admitting many large uploads can take long
+            record = admit()
+            if record is None or self._stop.is_set():
+                return  # admitted, not submitted: submitted next tick, as after a crash
+            with self.ctx.mutex:
+                self._admitted.append(record)
+            self.ctx.guarded(record.uow, "submission", partial(submit_one, self.ctx, record))
+        except BaseException as exc:
+            with self.ctx.mutex:
+                self._errors.append(exc)
+            self._stop.set()
+
+    def wait(self) -> None:
+        """Wait for everything offered so far; errors are kept for :meth:`finish` to raise."""
+        for future in list(self._futures):
+            future.exception()
 
     def offer(self, record: JobRecord) -> None:
         """Submit ``record`` (now, or as soon as a thread is free)."""
@@ -176,9 +217,12 @@ class Submitter:
             finally:
                 self._stop.set()  # interrupted here (Ctrl-C): start no further submission
                 self._pool.shutdown(wait=True)
-        # Threads finish in any order; the tick's result lists the jobs in submission order.
+        # Threads finish in any order; the tick's result lists the jobs in submission order
+        # (earlier ticks' UoWs as offered, then this tick's in admission order).
+        rank = {name: number for number, name in enumerate(self.ctx.result.admitted)}
+        admitted = sorted(self._admitted, key=lambda r: rank.get(r.uow, len(rank)))
         done = self.ctx.result.submitted
-        ours = {r.uow: done[r.uow] for r in self._records if r.uow in done}
+        ours = {r.uow: done[r.uow] for r in [*self._records, *admitted] if r.uow in done}
         self.ctx.result.submitted = {**{k: v for k, v in done.items() if k not in ours}, **ours}
         if self._errors and raise_error:
             raise self._errors[0]
