@@ -13,6 +13,8 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Final
 
+from hpc_agent.terminal import CLOSED_PIPE_EXIT, INTERRUPTED_EXIT
+
 
 class ExitCode(IntEnum):
     """Process exit codes of the ``hpc-agent`` command."""
@@ -30,9 +32,9 @@ class ExitCode(IntEnum):
     """Bad command line, unknown instance, invalid config or set-up answer."""
     SCHEDULER_DOWN = 3
     """The tick stopped because the scheduler could not be reached; nothing was moved."""
-    INTERRUPTED = 130
+    INTERRUPTED = INTERRUPTED_EXIT
     """Interrupted (Ctrl-C) before the command finished, as a shell reports SIGINT (128 + 2)."""
-    CLOSED_PIPE = 141
+    CLOSED_PIPE = CLOSED_PIPE_EXIT
     """The reader of stdout went away (``hpc-agent logs p42 | head -1``), as a shell reports
     SIGPIPE (128 + 13): the command stopped quietly where it was."""
 

@@ -77,7 +77,7 @@ class Invocation:
 def agent_command(*args: str, python: str | None = None) -> Invocation:
     """The command line for ``hpc-agent ARGS``, run the way this agent is running.
 
-    ``python`` overrides the interpreter (``hpc-agent schedule --python``).
+    ``python`` overrides the interpreter (set-up and tests name one).
 
     >>> agent_command("tick", "/srv/x", python="/usr/bin/python3").argv[-2:]
     ('tick', '/srv/x')
@@ -95,8 +95,34 @@ def module_command(module: str, *args: str) -> Invocation:
     return Invocation((sys.executable, "-m", module, *args), archive or _search_path())
 
 
+def names_the_agent(word: str) -> bool:
+    """Whether ``word``, in a command line, is what runs the agent (before ``tick``, say).
+
+    ``hpc_agent`` (after ``-m``), or the one-file agent under any name: a
+    ``.pyz`` file, or a zip archive renamed (``cp hpc-agent.pyz ~/bin/hpc-agent``).
+
+    >>> names_the_agent("hpc_agent"), names_the_agent("/opt/hpc-agent.pyz"), names_the_agent("-m")
+    (True, True, False)
+    """
+    if word == "hpc_agent" or word.endswith(".pyz"):
+        return True
+    import zipfile
+
+    try:
+        return os.path.isfile(word) and zipfile.is_zipfile(word)  # noqa: PTH113
+    except OSError:
+        return False
+
+
 def _search_path() -> str | None:
     return None if installed() else hpc_agent.package_parent()
 
 
-__all__ = ["Invocation", "agent_command", "installed", "module_command", "zipapp_path"]
+__all__ = [
+    "Invocation",
+    "agent_command",
+    "installed",
+    "module_command",
+    "names_the_agent",
+    "zipapp_path",
+]

@@ -126,15 +126,29 @@ def run_guarded(main: Callable[[], int | None], *, on_interrupt: Callable[[], No
     except KeyboardInterrupt:
         on_interrupt()
         return INTERRUPTED_EXIT
+    except SystemExit:
+        # argparse's --help and --version end with SystemExit, their text still in
+        # stdout's buffer: flush it here, where a closed pipe can still end quietly.
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+            return CLOSED_PIPE_EXIT
+        raise
     return int(code or 0)
 
 
 def _silence_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):  # stdout is not a real file (tests, embedding)
         pass
+    finally:
+        os.close(devnull)
 
 
 def closed_pipe() -> int:
@@ -146,3 +160,22 @@ def closed_pipe() -> int:
     """
     _silence_stdout()
     return CLOSED_PIPE_EXIT
+
+
+def live_updates(stream: TextIO | None = None) -> bool:
+    """Whether a status line on ``stream`` (stderr by default) may be rewritten in place.
+
+    A terminal that understands ``\\r`` and ``ESC [ K`` only: a tty whose
+    ``TERM`` is not ``dumb`` (a dumb terminal, Emacs' shell among them, shows
+    the escape codes as text). ``NO_COLOR`` does not matter here: it asks for
+    no colour (https://no-color.org), and a line rewritten in place is
+    progress, not colour; its text is plain either way.
+    """
+    if os.environ.get("TERM") == "dumb":
+        return False
+    target = sys.stderr if stream is None else stream
+    isatty = getattr(target, "isatty", None)
+    try:
+        return bool(isatty is not None and isatty())
+    except (OSError, ValueError):  # a closed or detached stream
+        return False

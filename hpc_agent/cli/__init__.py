@@ -102,16 +102,16 @@ def _main(argv: Sequence[str] | None) -> int:
         code = classify(exc)
         message = error_message(exc, args.command)
         if wants_json(args):
-            # A script reading -F json gets one document either way, and the same exit code.
+            # A script reading -F json gets one document either way, and the same exit code;
+            # the line below still tells a person (or a CI log) why, as flowgen does.
             import json
 
             from hpc_agent.terminal import error_document
 
             print(json.dumps(error_document(code.name, int(code), message), ensure_ascii=False))
-        else:
-            # Ctrl-C at a prompt leaves the cursor after the question: start a new line.
-            fresh = isinstance(exc, KeyboardInterrupt) and sys.stderr.isatty()
-            print(("\n" if fresh else "") + message, file=sys.stderr)
+        # Ctrl-C at a prompt leaves the cursor after the question: start a new line.
+        fresh = isinstance(exc, KeyboardInterrupt) and sys.stderr.isatty()
+        print(("\n" if fresh else "") + message, file=sys.stderr)
         return int(code)
 
 

@@ -130,6 +130,38 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 RUNNER_MODULE = "hpc_agent.executors.local_runner"
+
+JOB_PYTHONPATH_ENV = "FLOWCRON_JOB_PYTHONPATH"
+"""The ``PYTHONPATH`` the job is to get, JSON (null: none), while the runner's own leads to the agent.
+
+Without it a job's Python would import the agent (and the packages bundled
+in ``hpc-agent.pyz``) ahead of the user's own, as no Slurm job does.
+"""
+
+
+def job_environment(runner_env: Mapping[str, str]) -> dict[str, str]:
+    """The job's environment: the runner's, with the ``PYTHONPATH`` the agent had.
+
+    >>> job_environment({"PYTHONPATH": "/a.pyz", JOB_PYTHONPATH_ENV: "null", "HOME": "/h"})
+    {'HOME': '/h'}
+    >>> job_environment({"PYTHONPATH": "/a.pyz:/u", JOB_PYTHONPATH_ENV: '"/u"'})["PYTHONPATH"]
+    '/u'
+    """
+    env = dict(runner_env)
+    saved = env.pop(JOB_PYTHONPATH_ENV, None)
+    if saved is None:
+        return env
+    try:
+        original = json.loads(saved)
+    except ValueError:
+        return env
+    if isinstance(original, str):
+        env["PYTHONPATH"] = original
+    else:
+        env.pop("PYTHONPATH", None)
+    return env
+
+
 """The module a local job's runner process is started as (``python -m``)."""
 
 # A runner is recognised by its module name in /proc/<pid>/cmdline. Runners
@@ -275,7 +307,10 @@ class LocalExecutor:
                 stdout=log,
                 stderr=log,
                 cwd=str(self.state_dir),
-                env=runner.env(),
+                env={
+                    **runner.env(),
+                    JOB_PYTHONPATH_ENV: json.dumps(os.environ.get("PYTHONPATH")),
+                },
                 start_new_session=True,
             )
         if starter.wait(timeout=60) != 0:
@@ -466,7 +501,7 @@ class _Runner:
     def start(self) -> subprocess.Popen[bytes]:
         spec = self.spec
         workdir = Path(spec["workdir"])
-        env = dict(os.environ)
+        env = job_environment(os.environ)
         env.update(
             SLURM_JOB_ID=self.job_id,
             SLURM_JOBID=self.job_id,

@@ -289,14 +289,16 @@ def block_base(block: str) -> Path | None:
     """The base directory a block's command ticks.
 
     The word after ``hpc_agent tick`` (``python -m hpc_agent``), or after
-    ``ARCHIVE.pyz tick`` (the one-file agent, ``python hpc-agent.pyz``).
+    ``ARCHIVE tick`` (the one-file agent, ``python hpc-agent.pyz``, under any
+    name: :func:`hpc_agent.invocation.names_the_agent`).
     """
+    from hpc_agent.invocation import names_the_agent
+
     for words in _command_lines(block):
         if words is None:
             return None
         for index in range(len(words) - 2):
-            agent = words[index] == "hpc_agent" or words[index].endswith(".pyz")
-            if agent and words[index + 1] == "tick":
+            if words[index + 1] == "tick" and names_the_agent(words[index]):
                 return Path(words[index + 2])
     return None
 

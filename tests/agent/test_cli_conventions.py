@@ -252,7 +252,7 @@ def test_setup_error_under_json_is_one_document(
     argv = ["setup", "--base-dir", str(tmp_path / "x"), *_LOCAL, "--yes", "-F", "json"]
     assert main(argv) == 2
     error, err = _json(capsys)
-    assert err == ""
+    assert err == error["error"]["message"] + "\n", "the same one line on stderr"
     assert error["error"]["code"] == "USAGE" and "--name is missing" in error["error"]["message"]
 
 
@@ -463,8 +463,8 @@ def test_jmespath_selects_from_the_json_and_long_format_still_works(base: Path, 
 def test_an_error_under_json_is_one_document_on_stdout(home: Path) -> None:
     result = agent(home, "status", "nowhere", "-F", "json")
     assert result.returncode == 2
-    assert result.stderr == ""
-    error = json.loads(result.stdout)["error"]
+    error = json.loads(result.stdout)["error"]  # stdout: only the document
+    assert result.stderr == error["message"] + "\n", "and the one line for a person"
     assert (error["code"], error["exit_code"]) == ("USAGE", 2)
     assert "no instance named 'nowhere'" in error["message"]
     # The same error without -F json: one line on stderr, nothing on stdout.
@@ -714,3 +714,37 @@ def test_a_tick_in_trouble_is_not_silent_under_cron(base: Path, home: Path) -> N
     assert cron.returncode == 1 and cron.stdout == ""
     assert "symlink" in cron.stderr, cron.stderr
     assert time.time() - started < 60
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "hpc_agent", "--help"],
+        ["-m", "hpc_agent", "--version"],
+        ["-m", "hpc_agent", "status", "--help"],
+        ["-c", "from flowgen.cli import main; main()", "--help"],
+    ],
+)
+def test_help_into_a_closed_pipe_ends_with_141_and_no_message(
+    home: Path, command: list[str]
+) -> None:
+    # argparse ends --help with SystemExit while the text is still in stdout's buffer;
+    # the final flush used to print "Exception ignored ... BrokenPipeError" (exit 120).
+    # Buffered as in a user's shell: PYTHONUNBUFFERED (set on some machines) hides it.
+    env = {k: v for k, v in _env(home).items() if k != "PYTHONUNBUFFERED"}
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        done = subprocess.run(
+            [sys.executable, *command],
+            cwd=REPO,
+            env=env,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert done.returncode == 141
+    assert done.stderr == b"", done.stderr.decode()

@@ -90,15 +90,25 @@ def test_success_runs_in_the_uow_with_relative_paths(
     assert info.elapsed == "00:00:00"
 
 
-def test_the_runner_finds_the_agent_from_a_plain_checkout(
-    executor: LocalExecutor, tmp_path: Path
+@pytest.mark.parametrize("agent_pythonpath", [None, "/users/own/lib"])
+def test_the_runner_finds_the_agent_and_the_job_gets_the_users_pythonpath(
+    executor: LocalExecutor,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    agent_pythonpath: str | None,
 ) -> None:
-    # Nothing need be installed: the runner's PYTHONPATH starts with the
-    # directory that holds the hpc_agent package.
-    uow, script = make_uow(tmp_path, 'echo "$PYTHONPATH" > pythonpath.txt')
-    wait_finished(executor, executor.submit(spec(uow, script)))
-    first = (uow / "pythonpath.txt").read_text().strip().split(os.pathsep)[0]
-    assert (Path(first) / "hpc_agent" / "executors" / "local_runner.py").is_file()
+    # Nothing need be installed: the runner's PYTHONPATH leads to the checkout (or
+    # the pyz). The job must not see that: its Python would import the agent's
+    # packages ahead of the user's own, as no Slurm job does.
+    if agent_pythonpath is None:
+        monkeypatch.delenv("PYTHONPATH", raising=False)
+    else:
+        monkeypatch.setenv("PYTHONPATH", agent_pythonpath)
+    uow, script = make_uow(tmp_path, 'echo "${PYTHONPATH-unset}" > pythonpath.txt; env > env.txt')
+    info = wait_finished(executor, executor.submit(spec(uow, script)))
+    assert info.state == "COMPLETED", "the runner found the agent"
+    assert (uow / "pythonpath.txt").read_text().strip() == (agent_pythonpath or "unset")
+    assert "FLOWCRON_JOB_PYTHONPATH" not in (uow / "env.txt").read_text()
 
 
 def test_exit_status_3_is_failed_3_0(executor: LocalExecutor, tmp_path: Path) -> None:

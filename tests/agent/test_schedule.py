@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -125,6 +126,21 @@ def test_a_percent_sign_in_the_base_path_survives_cron(tmp_path: Path) -> None:
     subprocess.run(["/bin/sh", "-c", command], env={}, check=False, timeout=60)
     out = (cfg.path(protocol.LOGS) / "cron.out").read_text()
     assert "directories: all present" in out, out
+
+
+def test_the_one_file_agent_is_recognised_under_any_name(tmp_path: Path) -> None:
+    # `cp hpc-agent.pyz ~/bin/hpc-agent`: remove and uninstall must still find the base.
+    archive = tmp_path / "bin" / "hpc-agent"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("__main__.py", "")
+    base = tmp_path / "inst"
+    for agent in (str(archive), str(tmp_path / "hpc-agent.pyz")):
+        block = f"# BEGIN flowcron:p\n* * * * * /usr/bin/python3 {agent} tick {base} >> x 2>&1\n"
+        assert schedule.block_base(block) == base
+    text_file = tmp_path / "not-an-agent"
+    text_file.write_text("#!/bin/sh\n")
+    assert schedule.block_base(f"* * * * * {text_file} tick {base}\n") is None
 
 
 def test_half_block_is_reported_not_guessed(cfg: InstanceConfig, fake_crontab: Path) -> None:
