@@ -24,6 +24,7 @@ absolute path, because cron and Slurm jobs start with a bare ``PATH``.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import sysconfig
@@ -47,6 +48,7 @@ def zipapp_path() -> str | None:
     return None
 
 
+@functools.cache  # where the running code lives does not change: a tick asks once per UoW
 def installed() -> bool:
     """True when hpc_agent is in the interpreter's site-packages (so a child finds it unaided)."""
     paths = sysconfig.get_paths()

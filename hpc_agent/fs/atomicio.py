@@ -37,19 +37,35 @@ def current_umask() -> int:
 
 
 def write_text_atomic(
-    path: Path, text: str, *, mode: int | None = None, crash_name: str | None = None
+    path: Path,
+    text: str,
+    *,
+    mode: int | None = None,
+    crash_name: str | None = None,
+    durable: bool = True,
 ) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same directory and a rename.
 
     The rename is atomic only within one file system, hence the temporary file
     sits next to the target. ``mode`` sets the permission bits (default: the
-    umask's choice for a new file, or the existing file's bits).
+    umask's choice for a new file, or the existing file's bits). ``durable``
+    (the default) fsyncs the data before the rename, so a machine crash leaves
+    the old content or the new; ``durable=False`` only for a file whose loss
+    in a crash is repaired anyway (each caller says how), because the fsync
+    is most of a small write's cost.
     """
-    write_bytes_atomic(path, text.encode("utf-8"), mode=mode, crash_name=crash_name)
+    write_bytes_atomic(
+        path, text.encode("utf-8"), mode=mode, crash_name=crash_name, durable=durable
+    )
 
 
 def write_bytes_atomic(
-    path: Path, data: bytes, *, mode: int | None = None, crash_name: str | None = None
+    path: Path,
+    data: bytes,
+    *,
+    mode: int | None = None,
+    crash_name: str | None = None,
+    durable: bool = True,
 ) -> None:
     """Byte version of :func:`write_text_atomic`.
 
@@ -71,7 +87,8 @@ def write_bytes_atomic(
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         Path(tmp).chmod(mode)
         if crash_name is not None:
             crash_point(crash_name)

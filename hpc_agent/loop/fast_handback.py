@@ -12,6 +12,7 @@ came late) the tick still does: it never depends on the wrapper.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -147,6 +148,15 @@ def shell_prelude(python: bytes, copy: bytes) -> bytes:
     return b"\n".join(lines) + b"\n"
 
 
+@functools.cache  # the same bytes for every UoW of a tick: read once per process
+def wrapper_body() -> bytes:
+    """The wrapper's code, :mod:`hpc_agent.loop.job_wrapper`'s source.
+
+    Read as a package resource, not from a path: inside hpc-agent.pyz there is no file.
+    """
+    return resources.files("hpc_agent.loop").joinpath("job_wrapper.py").read_bytes()
+
+
 def wrapper_text(store: StateStore, uow: str, base_dir: Path) -> bytes | None:
     """The wrapper script for ``uow``'s job, or None when it cannot be written faithfully."""
     finalize = agent_command("finalize", str(base_dir), uow)
@@ -165,8 +175,7 @@ def wrapper_text(store: StateStore, uow: str, base_dir: Path) -> bytes | None:
         "finalize": [os.fsencode(arg) for arg in finalize.argv],
         "pythonpath": None if finalize.pythonpath is None else os.fsencode(finalize.pythonpath),
     }
-    # Read as a package resource, not from a path: inside hpc-agent.pyz there is no file.
-    body = resources.files("hpc_agent.loop").joinpath("job_wrapper.py").read_bytes()
+    body = wrapper_body()
     return (
         b"#!/bin/sh\n"
         b"# -*- coding: latin-1 -*-\n"
@@ -187,7 +196,9 @@ def job_script(store: StateStore, uow: str, base_dir: Path) -> Path:
     if text is None:
         return store.script_path(uow)
     path = wrapper_path(store, uow)
-    write_bytes_atomic(path, text, mode=0o700, crash_name="mid-wrapper-write")
+    # Not fsynced: sbatch reads it at once and Slurm keeps its own copy of the batch
+    # script; after a crash the next submission writes it again.
+    write_bytes_atomic(path, text, mode=0o700, crash_name="mid-wrapper-write", durable=False)
     return path
 
 

@@ -171,10 +171,18 @@ class StateStore:
         record = _parse_record(content)
         return record if record is not None and record.uow == uow else None
 
-    def save(self, record: JobRecord) -> None:
-        """Write ``record`` durably (temporary file, then rename)."""
+    def save(self, record: JobRecord, *, durable: bool = True) -> None:
+        """Write ``record`` (temporary file, then rename), durably unless told otherwise.
+
+        ``durable=False`` only where a record lost in a machine crash is
+        recovered anyway (the job id after sbatch: the intent before it was
+        durable, and the look-up by job name finds the job again).
+        """
         write_text_atomic(
-            self.record_path(record.uow), record.to_json(), crash_name="mid-record-write"
+            self.record_path(record.uow),
+            record.to_json(),
+            crash_name="mid-record-write",
+            durable=durable,
         )
 
     def delete(self, uow: str) -> None:

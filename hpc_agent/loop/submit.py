@@ -291,7 +291,9 @@ def submit_one(ctx: TickContext, record: JobRecord) -> None:
         "submitted", f"{record.uow} submitted as job {job_id}", uow=record.uow, job_id=job_id
     )
     submitted(record, job_id, at=ctx.now, returned_at=time.time())
-    ctx.store.save(record)
+    # Not fsynced: if a machine crash loses it, the record is back at its durable
+    # intent and the next tick finds the job by its name, as after a kill here.
+    ctx.store.save(record, durable=False)
     crash_point("after-record")
     ctx.result.submitted[record.uow] = job_id
     if ctx.cfg.finalize_by_dependency and not wraps_jobs(ctx):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hpc_agent.fs import atomicio
 from hpc_agent.fs.atomicio import write_text_atomic
 
 
@@ -35,3 +36,18 @@ def test_an_unwritable_place_is_reported_with_the_callers_path(tmp_path: Path) -
         write_text_atomic(target, "x")
     assert info.value.filename == str(target)
     assert ".tmp" not in str(info.value)
+
+
+def test_only_a_durable_write_waits_for_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The job wrapper and the job id after sbatch skip the fsync (each is repaired
+    # after a crash); everything else keeps it.
+    synced: list[int] = []
+    monkeypatch.setattr(atomicio.os, "fsync", synced.append)
+    target = tmp_path / "f"
+    atomicio.write_bytes_atomic(target, b"one")
+    assert len(synced) == 1
+    atomicio.write_bytes_atomic(target, b"two", durable=False)
+    assert len(synced) == 1 and target.read_bytes() == b"two"
+    assert [p.name for p in tmp_path.iterdir()] == ["f"], "no temporary file left"
