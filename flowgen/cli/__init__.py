@@ -104,12 +104,16 @@ def _main() -> int:
     import sys
 
     _register(sys.argv[1] if len(sys.argv) > 1 else None)
+    stdout = sys.stdout
     try:
         app()
     except SystemExit as exc:
-        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+        if sys.stdout is not stdout:
             # typer met a closed pipe outside a command (--help | head): it
-            # wraps stdout so and exits 1, which means DIFFERENT here.
+            # replaces sys.stdout with a wrapper that ignores the final flush
+            # and exits 1, which means DIFFERENT here. That stdout was replaced
+            # is the sign, not the wrapper's class: typer 0.28 has its own copy
+            # of click (typer._click), so click.utils' class is another one.
             from hpc_agent.terminal import closed_pipe
 
             return closed_pipe()

@@ -138,15 +138,9 @@ def paint(text: str, style: str, *, enabled: bool) -> str:
     return terminal.paint(text, style, enabled=enabled)
 
 
-SEVERITY_STYLES = {"error": "error", "warning": "warning"}
-"""The style each finding severity is shown in on a terminal (anything else: ``note``)."""
-
-
 def render_finding(finding: Finding, *, enabled: bool) -> str:
-    """One finding as ``str(finding)`` shows it, its severity and code coloured when ``enabled``."""
-    if not enabled:
-        return str(finding)
-    severity = finding.severity.value
-    label = paint(f"{severity} {finding.code}", SEVERITY_STYLES.get(severity, "note"), enabled=True)
-    where = f"{finding.file}: " if finding.file else ""
-    return f"{where}{finding.path}: {label}: {finding.message}"
+    """One finding as ``str(finding)`` shows it, its severity and code coloured when ``enabled``.
+
+    The format lives in :meth:`flowgen.core.findings.Finding.render` alone.
+    """
+    return finding.render(colour=enabled)

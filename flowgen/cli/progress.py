@@ -1,9 +1,11 @@
 """Live progress on stderr for long work (``simulate`` transfers, ``run status --watch``).
 
-Only on a terminal: a status line rewritten in place with ``\\r``. A pipe,
-a file or CI gets no progress lines from here, so logs hold only what each
-command prints anyway (its result, or ``run status --watch``'s line per
-change).
+Only on a terminal that can rewrite a line (:func:`hpc_agent.terminal.live_updates`:
+a tty, ``TERM`` not ``dumb``): a status line rewritten in place with ``\\r``.
+A pipe, a file, CI or a dumb terminal gets no progress lines from here, so
+logs hold only what each command prints anyway (its result, or
+``run status --watch``'s line per change). ``NO_COLOR`` leaves progress on:
+it is about colour, and the line is plain text.
 """
 
 from __future__ import annotations
@@ -12,17 +14,22 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from hpc_agent import terminal
+
 _CLEAR_LINE = "\r\x1b[K"
 """Back to the start of the line and erase it (ANSI, as every terminal flowgen meets)."""
 
 
 class LiveLine:
-    """One line on ``stream`` (stderr) that is updated in place, on a terminal only."""
+    """One line on ``stream`` (stderr) that is updated in place, on a terminal only.
+
+    ``stream`` and whether it can show the line are read when the line is
+    made: make one per command call, not at import.
+    """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = sys.stderr if stream is None else stream
-        isatty = getattr(self.stream, "isatty", None)
-        self.enabled = bool(isatty is not None and isatty())
+        self.enabled = terminal.live_updates(self.stream)
         self._open = False
 
     def show(self, text: str) -> None:

@@ -10,7 +10,14 @@ import typer
 
 from flowgen.cli import app
 from flowgen.cli.errors import handle_errors
-from flowgen.cli.output import FormatOption, JmespathOption, OutputFormat, display, effective_format
+from flowgen.cli.output import (
+    FormatOption,
+    JmespathOption,
+    OutputFormat,
+    display,
+    effective_format,
+    note,
+)
 from flowgen.cli.progress import LiveLine, transfer_progress
 from flowgen.core.errors import UsageError
 from flowgen.core.exitcodes import RUN_FAILED, ExitCode
@@ -136,22 +143,44 @@ def _progress(start: list[Any], verbose: bool) -> Any:
     return show
 
 
-_LIVE = LiveLine()
-"""The transfer progress line on stderr (shown on a terminal only)."""
+def _real_time_notice(speed: float | None) -> Any:
+    """A log listener: under ``--real-time``, says once on stderr that a Wait takes clock time.
+
+    Without it a run in real time is silent for as long as its Wait lasts,
+    which looks like a hang; any format (stderr is not the command's data).
+    """
+    said: list[bool] = []
+
+    def show(entry: LogEntry) -> None:
+        if speed is not None and not said and entry.code == "WaitStarted":
+            said.append(True)
+            note(
+                f"{entry.details['state_name']}: waiting on the clock (--real-time {speed:g}); "
+                "Ctrl-C stops the run"
+            )
+
+    return show
 
 
-def _listener(start: list[Any], verbose: bool, fmt: OutputFormat, definition: Any) -> Any:
-    """The log listener: state lines (text) and, on a terminal, a live line per Transfer task."""
-    transfers = transfer_progress(_LIVE, definition)
-    if fmt is not OutputFormat.TEXT:
-        return transfers
-    states = _progress(start, verbose)
+def _listener(
+    start: list[Any],
+    verbose: bool,
+    fmt: OutputFormat,
+    definition: Any,
+    live: LiveLine,
+    real_time: float | None = None,
+) -> Any:
+    """The log listener: state lines (text), the real-time notice and, on a
+    terminal, a live line per Transfer task."""
+    listeners = [_real_time_notice(real_time), transfer_progress(live, definition)]
+    if fmt is OutputFormat.TEXT:
+        listeners.insert(0, _progress(start, verbose))
 
-    def both(entry: LogEntry) -> None:
-        states(entry)
-        transfers(entry)
+    def each(entry: LogEntry) -> None:
+        for listener in listeners:
+            listener(entry)
 
-    return both
+    return each
 
 
 def _agent_progress(start: list[Any]) -> Any:
@@ -309,7 +338,9 @@ def simulate(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     start: list[Any] = []
-    listener = _listener(start, verbose, fmt, docs.definition)
+    # Made per call: the line follows stderr as it is now (not at import).
+    live = LiveLine()
+    listener = _listener(start, verbose, fmt, docs.definition, live, real_time)
     hooks = []
     if hpc_agent is not None:
         instance = load_agent_instance(hpc_agent)
@@ -335,7 +366,7 @@ def simulate(
     try:
         result = simulator.run(run_input)
     finally:
-        _LIVE.close()
+        live.close()
     # The bounded document costs a pass over the log: build it only to print it.
     document = _document(result, verbose) if fmt is OutputFormat.JSON else {}
     display(document, fmt, lambda _: summary(result), jmespath=jmespath)

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
+from hpc_agent.terminal import paint
+
 
 class Severity(str, Enum):
     """How serious a finding is. Errors fail ``validate``; warnings fail only with --strict."""
@@ -36,9 +38,20 @@ class Finding:
         data["severity"] = self.severity.value
         return data
 
-    def __str__(self) -> str:
+    def render(self, *, colour: bool = False) -> str:
+        """The finding as one line: ``file: path: severity code: message``.
+
+        With ``colour`` (a terminal, :func:`hpc_agent.terminal.colour_enabled`)
+        the severity and code are painted (error red, warning yellow); the
+        characters are otherwise those of ``str(finding)``, which is this
+        without colour: the one place the line's format is written.
+        """
         where = f"{self.file}: " if self.file else ""
-        return f"{where}{self.path}: {self.severity.value} {self.code}: {self.message}"
+        label = paint(f"{self.severity.value} {self.code}", self.severity.value, enabled=colour)
+        return f"{where}{self.path}: {label}: {self.message}"
+
+    def __str__(self) -> str:
+        return self.render(colour=False)
 
 
 def has_errors(findings: list[Finding], *, strict: bool = False) -> bool:

@@ -26,6 +26,7 @@ from typing import Any, Final
 from flowgen.core.errors import UsageError
 from hpc_agent import protocol
 from hpc_agent.config import toml_value
+from hpc_agent.fs.atomicio import write_text_atomic
 from hpc_agent.functions.params import Param, Value, suggest
 from hpc_agent.functions.spec import Function, Library
 
@@ -93,26 +94,64 @@ class NewUow:
 
 
 def create_uow(directory: Path, *, function: str | None, library: Library | None) -> NewUow:
-    """Write a new UoW into ``directory`` (created; it may exist only when empty)."""
+    """Write a new UoW into ``directory`` (created; it may exist only when empty).
+
+    Whole or not at all: each file is written through a temporary file and a
+    rename, and when anything fails (a full disk, Ctrl-C) what this call made
+    is removed again, so the folder is as it was (absent, or empty) and the
+    same command can simply be run again.
+    """
     chosen = None if function is None else find_function(function, library)
     _refuse_existing(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / protocol.DATA_DIR).mkdir()
-    files = [f"{protocol.DATA_DIR}/"]
-    if chosen is not None:
-        (directory / protocol.JOB_FILE).write_text(job_toml(chosen), encoding="utf-8")
-        files.append(protocol.JOB_FILE)
-    else:
-        scripts = directory / protocol.SCRIPTS_DIR
-        scripts.mkdir()
-        script = scripts / protocol.SUBMISSION_SCRIPT
-        script.write_text(SCRIPT_TEMPLATE, encoding="utf-8")
-        script.chmod(0o755)
-        files += [
-            f"{protocol.SCRIPTS_DIR}/",
-            f"{protocol.SCRIPTS_DIR}/{protocol.SUBMISSION_SCRIPT}",
-        ]
+    made: list[Path] = []
+    try:
+        if not directory.is_dir():
+            directory.mkdir(parents=True)
+            made.append(directory)
+        _mkdir(directory / protocol.DATA_DIR, made)
+        files = [f"{protocol.DATA_DIR}/"]
+        if chosen is not None:
+            _write(directory / protocol.JOB_FILE, job_toml(chosen), made)
+            files.append(protocol.JOB_FILE)
+        else:
+            scripts = directory / protocol.SCRIPTS_DIR
+            _mkdir(scripts, made)
+            # Executable from the start: a script is never seen without its x bits.
+            _write(scripts / protocol.SUBMISSION_SCRIPT, SCRIPT_TEMPLATE, made, mode=0o755)
+            files += [
+                f"{protocol.SCRIPTS_DIR}/",
+                f"{protocol.SCRIPTS_DIR}/{protocol.SUBMISSION_SCRIPT}",
+            ]
+    except BaseException:
+        _undo(made)
+        raise
     return NewUow(directory, chosen, tuple(files))
+
+
+def _mkdir(path: Path, made: list[Path]) -> None:
+    path.mkdir()
+    made.append(path)
+
+
+def _write(path: Path, text: str, made: list[Path], *, mode: int | None = None) -> None:
+    write_text_atomic(path, text, mode=mode)
+    made.append(path)
+
+
+def _undo(made: list[Path]) -> None:
+    """Remove what :func:`create_uow` made, newest first; never anything else.
+
+    Folders go with ``rmdir``, which removes only an empty one: a file
+    someone else put there meanwhile stays, with its folder.
+    """
+    for path in reversed(made):
+        try:
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink()
+        except OSError:
+            pass
 
 
 def find_function(name: str, library: Library | None) -> Function:

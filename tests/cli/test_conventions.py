@@ -175,24 +175,59 @@ def test_an_error_under_json_is_a_json_object_on_stdout(flag: list[str], tmp_pat
 # -- Ctrl-C and a closed pipe ----------------------------------------------------
 
 
+READY_DEADLINE = 120.0
+"""How long a command may take to show it is inside its work (a loaded 2-core CI machine)."""
+
+
 def _interrupt(args: list[str], cwd: Path, started: str) -> subprocess.CompletedProcess[str]:
-    """Start ``flowgen args``, wait until it shows ``started`` on stderr/stdout, press Ctrl-C."""
-    process = subprocess.Popen(
+    """Start ``flowgen args``, wait until it shows ``started`` on stderr/stdout, press Ctrl-C.
+
+    The signal waits for that text, never for a fixed time: a SIGINT while
+    flowgen still imports (on a loaded machine that takes seconds) would test
+    the interpreter, not the command.
+    """
+    with subprocess.Popen(
         [str(FLOWGEN), *args],
         cwd=cwd,
         stdin=subprocess.PIPE,  # open and empty: a question waits for an answer
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
         env=flowgen_env(),
+    ) as process:  # on leaving: every pipe closed, the process waited for
+        assert process.stdout is not None and process.stderr is not None
+        stdout, stderr = process.stdout.fileno(), process.stderr.fileno()
+        shown = {stdout: b"", stderr: b""}
+        open_ends = set(shown)
+        deadline = time.monotonic() + READY_DEADLINE
+        try:
+            while not any(started.encode() in text for text in shown.values()):
+                left = deadline - time.monotonic()
+                if left <= 0 or not open_ends:
+                    pytest.fail(
+                        f"flowgen {shlex.join(args)} never showed {started!r} "
+                        f"(exit code {process.poll()}): {b''.join(shown.values()).decode()!r}"
+                    )
+                ready, _, _ = select.select(sorted(open_ends), [], [], left)
+                for end in ready:
+                    chunk = os.read(end, 65536)
+                    if not chunk:
+                        open_ends.discard(end)
+                    shown[end] += chunk
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    return subprocess.CompletedProcess(
+        args,
+        process.returncode,
+        (shown[stdout] + out).decode(),
+        (shown[stderr] + err).decode(),
     )
-    # The command must be inside its work, not still importing: give it time
-    # to load, then interrupt; both commands below wait far longer than this.
-    time.sleep(2.0)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
-    assert started in out + err or started == ""
-    return subprocess.CompletedProcess(args, process.returncode, out, err)
+
+
+WAITING = "W: waiting on the clock (--real-time 1); Ctrl-C stops the run\n"
+"""What ``simulate --real-time`` says on stderr when its first Wait starts."""
 
 
 def test_ctrl_c_during_a_long_wait_exits_130(tmp_path: Path) -> None:
@@ -202,12 +237,29 @@ def test_ctrl_c_during_a_long_wait_exits_130(tmp_path: Path) -> None:
     )
     (tmp_path / "in.json").write_text("{}")
     args = ["simulate", "wait.json", "--input", "in.json", "--real-time", "1"]
-    result = _interrupt(args, tmp_path, "")
+    result = _interrupt(args, tmp_path, WAITING)
     assert result.returncode == ExitCode.INTERRUPTED == 130
-    assert result.stderr == "Error: interrupted (Ctrl-C) before the command finished\n"
-    as_json = _interrupt([*args, "-F", "json"], tmp_path, "")
+    assert result.stderr == WAITING + "Error: interrupted (Ctrl-C) before the command finished\n"
+    as_json = _interrupt([*args, "-F", "json"], tmp_path, WAITING)
     assert as_json.returncode == 130
     assert json.loads(as_json.stdout)["error"]["code"] == "INTERRUPTED"
+
+
+def test_real_time_notice_is_said_once_and_only_under_real_time(tmp_path: Path) -> None:
+    waits = {
+        "StartAt": "W1",
+        "States": {
+            "W1": {"Type": "Wait", "Seconds": 0, "Next": "W2"},
+            "W2": {"Type": "Wait", "Seconds": 0, "End": True},
+        },
+    }
+    (tmp_path / "waits.json").write_text(json.dumps(waits))
+    (tmp_path / "in.json").write_text("{}")
+    args = ["simulate", "waits.json", "--input", "in.json"]
+    real = run(*args, "--real-time", "1", cwd=tmp_path)
+    assert real.returncode == 0
+    assert real.stderr == "W1: waiting on the clock (--real-time 1); Ctrl-C stops the run\n"
+    assert run(*args, cwd=tmp_path).stderr == ""
 
 
 def test_ctrl_c_at_a_question_exits_130_not_aborted(tmp_path: Path) -> None:
@@ -247,18 +299,36 @@ def test_a_closed_pipe_ends_quietly(args: list[str]) -> None:
     assert result.returncode == ExitCode.CLOSED_PIPE == 141
 
 
-def test_a_reader_that_stops_early_sees_no_traceback() -> None:
-    pipeline = f"{shlex.quote(str(FLOWGEN))} graph {shlex.quote(str(CONFIG))} | head -1"
+def test_a_reader_that_stops_early_sees_no_traceback(tmp_path: Path) -> None:
+    # The graph of a long chain of states is far larger than a pipe holds
+    # (64 KiB), so flowgen is still writing when 'head -1' leaves: the write
+    # really fails. PYTHONUNBUFFERED is left out: with it, CPython drops the
+    # rest of a short write to stdout instead of retrying, so no error is seen.
+    count = 20_000
+    states: dict[str, object] = {
+        f"S{n}": {"Type": "Pass", "Next": f"S{n + 1}"} for n in range(count)
+    }
+    states[f"S{count}"] = {"Type": "Pass", "End": True}
+    flow = tmp_path / "long.json"
+    flow.write_text(json.dumps({"StartAt": "S0", "States": states}))
+    env = flowgen_env()
+    env.pop("PYTHONUNBUFFERED", None)
+    whole = run("graph", str(flow), env=env)
+    assert whole.returncode == 0 and len(whole.stdout) > 8 * 65536
+    pipeline = (
+        f"{shlex.quote(str(FLOWGEN))} graph {shlex.quote(str(flow))} | head -1; "
+        'echo "flowgen exit ${PIPESTATUS[0]}" >&2'
+    )
     result = subprocess.run(
         ["bash", "-c", pipeline],
         check=False,
         capture_output=True,
         text=True,
         timeout=60,
-        env=flowgen_env(),
+        env=env,
     )
     assert result.stdout == "flowchart TD\n"
-    assert "Traceback" not in result.stderr and "Error" not in result.stderr
+    assert result.stderr == f"flowgen exit {ExitCode.CLOSED_PIPE}\n"  # no traceback, no Error
 
 
 # -- paths that cannot be written, and login without a terminal ------------------
@@ -378,6 +448,10 @@ def test_simulate_shows_transfer_progress_on_a_terminal_only(tmp_path: Path) -> 
     assert code == ExitCode.OK, shown
     assert "Upload: transferring ..." in shown
     assert "\r\x1b[KUpload: transfer succeeded: 1 file, 6 B" in shown
+    # A dumb terminal would show the escape codes as text: no line rewritten there.
+    code, dumb = on_terminal(*args, env=flowgen_env(TERM="dumb"), cwd=tmp_path)
+    assert code == ExitCode.OK and "SUCCEEDED" in dumb
+    assert "\x1b[K" not in dumb and "transferring" not in dumb
     piped = run(*args, cwd=tmp_path)
     assert piped.returncode == 0
     assert "transferring" not in piped.stderr + piped.stdout

@@ -13,6 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from flowgen.core.exitcodes import UOW_REFUSED, ExitCode
+from flowgen.uow.new import create_uow
 from hpc_agent import protocol
 from hpc_agent.functions.catalog import to_catalog
 from hpc_agent.functions.spec import load_library
@@ -120,6 +121,44 @@ def test_new_without_a_function_writes_a_script_that_is_admitted(
     code, out, _ = _run(flowgen_app, runner, "uow", "check", str(uow))
     assert code == ExitCode.OK, out
     assert out == "analysis: the agent would admit it (runs scripts/submission_script.sh).\n"
+
+
+@pytest.mark.parametrize("kind", ["function", "script"])
+@pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "empty-folder"])
+def test_new_interrupted_while_writing_leaves_the_folder_as_it_was(
+    kind: str, existing: bool, tmp_path: Path, catalog: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C once a file's bytes are written, before they are on disk: the
+    # file is written whole (temporary file, then rename) or not at all, and
+    # what uow new made goes again, so the same command can be run again.
+    uow = tmp_path / "analysis"
+    if existing:
+        uow.mkdir()
+    function, library = (
+        ("count", load_library(tmp_path / "instance" / "Functions"))
+        if kind == "function"
+        else (None, None)
+    )
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            create_uow(uow, function=function, library=library)
+    assert sorted(tmp_path.iterdir()) == sorted(
+        [tmp_path / "instance", tmp_path / "proj.functions.json", *([uow] if existing else [])]
+    )
+    if existing:
+        assert list(uow.iterdir()) == []
+    made = create_uow(uow, function=function, library=library)
+    written = uow / made.files[-1]
+    assert written.read_text(encoding="utf-8")
+    assert [str(p.relative_to(uow)) for p in sorted(uow.rglob("*"))] == [
+        f.rstrip("/") for f in made.files
+    ]  # and no temporary file
+    assert os.access(written, os.X_OK) is (kind == "script")
 
 
 def test_new_accepts_an_empty_folder_and_refuses_a_non_empty_one(
