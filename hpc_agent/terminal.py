@@ -44,10 +44,16 @@ def colour_enabled(stream: TextIO | None = None) -> bool:
     Colour only on a terminal, never under ``NO_COLOR`` or ``TERM=dumb``: a
     pipe, a file, cron mail and CI logs get plain text.
     """
-    if os.environ.get(NO_COLOR_ENV) or os.environ.get("TERM") == "dumb":
+    if os.environ.get(NO_COLOR_ENV):
         return False
-    target = sys.stdout if stream is None else stream
-    isatty = getattr(target, "isatty", None)
+    return _smart_terminal(sys.stdout if stream is None else stream)
+
+
+def _smart_terminal(stream: object) -> bool:
+    """A tty that understands escape codes (``TERM`` is not ``dumb``)."""
+    if os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty is not None and isatty())
     except (OSError, ValueError):  # a closed or detached stream
@@ -171,11 +177,4 @@ def live_updates(stream: TextIO | None = None) -> bool:
     no colour (https://no-color.org), and a line rewritten in place is
     progress, not colour; its text is plain either way.
     """
-    if os.environ.get("TERM") == "dumb":
-        return False
-    target = sys.stderr if stream is None else stream
-    isatty = getattr(target, "isatty", None)
-    try:
-        return bool(isatty is not None and isatty())
-    except (OSError, ValueError):  # a closed or detached stream
-        return False
+    return _smart_terminal(sys.stderr if stream is None else stream)

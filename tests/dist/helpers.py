@@ -88,3 +88,23 @@ def make_uow(parent: Path, name: str, script: str) -> Path:
     (uow / "scripts" / "submission_script.sh").write_text(script)
     (uow / "sentinels").mkdir()
     return uow
+
+
+def local_setup(base: Path, name: str, *, schedule: str = "none") -> tuple[str | Path, ...]:
+    """``hpc-agent setup`` arguments for an instance on the local executor, nothing asked."""
+    return (
+        "setup",
+        "--base-dir",
+        base,
+        "--name",
+        name,
+        "--executor",
+        "local",
+        "--schedule",
+        schedule,
+        "--account",
+        "none",
+        "--qos",
+        "none",
+        "--yes",
+    )

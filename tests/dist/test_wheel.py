@@ -27,7 +27,7 @@ import pytest
 
 from flowgen.flowcron import build, load_config
 from hpc_agent import __version__
-from tests.dist.helpers import REPO, clean_env, make_uow, ok, run
+from tests.dist.helpers import REPO, clean_env, local_setup, make_uow, ok, run
 
 pytestmark = pytest.mark.slow
 
@@ -175,25 +175,7 @@ def test_a_builtin_function_from_the_wheel_runs_a_unit_of_work_on_the_local_exec
     installed: Installed,
 ) -> None:
     base = installed.cwd / "instance"
-    out = ok(
-        installed.run(
-            "hpc-agent",
-            "setup",
-            "--base-dir",
-            base,
-            "--name",
-            "wheeltest",
-            "--executor",
-            "local",
-            "--schedule",
-            "none",
-            "--account",
-            "none",
-            "--qos",
-            "none",
-            "--yes",
-        )
-    )
+    out = ok(installed.run("hpc-agent", *local_setup(base, "wheeltest")))
     assert "FlowCron instance 'wheeltest' is ready." in out
     out = ok(installed.run("hpc-agent", "function", "new", "wheeltest", "greet", "--from", "shell"))
     assert "a copy of the built-in 'shell'" in out

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from hpc_agent import __version__, protocol
-from tests.dist.helpers import REPO, clean_env, make_uow, ok, run
+from tests.dist.helpers import REPO, clean_env, local_setup, make_uow, ok, run
 
 FAKE_CRONTAB = """#!/bin/sh
 # Stands in for crontab(1): keeps the table in $FLOWCRON_TEST_CRONTAB.
@@ -147,24 +147,7 @@ def test_the_archive_bundles_pure_python_tomli_and_jmespath(pyz: Pyz) -> None:
 
 def test_builtin_functions_come_out_of_the_archive(pyz: Pyz) -> None:
     base = pyz.cwd / "functions-instance"
-    ok(
-        pyz.run(
-            "setup",
-            "--base-dir",
-            base,
-            "--name",
-            f"f{uuid.uuid4().hex[:8]}",
-            "--executor",
-            "local",
-            "--schedule",
-            "none",
-            "--account",
-            "none",
-            "--qos",
-            "none",
-            "--yes",
-        )
-    )
+    ok(pyz.run(*local_setup(base, f"f{uuid.uuid4().hex[:8]}")))
     out = ok(pyz.run("function", "new", base, "analyse", "--from", "python"))
     assert "a copy of the built-in 'python'" in out
     folder = base / "Functions" / "analyse"
