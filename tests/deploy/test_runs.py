@@ -137,6 +137,29 @@ def test_watch_follows_until_succeeded(
     assert no_waiting == [2.0, 3.0]
 
 
+def test_watch_on_a_terminal_rewrites_one_status_line(
+    flowgen_app: typer.Typer,
+    runner: CliRunner,
+    no_waiting: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As on a terminal (the runner's stderr is not one): one line, rewritten in place
+    # at each change, then ended so the shell prompt starts on its own line.
+    from hpc_agent import terminal
+
+    monkeypatch.setattr(terminal, "live_updates", lambda stream=None: True)
+    for status in ("ACTIVE", "ACTIVE", "SUCCEEDED"):
+        register("GET", f"/runs/{RUN_ID}", _run(status))
+    for state in ("Upload", "Poll", "Download"):
+        register("GET", f"/runs/{RUN_ID}/log", _log(state))
+    result = runner.invoke(flowgen_app, ["run", "status", RUN_ID, "--watch"])
+    assert result.exit_code == 0, result.output
+    clear = "\r\x1b[K"
+    assert result.stderr.startswith(f"{clear}{RUN_ID} ACTIVE at Upload")
+    assert f"{clear}{RUN_ID} ACTIVE at Poll{clear}{RUN_ID} SUCCEEDED at Download" in result.stderr
+    assert result.stderr.endswith("\n") and result.stderr.count("\n") == 1
+
+
 def test_watch_exits_1_when_the_run_failed(flowgen_app: typer.Typer, runner: CliRunner) -> None:
     register("GET", f"/runs/{RUN_ID}", _run("FAILED", details={"description": "job failed"}))
     register("GET", f"/runs/{RUN_ID}/log", _log("JobFailed"))
