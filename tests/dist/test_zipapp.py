@@ -171,6 +171,46 @@ def schedule_line(pyz: Pyz, name: str) -> str:
     return line
 
 
+def python_310() -> str | None:
+    """A Python 3.10 on this machine (the oldest the agent supports), or None."""
+    pyenv = Path.home() / ".pyenv" / "versions"
+    candidates = [shutil.which("python3.10"), *sorted(map(str, pyenv.glob("3.10*/bin/python3.10")))]
+    for candidate in filter(None, candidates):
+        done = subprocess.run(
+            [candidate, "-I", "-c", "import sys; print(sys.version_info[:2] == (3, 10))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+def test_the_archive_runs_a_job_on_python_3_10_with_its_own_tomli(pyz: Pyz) -> None:
+    # 3.10 has no tomllib: the agent reads every TOML file with the tomli in the archive.
+    python = python_310()
+    if python is None:
+        pytest.skip("no Python 3.10 on this machine (pyenv or python3.10 on PATH)")
+    base = pyz.cwd / "py310-instance"
+
+    def agent(*args: str | Path) -> str:
+        return ok(run([python, "-I", pyz.path, *args], cwd=pyz.cwd, env=pyz.env))
+
+    agent(*local_setup(base, f"t{uuid.uuid4().hex[:8]}"))
+    make_uow(base / protocol.UPLOADED, "counted", SCRIPT)
+    deadline = time.monotonic() + 60
+    while not (base / protocol.ANALYSED / "counted").is_dir():
+        assert not list((base / protocol.FAILED).iterdir()), agent("status", base)
+        assert time.monotonic() < deadline, agent("status", base)
+        agent("tick", base)
+        time.sleep(0.5)
+    assert (base / protocol.ANALYSED / "counted" / "data" / "count.txt").read_text() == "3\n"
+    probe = "import sys; sys.path.insert(0, sys.argv[1]); import tomli; print(tomli.__file__)"
+    used = ok(run([python, "-I", "-c", probe, pyz.path], cwd=pyz.cwd, env=pyz.env))
+    assert used.strip() == f"{pyz.path}/tomli/__init__.py"
+
+
 def test_the_cron_entry_runs_the_archive_and_its_local_jobs(pyz: Pyz) -> None:
     name = f"c{uuid.uuid4().hex[:8]}"
     base = pyz.cwd / "cron-instance"
