@@ -47,7 +47,7 @@ from hpc_agent.text import printable
 from hpc_agent.uow.admission import Admission, admit, handed_over_starter, upload_state
 from hpc_agent.uow.finalize import clear_stuck, note_stuck
 from hpc_agent.uow.marker import new_token, write_marker
-from hpc_agent.uow.record import decide, job_name
+from hpc_agent.uow.record import decide, intend_to_submit, job_name
 from hpc_agent.uow.rerun import archive_earlier_outputs, find_earlier_outputs
 from hpc_agent.uow.starter import read_starter, remove_marker
 
@@ -126,12 +126,12 @@ def sort_uploads(ctx: TickContext) -> tuple[list[Path], list[Path]]:
     return ready, refusals
 
 
-def admit_guarded(ctx: TickContext, path: Path) -> JobRecord | None:
+def admit_guarded(ctx: TickContext, path: Path, *, submit_next: bool = False) -> JobRecord | None:
     """:func:`admit_one` under :meth:`TickContext.guarded`: the record to submit, if admitted."""
     admitted: list[JobRecord] = []
 
     def action() -> None:
-        record = admit_one(ctx, path)
+        record = admit_one(ctx, path, submit_next=submit_next)
         if record is not None:
             admitted.append(record)
 
@@ -158,7 +158,7 @@ def admit_in_pool(ctx: TickContext, submitter: Submitter, paths: list[Path]) -> 
             continue
         finals.add(final)
         dispatched.append(final)
-        submitter.offer_admission(path.name, partial(admit_guarded, ctx, path))
+        submitter.offer_admission(path.name, partial(admit_guarded, ctx, path, submit_next=True))
     submitter.wait()
     # Threads finish in any order; the tick's result lists UoWs in admission order.
     rank = {name: number for number, name in enumerate(dispatched)}
@@ -229,13 +229,19 @@ def hold_back(ctx: TickContext, ready: list[Path]) -> tuple[list[Path], HeldList
 
 
 def admit_one(
-    ctx: TickContext, path: Path, *, verdict: Admission | None = None
+    ctx: TickContext, path: Path, *, verdict: Admission | None = None, submit_next: bool = False
 ) -> JobRecord | None:
     """Admit (or reject) one upload, record it, then rename it into place.
 
     Returns the record of an admitted UoW (to submit), None otherwise.
     ``verdict`` skips admission (a refusal decided by the caller). Safe in
     the submission threads: shared state is touched under ``ctx.mutex``.
+    ``submit_next``: the caller submits it right after, so the intent to
+    submit goes into the admission record (one durable write less per UoW).
+    A crash before the rename then leaves a record without a job, deleted and
+    the upload admitted again as ever; one after it leaves an intent, and the
+    next tick looks the job up by name before sbatch, as after any crash
+    between intent and job id.
     """
     if verdict is None:
         verdict = admit(path, ctx.cfg, now=ctx.now, library=ctx.library)
@@ -285,6 +291,8 @@ def admit_one(
             if verdict.call is not None:
                 write_rendered_script(path, verdict.script_text)
             write_script(ctx, final, verdict.script_text)
+            if submit_next:
+                intend_to_submit(record, ctx.now)
         else:
             decide(record, outcome=FAILED, reason="the Unit of Work was not accepted")
         ctx.store.save(record)

@@ -177,7 +177,9 @@ class Submitter:
                 return  # admitted, not submitted: submitted next tick, as after a crash
             with self.ctx.mutex:
                 self._admitted.append(record)
-            self.ctx.guarded(record.uow, "submission", partial(submit_one, self.ctx, record))
+            intent = record.phase == SUBMITTING  # admission saved the intent with the record
+            submit = partial(submit_one, self.ctx, record, intent_recorded=intent)
+            self.ctx.guarded(record.uow, "submission", submit)
         except BaseException as exc:
             with self.ctx.mutex:
                 self._errors.append(exc)
@@ -251,14 +253,19 @@ def find_interrupted(ctx: TickContext, unsure: list[JobRecord]) -> dict[str, str
     return found
 
 
-def submit_one(ctx: TickContext, record: JobRecord) -> None:
-    """sbatch one UoW: intent first, job id recorded before anything else."""
+def submit_one(ctx: TickContext, record: JobRecord, *, intent_recorded: bool = False) -> None:
+    """sbatch one UoW: intent first, job id recorded before anything else.
+
+    ``intent_recorded``: admission, moments ago in this thread, saved the
+    record with the intent already (:func:`~hpc_agent.loop.admit_phase.admit_one`).
+    """
     uow_dir = ctx.running_dir / record.uow
     script = ctx.store.script_path(record.uow)
     if not script.exists() and not readmit(ctx, record, uow_dir):
         return
-    intend_to_submit(record, ctx.now)
-    ctx.store.save(record)
+    if not intent_recorded:
+        intend_to_submit(record, ctx.now)
+        ctx.store.save(record)
     crash_point("after-submit-intent")
     spec = JobSpec(
         name=record.job_name or job_name(ctx.cfg.name, record.uow),
