@@ -158,7 +158,7 @@ def admit_in_pool(ctx: TickContext, submitter: Submitter, paths: list[Path]) -> 
             continue
         finals.add(final)
         dispatched.append(final)
-        submitter.offer_admission(path.name, partial(admit_guarded, ctx, path, submit_next=True))
+        submitter.offer_admission(partial(admit_guarded, ctx, path, submit_next=True))
     submitter.wait()
     # Threads finish in any order; the tick's result lists UoWs in admission order.
     rank = {name: number for number, name in enumerate(dispatched)}

@@ -24,6 +24,9 @@ from hpc_agent.fs.atomicio import write_bytes_atomic
 from hpc_agent.invocation import agent_command
 from hpc_agent.loop.state import StateStore
 
+MAX_SHEBANG: Final = 127
+"""The longest interpreter line every Linux kernel honours (older ones cut at 127 bytes)."""
+
 _SAFE_INTERPRETER: Final = frozenset(
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-"
 )
@@ -110,44 +113,6 @@ def sbatch_header(script: bytes) -> bytes | None:
     return b"".join(header)
 
 
-def printf_octal(data: bytes) -> bytes:
-    r"""``data`` as a ``printf`` format of octal escapes: the same text to sh and to Python.
-
-    Any byte of a UoW's name can reach the copy's path. Written as ``\ooo``
-    escapes it needs no quoting in sh, and inside the Python string that
-    holds the shell prelude it is a valid escape, never a quote or a warning.
-
-    >>> printf_octal(b"a'b")
-    b'\\141\\047\\142'
-    """
-    return b"".join(b"\\%03o" % byte for byte in data)
-
-
-def shell_prelude(python: bytes, copy: bytes) -> bytes:
-    """The lines that start the job in ``/bin/sh`` and hand it to the agent's Python.
-
-    To Python these lines are one string (the module docstring); to sh they
-    are a script that ``exec``s the agent's Python on this very file (same
-    process, same ``$0`` and arguments) when that interpreter exists on the
-    node. Where it does not (a Python installed on the login node only), the
-    job still runs: sh runs the prepared copy directly and the tick hands the
-    UoW back, at its next run instead of seconds after the end (docs/agent.md).
-    """
-    quoted = b"'" + python + b"'"  # only _SAFE_INTERPRETER bytes: nothing to escape
-    lines = [
-        b"''':'",
-        b"if [ -x " + quoted + b" ]; then exec " + quoted + b' -IS "$0" "$@"; fi',
-        b'echo "flowcron: the agent Python "' + quoted + b'" is not on node '
-        b"${SLURMD_NODENAME:-$(uname -n)}: running the job script without the fast hand-back"
-        b'" >&2',
-        b"copy=$(printf '" + printf_octal(copy) + b"x') && copy=${copy%x}",
-        b'exec "$copy" "$@"',
-        b"exit 127",
-        b"'''",
-    ]
-    return b"\n".join(lines) + b"\n"
-
-
 @functools.cache  # the same bytes for every UoW of a tick: read once per process
 def wrapper_body() -> bytes:
     """The wrapper's code, :mod:`hpc_agent.loop.job_wrapper`'s source.
@@ -161,7 +126,7 @@ def wrapper_text(store: StateStore, uow: str, base_dir: Path) -> bytes | None:
     """The wrapper script for ``uow``'s job, or None when it cannot be written faithfully."""
     finalize = agent_command("finalize", str(base_dir), uow)
     python = os.fsencode(finalize.argv[0])
-    if not python or not set(python) <= _SAFE_INTERPRETER:
+    if not python or not set(python) <= _SAFE_INTERPRETER or len(python) + 5 > MAX_SHEBANG:
         return None
     copy = store.script_path(uow)
     header = sbatch_header(copy.read_bytes())
@@ -177,12 +142,11 @@ def wrapper_text(store: StateStore, uow: str, base_dir: Path) -> bytes | None:
     }
     body = wrapper_body()
     return (
-        b"#!/bin/sh\n"
+        b"#!" + python + b" -IS\n"
         b"# -*- coding: latin-1 -*-\n"
         + header
         + b"# FlowCron job wrapper: runs the script above (the prepared copy) and hands the\n"
         b"# Unit of Work back as soon as it ends (fast_handback; docs/agent.md).\n"
-        + shell_prelude(python, os.fsencode(copy))
         + body
         + b"\n\nCONFIG = "
         + ascii(config).encode("ascii")

@@ -33,9 +33,8 @@ inherits the submitting tick's environment) are checked here with the same
 rule, by name.
 """
 
-# No ``from __future__`` import: this source is embedded after a shell prelude
-# whose string becomes the module docstring, and a future import must come first.
-# Every annotation here is valid at run time on Python 3.10+.
+from __future__ import annotations
+
 import contextlib
 import json
 import os

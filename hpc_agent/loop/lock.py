@@ -215,6 +215,9 @@ class InstanceLock:
         self._flocked = False
         self._lease: Lease | None = None
         self._renewed_at = 0.0
+        # Once lost, lost for good: every later renew() raises again, so no thread
+        # of the tick goes on after another thread learned of the loss.
+        self._loss: LeaseLost | None = None
 
     @property
     def held(self) -> bool:
@@ -305,6 +308,8 @@ class InstanceLock:
         another agent's lease. An I/O error while renewing also raises
         :class:`LeaseLost`: without a renewed lease, going on is not safe.
         """
+        if self._loss is not None:
+            raise self._loss
         ours = self._lease
         if ours is None:
             return
@@ -324,10 +329,11 @@ class InstanceLock:
             if newer is not None:
                 raise self._lost(newer, now)
         except OSError as exc:
-            raise LeaseLost(
+            self._loss = LeaseLost(
                 f"could not renew the lease ({exc}); stopping, as another agent may take "
                 "the instance over"
-            ) from exc
+            )
+            raise self._loss from exc
         self._renewed_at = time.monotonic()
 
     def _lost(self, view: _View, now: float) -> LeaseLost:
@@ -339,7 +345,8 @@ class InstanceLock:
             who = "another agent, which has released it since"
         else:
             who = "nobody: the lease files were removed"
-        return LeaseLost(f"the lease of this instance was taken over by {who}", holder)
+        self._loss = LeaseLost(f"the lease of this instance was taken over by {who}", holder)
+        return self._loss
 
     def release(self) -> None:
         """Give the lock back: mark our lease released (only if still ours), unlock the flock.

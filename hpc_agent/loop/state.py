@@ -171,18 +171,15 @@ class StateStore:
         record = _parse_record(content)
         return record if record is not None and record.uow == uow else None
 
-    def save(self, record: JobRecord, *, durable: bool = True) -> None:
-        """Write ``record`` (temporary file, then rename), durably unless told otherwise.
+    def save(self, record: JobRecord) -> None:
+        """Write ``record`` durably (temporary file, fsync, then rename).
 
-        ``durable=False`` only where a record lost in a machine crash is
-        recovered anyway (the job id after sbatch: the intent before it was
-        durable, and the look-up by job name finds the job again).
+        Always durable: a rename whose data was not synced can leave an empty
+        file after a power loss on Lustre, GPFS or XFS, and with it the intent
+        to submit would be lost.
         """
         write_text_atomic(
-            self.record_path(record.uow),
-            record.to_json(),
-            crash_name="mid-record-write",
-            durable=durable,
+            self.record_path(record.uow), record.to_json(), crash_name="mid-record-write"
         )
 
     def delete(self, uow: str) -> None:

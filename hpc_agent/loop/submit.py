@@ -153,21 +153,20 @@ class Submitter:
         """Whether work offered runs in the pool's threads (``submit_workers`` > 1)."""
         return self._pool is not None
 
-    def offer_admission(self, label: str, admit: Callable[[], JobRecord | None]) -> None:
+    def offer_admission(self, admit: Callable[[], JobRecord | None]) -> None:
         """Run ``admit`` in a thread, then submit the record it returns in the same thread.
 
         Once an error has stopped the submissions, nothing more is admitted:
         the uploads not started wait in UploadedFiles/ for the next tick.
-        ``label`` names the upload in a crash report.
         """
         if self._pool is None:
             record = admit()
             if record is not None:
                 self.offer(record)
             return
-        self._futures.append(self._pool.submit(self._admit_work, label, admit))
+        self._futures.append(self._pool.submit(self._admit_work, admit))
 
-    def _admit_work(self, label: str, admit: Callable[[], JobRecord | None]) -> None:
+    def _admit_work(self, admit: Callable[[], JobRecord | None]) -> None:
         if self._stop.is_set():
             return
         try:
@@ -175,6 +174,9 @@ class Submitter:
             record = admit()
             if record is None or self._stop.is_set():
                 return  # admitted, not submitted: submitted next tick, as after a crash
+            # Admission may have taken long (a big tree): the lease must still be ours
+            # before sbatch, as in the one-thread order (renewed before each submission).
+            self.ctx.renew()
             with self.ctx.mutex:
                 self._admitted.append(record)
             intent = record.phase == SUBMITTING  # admission saved the intent with the record
@@ -298,9 +300,9 @@ def submit_one(ctx: TickContext, record: JobRecord, *, intent_recorded: bool = F
         "submitted", f"{record.uow} submitted as job {job_id}", uow=record.uow, job_id=job_id
     )
     submitted(record, job_id, at=ctx.now, returned_at=time.time())
-    # Not fsynced: if a machine crash loses it, the record is back at its durable
-    # intent and the next tick finds the job by its name, as after a kill here.
-    ctx.store.save(record, durable=False)
+    # Durable like every record: on Lustre, GPFS or XFS a rename whose data was not
+    # synced can leave an empty record after a power loss, losing the intent too.
+    ctx.store.save(record)
     crash_point("after-record")
     ctx.result.submitted[record.uow] = job_id
     if ctx.cfg.finalize_by_dependency and not wraps_jobs(ctx):

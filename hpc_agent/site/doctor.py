@@ -544,6 +544,42 @@ def timeout_check(cfg: InstanceConfig) -> Check:
     return Check(OK, "timeouts", "the lease outlives any single Slurm command")
 
 
+SYSTEM_PREFIXES: Final = ("/usr/", "/bin/")
+"""Where an interpreter comes with the operating system, on every node of a cluster as a rule."""
+
+
+def job_python_check(cfg: InstanceConfig, python: str | None = None) -> Check:
+    """Will the compute nodes find the Python the fast hand-back's wrapper starts with?
+
+    The wrapper's interpreter line names the agent's own Python: a job whose
+    node lacks it fails to start. Doctor cannot see the nodes; it says when
+    that Python is neither on the instance's file system (which every job
+    sees, as it runs in its Unit of Work) nor the operating system's.
+    """
+    from hpc_agent.invocation import agent_command
+
+    if not (cfg.fast_handback and cfg.executor == "slurm"):
+        return Check(OK, "job python", "fast_handback is off: jobs run without the wrapper")
+    python = python or agent_command("finalize").argv[0]
+    real = Path(python).resolve()
+    try:
+        shared = real.stat().st_dev == cfg.base_dir.stat().st_dev
+    except OSError:
+        shared = False
+    if shared or str(real).startswith(SYSTEM_PREFIXES):
+        where = "on the instance's file system" if shared else "the system's"
+        return Check(OK, "job python", f"jobs start in {python} ({where})")
+    return Check(
+        WARN,
+        "job python",
+        f"jobs start in {python} (the fast hand-back's wrapper), which is neither on the "
+        "instance's file system nor under /usr: on a node that lacks it every job fails "
+        "to start",
+        f"check from a compute node (`srun {python} -c pass`), or set fast_handback = false "
+        f"in {cfg.config_path}",
+    )
+
+
 def run_checks(cfg: InstanceConfig | None, *, now: float | None = None) -> list[Check]:
     """Every check: the login node's, then the instance's when one is given."""
     checks = system_checks(cfg.executor if cfg else "slurm")
@@ -551,6 +587,7 @@ def run_checks(cfg: InstanceConfig | None, *, now: float | None = None) -> list[
         now = time.time() if now is None else now
         if cfg.executor == "slurm":
             checks.extend(_slurm_checks(cfg))
+            checks.append(job_python_check(cfg))
         if cfg.schedule == "cron":
             checks.append(cron_daemon_check())
         checks.extend(instance_checks(cfg, now=now))

@@ -305,3 +305,21 @@ def test_doctor_reads_proctrack_and_the_clock_from_the_real_slurm(
     # The test bed runs proctrack/linuxproc, as many small sites do.
     assert checks["proctrack"].status == doctor.WARN
     assert checks["clock"].status == doctor.OK, checks["clock"].message
+
+
+def test_doctor_warns_when_jobs_may_not_find_the_agents_python(tmp_path: Path) -> None:
+    # The fast hand-back's wrapper starts in the agent's Python on the compute node.
+    base = tmp_path / "inst"
+    base.mkdir()
+    cfg = InstanceConfig(name="p42", base_dir=base, executor="slurm")
+    venv = base / "venv" / "bin" / "python3"  # on the instance's file system
+    venv.parent.mkdir(parents=True)
+    venv.write_text("")
+    assert doctor.job_python_check(cfg, str(venv)).status == doctor.OK
+    assert doctor.job_python_check(cfg, "/usr/bin/python3").status == doctor.OK
+    elsewhere = doctor.job_python_check(cfg, "/login-only/python3")
+    assert elsewhere.status == doctor.WARN
+    assert "srun /login-only/python3 -c pass" in elsewhere.fix
+    assert "fast_handback = false" in elsewhere.fix
+    off = replace(cfg, fast_handback=False)
+    assert doctor.job_python_check(off, "/login-only/python3").status == doctor.OK

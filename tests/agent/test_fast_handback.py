@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from hpc_agent.invocation import Invocation
 from hpc_agent.loop import fast_handback
 from hpc_agent.loop.state import StateStore
 
@@ -108,33 +106,3 @@ def test_a_crash_point_in_the_wrapper_kills_it(tmp_path: Path) -> None:
     crashed = _run(path, env={"FLOWCRON_CRASH_AT": "mid-ended-record-write"})
     assert crashed.wait(timeout=60) == -signal.SIGKILL
     assert not fast_handback.ended_path(store, "uow").exists()
-
-
-def test_without_the_agents_python_on_the_node_the_script_still_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A site whose Python exists only on the login node: the job must still run
-    # the user's script, exactly, and leave the hand-back to the tick.
-    real = fast_handback.agent_command
-
-    def missing_python(*args: str) -> Invocation:
-        found = real(*args)
-        return dataclasses.replace(found, argv=("/nonexistent/bin/python3", *found.argv[1:]))
-
-    monkeypatch.setattr(fast_handback, "agent_command", missing_python)
-    name = "it's $HOME `x` \\ caf\udce9"  # quotes, expansions, a byte that is not UTF-8
-    store = StateStore(tmp_path / "base")
-    store.ensure()
-    copy = store.script_path(name)
-    copy.write_bytes(b'#!/bin/bash\n#SBATCH --time=1\necho "$@" > args.txt\nexit 5\n')
-    copy.chmod(0o700)
-    path = fast_handback.job_script(store, name, tmp_path / "base")
-    assert path.read_bytes().startswith(b"#!/bin/sh\n")
-    compile(path.read_bytes(), str(path), "exec")  # still the Python wrapper, too
-    run = subprocess.run(
-        [str(path), "a b", "c"], cwd=tmp_path, capture_output=True, timeout=60, check=False
-    )
-    assert run.returncode == 5
-    assert (tmp_path / "args.txt").read_text() == "a b c\n"
-    assert b"/nonexistent/bin/python3" in run.stderr and b"without the fast hand-back" in run.stderr
-    assert not fast_handback.ended_path(store, name).exists(), "the tick hands it back"

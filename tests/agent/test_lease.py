@@ -366,6 +366,10 @@ def test_renew_after_a_takeover_raises_and_keeps_the_new_lease(
         mine.renew(now=1000.0 + T + 2)
     assert caught.value.holder is not None and caught.value.holder.host == "login2"
     assert read_lease(mine.lease_path) == before
+    # Lost for good: another thread of the same tick renewing a moment later must not
+    # be told all is well (it would go on admitting and submitting).
+    with pytest.raises(LeaseLost, match="login2"):
+        mine.renew(now=1000.0 + T + 3)
     mine.release()
     assert read_lease(mine.lease_path) == before
     theirs.release()
