@@ -57,16 +57,20 @@ def system_python() -> list[str]:
     file missing from the archive.
     """
     system = Path("/usr/bin/python3")
-    if system.is_file():
-        done = subprocess.run(
-            [system, "-I", "-c", "import sys; print(sys.version_info >= (3, 10))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.stdout.strip() == "True":
-            return [str(system), "-I"]
+    if system.is_file() and runs_as(str(system), "sys.version_info >= (3, 10)"):
+        return [str(system), "-I"]
     return [sys.executable, "-I", "-S"]
+
+
+def runs_as(python: str, condition: str) -> bool:
+    """Whether ``python`` runs and finds ``condition`` (an expression over ``sys``) true."""
+    done = subprocess.run(
+        [python, "-I", "-c", f"import sys; print({condition})"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() == "True"
 
 
 @dataclass(frozen=True)
@@ -176,13 +180,7 @@ def python_310() -> str | None:
     pyenv = Path.home() / ".pyenv" / "versions"
     candidates = [shutil.which("python3.10"), *sorted(map(str, pyenv.glob("3.10*/bin/python3.10")))]
     for candidate in filter(None, candidates):
-        done = subprocess.run(
-            [candidate, "-I", "-c", "import sys; print(sys.version_info[:2] == (3, 10))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.stdout.strip() == "True":
+        if runs_as(candidate, "sys.version_info[:2] == (3, 10)"):
             return candidate
     return None
 
@@ -214,26 +212,7 @@ def test_the_archive_runs_a_job_on_python_3_10_with_its_own_tomli(pyz: Pyz) -> N
 def test_the_cron_entry_runs_the_archive_and_its_local_jobs(pyz: Pyz) -> None:
     name = f"c{uuid.uuid4().hex[:8]}"
     base = pyz.cwd / "cron-instance"
-    ok(
-        pyz.run(
-            "setup",
-            "--base-dir",
-            base,
-            "--name",
-            name,
-            "--executor",
-            "local",
-            "--schedule",
-            "cron",
-            "--every",
-            "5",
-            "--account",
-            "none",
-            "--qos",
-            "none",
-            "--yes",
-        )
-    )
+    ok(pyz.run(*local_setup(base, name, schedule="cron"), "--every", "5"))
     line = schedule_line(pyz, name)
     python = pyz.python[0]
     assert f" {python} {pyz.path} tick {base} >> {base}/Logs/cron.out 2>&1" in line, line
