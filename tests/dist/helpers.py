@@ -79,17 +79,6 @@ def ok(done: subprocess.CompletedProcess[str]) -> str:
     return done.stdout
 
 
-def make_uow(parent: Path, name: str, script: str) -> Path:
-    """A fully uploaded Unit of Work (data/, scripts/, then sentinels/) under ``parent``."""
-    uow = parent / name
-    (uow / "data").mkdir(parents=True)
-    (uow / "scripts").mkdir()
-    (uow / "data" / "input.txt").write_text("1 2 3\n")
-    (uow / "scripts" / "submission_script.sh").write_text(script)
-    (uow / "sentinels").mkdir()
-    return uow
-
-
 def local_setup(base: Path, name: str, *, schedule: str = "none") -> tuple[str | Path, ...]:
     """``hpc-agent setup`` arguments for an instance on the local executor, nothing asked."""
     return (

@@ -27,7 +27,8 @@ import pytest
 
 from flowgen.flowcron import build, load_config
 from hpc_agent import __version__
-from tests.dist.helpers import REPO, clean_env, local_setup, make_uow, ok, run
+from tests.agent.helpers import make_uow
+from tests.dist.helpers import REPO, clean_env, local_setup, ok, run
 
 pytestmark = pytest.mark.slow
 
@@ -209,7 +210,7 @@ def test_a_builtin_function_from_the_wheel_runs_a_unit_of_work_on_the_local_exec
     make_uow(
         base / "UploadedFiles",
         "script",
-        "#!/bin/bash\n#SBATCH --time=00:01:00\nwc -w < data/input.txt > data/count.txt\n",
+        script="#!/bin/bash\n#SBATCH --time=00:01:00\nwc -w < data/input.txt > data/count.txt\n",
     )
     deadline = time.monotonic() + 60
     while not all((base / "AnalysedFiles" / n).is_dir() for n in ("hello", "script")):

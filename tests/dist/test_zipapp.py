@@ -27,7 +27,8 @@ from typing import Any
 import pytest
 
 from hpc_agent import __version__, protocol
-from tests.dist.helpers import REPO, clean_env, local_setup, make_uow, ok, run
+from tests.agent.helpers import make_uow
+from tests.dist.helpers import REPO, clean_env, local_setup, ok, run
 
 FAKE_CRONTAB = """#!/bin/sh
 # Stands in for crontab(1): keeps the table in $FLOWCRON_TEST_CRONTAB.
@@ -196,7 +197,7 @@ def test_the_archive_runs_a_job_on_python_3_10_with_its_own_tomli(pyz: Pyz) -> N
         return ok(run([python, "-I", pyz.path, *args], cwd=pyz.cwd, env=pyz.env))
 
     agent(*local_setup(base, f"t{uuid.uuid4().hex[:8]}"))
-    make_uow(base / protocol.UPLOADED, "counted", SCRIPT)
+    make_uow(base / protocol.UPLOADED, "counted", script=SCRIPT)
     deadline = time.monotonic() + 60
     while not (base / protocol.ANALYSED / "counted").is_dir():
         assert not list((base / protocol.FAILED).iterdir()), agent("status", base)
@@ -225,7 +226,7 @@ def test_the_cron_entry_runs_the_archive_and_its_local_jobs(pyz: Pyz) -> None:
         "SHELL": "/bin/sh",
         "PATH": "/usr/bin:/bin",
     }
-    make_uow(base / protocol.UPLOADED, "counted", SCRIPT)
+    make_uow(base / protocol.UPLOADED, "counted", script=SCRIPT)
     deadline = time.monotonic() + 60
     while not (base / protocol.ANALYSED / "counted").is_dir():
         assert not list((base / protocol.FAILED).iterdir()), ok(pyz.run("status", name))
@@ -273,7 +274,7 @@ def test_setup_tick_and_status_on_the_slurm_test_bed(pyz: Pyz, slurm_env: Any) -
     assert f"SLURM_CONF={cluster.env['SLURM_CONF']}" in line
     assert f" {pyz.python[0]} {pyz.path} tick {base} " in line, line
 
-    make_uow(base / protocol.UPLOADED, "counted", SCRIPT)
+    make_uow(base / protocol.UPLOADED, "counted", script=SCRIPT)
     agent("tick", name)
     # The job runs in the fast hand-back wrapper, which hands the UoW back by
     # running the archive itself: no further tick.
