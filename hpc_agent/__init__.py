@@ -6,10 +6,13 @@ them back. Standard library only (plus ``tomli`` on Python 3.10), because HPC
 login nodes often have nothing but the system Python.
 """
 
+import functools
+
 __version__ = "0.1.0"
 """The version of the ``flowcron`` distribution (pyproject.toml reads it from here)."""
 
 
+@functools.cache  # where the running code lives does not change; a tick asks once per UoW
 def package_parent() -> str:
     """The directory holding the ``hpc_agent`` package, for a child process's PYTHONPATH.
 

@@ -1,10 +1,14 @@
+# ruff: noqa: PTH105, PTH108, PTH116, PTH118
+# (os calls on str paths: every record, script and marker is written here, several per
+# UoW in a tick, and building Path objects for the temporary file costs more than the calls)
 """Write files so readers see the old content or the new, never half of either."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
-import tempfile
-import threading
+import random
 from pathlib import Path
 
 from hpc_agent.faults import crash_point
@@ -13,27 +17,23 @@ TEMP_SUFFIX = ".tmp"
 """Temporary files are ``.<target name>.<random>.tmp`` next to the target."""
 
 
-_UMASK_LOCK = threading.Lock()
+_NAMES = random.Random()  # unique names, not secrets: O_EXCL settles a clash
+_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def current_umask() -> int:
-    """The process's umask, read without changing it where Linux shows it.
-
-    Setting and restoring it (the portable way) would, for that moment, give
-    umask 0 to whatever another thread creates or starts meanwhile (the tick
-    runs sbatch from several threads, and sbatch hands its umask to the job).
+def _create_temporary(path: Path, mode: int) -> tuple[int, str]:
+    """Create ``.<name>.<8 random characters>.tmp`` beside ``path``, as :func:`tempfile.mkstemp`
+    does, but with ``mode`` at once (less the umask): no ``chmod`` for a new file's usual bits.
     """
-    try:
-        with open("/proc/self/status", "rb") as status:
-            for line in status:
-                if line.startswith(b"Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    with _UMASK_LOCK:  # pragma: no cover - kernels before 4.7, other systems
-        umask = os.umask(0o077)
-        os.umask(umask)
-        return umask
+    for _ in range(100):
+        random_part = "".join(_NAMES.choices(_NAME_CHARS, k=8))
+        tmp = os.path.join(path.parent, f".{path.name}.{random_part}{TEMP_SUFFIX}")
+        try:
+            return os.open(tmp, _CREATE, mode), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
 
 
 def write_text_atomic(
@@ -73,27 +73,32 @@ def write_bytes_atomic(
     written temporary file and the rename, where a kill leaves the temporary
     file behind: the tests prove the next tick cleans it up and never reads it.
     """
-    if mode is None:
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o666 & ~current_umask()
+    chmod = mode
+    if chmod is None:
+        # An existing file keeps its bits; a new one gets the umask's choice, as open() gives it.
+        with contextlib.suppress(FileNotFoundError):
+            chmod = os.stat(path).st_mode & 0o7777
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        fd, tmp = _create_temporary(path, 0o666 if chmod is None else chmod & 0o777)
     except OSError as exc:
         # Name the file the caller asked for, not the temporary one it never saw.
         raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        try:
+            view = memoryview(data)
+            while view:  # os.write may write less than asked (a signal, a full pipe)
+                view = view[os.write(fd, view) :]
+            if chmod is not None:
+                os.fchmod(fd, chmod)  # bits the umask took away, and setuid/sticky bits
             if durable:
-                os.fsync(handle.fileno())
-        Path(tmp).chmod(mode)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         if crash_name is not None:
             crash_point(crash_name)
-        Path(tmp).replace(path)
+        os.replace(tmp, path)
     except BaseException:
         # Never leave a half-written temporary file behind.
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise

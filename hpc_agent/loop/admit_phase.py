@@ -1,16 +1,16 @@
 """Tick step 3, admit: each ready upload is checked, recorded, then moved into place.
 
 For each folder in ``UploadedFiles/`` that is complete (or has timed out),
-:func:`hpc_agent.uow.admission.admit` decides; the prepared copy of the job
-script and the job record are written, then the folder is moved with one
-atomic rename into ``CodeToRun/slurm/`` (a rejected one too, its outcome
+:func:`hpc_agent.uow.admission.admit` decides; the job record (and, for a UoW
+not submitted right away, the prepared copy of the job script) is written,
+then the folder is moved with one atomic rename into ``CodeToRun/slurm/`` (a rejected one too, its outcome
 already decided, to be finalized into ``FailedJobs/``). The record names
 who started the run (``user``, from the flow's ``flowcron-starter/`` marker,
 :mod:`hpc_agent.uow.starter`); the marker is removed once the record is
 saved and the folder moved (a crash before that leaves it to be read again;
 finalize removes any left). An upload whose
 admission raised is refused at once with a report. :func:`readmit` prepares
-the script again for a UoW whose copy a crash lost (used by
+the script again for a UoW that has no prepared copy (used by
 :mod:`hpc_agent.loop.submit`).
 
 The instance's published functions are read once per tick
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -53,6 +54,18 @@ from hpc_agent.uow.starter import read_starter, remove_marker
 
 if TYPE_CHECKING:  # submit imports this module (readmit)
     from hpc_agent.loop.submit import Submitter
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A UoW admitted to be submitted at once: its record and its prepared job script.
+
+    The script is not on disk: the submission either hands it to Slurm inside
+    the job wrapper or writes the prepared copy first (:func:`hpc_agent.loop.submit.submit_one`).
+    """
+
+    record: JobRecord
+    script: str
 
 
 def timestamped(name: str, now: float) -> str:
@@ -85,9 +98,9 @@ def admit_uploads(ctx: TickContext, submitter: Submitter | None = None) -> None:
             if submitter is not None and submitter.stopped:
                 break  # the tick stops: the others wait where they are
             ctx.renew()  # admitting many large uploads can take long
-            record = admit_guarded(ctx, path)
-            if submitter is not None and record is not None:
-                submitter.offer(record)
+            admitted = admit_guarded(ctx, path, submit_next=submitter is not None)
+            if submitter is not None and admitted is not None:
+                submitter.offer(admitted.record, admitted)
     if memory is not None:
         # One the plan admitted that is still here (a name in use, a failed
         # move) keeps its memory: it is still waiting, since the same time.
@@ -126,14 +139,15 @@ def sort_uploads(ctx: TickContext) -> tuple[list[Path], list[Path]]:
     return ready, refusals
 
 
-def admit_guarded(ctx: TickContext, path: Path, *, submit_next: bool = False) -> JobRecord | None:
-    """:func:`admit_one` under :meth:`TickContext.guarded`: the record to submit, if admitted."""
-    admitted: list[JobRecord] = []
+def admit_guarded(ctx: TickContext, path: Path, *, submit_next: bool = False) -> Admitted | None:
+    """:func:`admit_one` under :meth:`TickContext.guarded`: what to submit, if admitted
+    (always None without ``submit_next``: the UoW is submitted from its prepared copy)."""
+    admitted: list[Admitted] = []
 
     def action() -> None:
-        record = admit_one(ctx, path, submit_next=submit_next)
-        if record is not None:
-            admitted.append(record)
+        done = admit_one(ctx, path, submit_next=submit_next)
+        if isinstance(done, Admitted):
+            admitted.append(done)
 
     ctx.guarded(path.name, "admission", action, refuse=partial(refuse_unadmittable, ctx, path))
     return admitted[0] if admitted else None
@@ -230,18 +244,20 @@ def hold_back(ctx: TickContext, ready: list[Path]) -> tuple[list[Path], HeldList
 
 def admit_one(
     ctx: TickContext, path: Path, *, verdict: Admission | None = None, submit_next: bool = False
-) -> JobRecord | None:
+) -> JobRecord | Admitted | None:
     """Admit (or reject) one upload, record it, then rename it into place.
 
     Returns the record of an admitted UoW (to submit), None otherwise.
     ``verdict`` skips admission (a refusal decided by the caller). Safe in
     the submission threads: shared state is touched under ``ctx.mutex``.
     ``submit_next``: the caller submits it right after, so the intent to
-    submit goes into the admission record (one durable write less per UoW).
-    A crash before the rename then leaves a record without a job, deleted and
-    the upload admitted again as ever; one after it leaves an intent, and the
-    next tick looks the job up by name before sbatch, as after any crash
-    between intent and job id.
+    submit goes into the admission record (one durable write less per UoW),
+    and the prepared script is returned with it (:class:`Admitted`) instead
+    of written to disk (one more). A crash before the rename then leaves a
+    record without a job, deleted and the upload admitted again as ever; one
+    after it leaves an intent without a prepared copy: the next tick looks
+    the job up by name before sbatch, as after any crash between intent and
+    job id, and prepares the script again from the folder (:func:`readmit`).
     """
     if verdict is None:
         verdict = admit(path, ctx.cfg, now=ctx.now, library=ctx.library)
@@ -287,14 +303,7 @@ def admit_one(
             archive = archive_earlier_outputs(path, verdict.earlier)
             record.notes.insert(0, verdict.earlier.note(archive))
             crash_point("after-archive-earlier")
-        if verdict.ok and verdict.script_text is not None:
-            if verdict.call is not None:
-                write_rendered_script(path, verdict.script_text)
-            write_script(ctx, final, verdict.script_text)
-            if submit_next:
-                intend_to_submit(record, ctx.now)
-        else:
-            decide(record, outcome=FAILED, reason="the Unit of Work was not accepted")
+        prepare(ctx, path, record, verdict, submit_next=submit_next)
         ctx.store.save(record)
         log_admission(ctx, path, final, verdict)
         crash_point("after-admit-record")
@@ -328,7 +337,27 @@ def admit_one(
         clear_stuck(ctx.agent, f"{protocol.UPLOADED}/{path.name}")
         ctx.records[final] = record
         (ctx.result.admitted if verdict.ok else ctx.result.rejected).append(final)
-    return record if verdict.ok else None
+    if not verdict.ok:
+        return None
+    if submit_next and verdict.script_text is not None:
+        return Admitted(record, verdict.script_text)
+    return record
+
+
+def prepare(
+    ctx: TickContext, path: Path, record: JobRecord, verdict: Admission, *, submit_next: bool
+) -> None:
+    """Before the record is saved: the rendered script into the UoW, and the intent to
+    submit (``submit_next``) or the prepared copy; a refusal decided."""
+    if not verdict.ok or verdict.script_text is None:
+        decide(record, outcome=FAILED, reason="the Unit of Work was not accepted")
+        return
+    if verdict.call is not None:
+        write_rendered_script(path, verdict.script_text)
+    if submit_next:
+        intend_to_submit(record, ctx.now)
+    else:
+        write_script(ctx, record.uow, verdict.script_text)
 
 
 def refuse_unadmittable(ctx: TickContext, path: Path, exc: Exception) -> None:
@@ -430,8 +459,14 @@ def write_script(ctx: TickContext, uow: str, text: str) -> None:
     write_text_atomic(ctx.store.script_path(uow), text, mode=0o700, crash_name="mid-script-write")
 
 
-def readmit(ctx: TickContext, record: JobRecord, uow_dir: Path) -> bool:
-    """Prepare the script again for a UoW whose copy is missing (after a crash)."""
+def readmit(ctx: TickContext, record: JobRecord, uow_dir: Path) -> str | None:
+    """Prepare the script again for a UoW that has no prepared copy; None when refused.
+
+    A UoW submitted as soon as it was admitted never had one (its script went
+    to Slurm in the job wrapper); a crash between its admission and its job
+    leaves it to be submitted from its folder. The caller writes the copy
+    when the job needs it on disk.
+    """
     verdict = admit(uow_dir, ctx.cfg, now=ctx.now, library=ctx.library)
     if verdict.broken_function is not None:
         log_broken_function(ctx, verdict.broken_function, record.uow)
@@ -439,11 +474,13 @@ def readmit(ctx: TickContext, record: JobRecord, uow_dir: Path) -> bool:
         record.problems = list(verdict.problems) or ["the Unit of Work has no job script"]
         decide(record, outcome=FAILED, reason="the Unit of Work was not accepted")
         ctx.store.save(record)
-        return False
-    record.notes = list(verdict.notes)
-    record.script_sha256 = verdict.script_sha256
-    record.function = verdict.function
+        return None
+    # The folder is the one admitted (it has not moved since): its record's notes stay,
+    # such as the note on the earlier run archived at admission, which this check
+    # cannot see again.
+    record.notes = record.notes or list(verdict.notes)
+    record.script_sha256 = record.script_sha256 or verdict.script_sha256
+    record.function = record.function or verdict.function
     if verdict.call is not None:
         write_rendered_script(uow_dir, verdict.script_text)
-    write_script(ctx, record.uow, verdict.script_text)
-    return True
+    return verdict.script_text

@@ -24,6 +24,9 @@ from hpc_agent.fs.atomicio import write_bytes_atomic
 from hpc_agent.invocation import agent_command
 from hpc_agent.loop.state import StateStore
 
+MAX_WRAPPER_BYTES: Final = 4 * 1024 * 1024
+"""Slurm's default ``max_script_size``: a bigger wrapper (a huge script) is not used."""
+
 MAX_SHEBANG: Final = 127
 """The longest interpreter line every Linux kernel honours (older ones cut at 127 bytes)."""
 
@@ -122,14 +125,24 @@ def wrapper_body() -> bytes:
     return resources.files("hpc_agent.loop").joinpath("job_wrapper.py").read_bytes()
 
 
-def wrapper_text(store: StateStore, uow: str, base_dir: Path) -> bytes | None:
-    """The wrapper script for ``uow``'s job, or None when it cannot be written faithfully."""
+def wrapper_text(
+    store: StateStore, uow: str, base_dir: Path, script: bytes | None = None
+) -> bytes | None:
+    """The wrapper script for ``uow``'s job, or None when it cannot be written faithfully.
+
+    ``script`` is the prepared job script (default: read from the prepared
+    copy). The wrapper carries it whole, so the job needs no file of the
+    agent's to run: the prepared copy need not be written, let alone synced,
+    for a UoW submitted as soon as it is admitted.
+    """
     finalize = agent_command("finalize", str(base_dir), uow)
     python = os.fsencode(finalize.argv[0])
     if not python or not set(python) <= _SAFE_INTERPRETER or len(python) + 5 > MAX_SHEBANG:
         return None
     copy = store.script_path(uow)
-    header = sbatch_header(copy.read_bytes())
+    if script is None:
+        script = copy.read_bytes()
+    header = sbatch_header(script)
     if header is None:
         return None
     config = {
@@ -140,25 +153,37 @@ def wrapper_text(store: StateStore, uow: str, base_dir: Path) -> bytes | None:
         "finalize": [os.fsencode(arg) for arg in finalize.argv],
         "pythonpath": None if finalize.pythonpath is None else os.fsencode(finalize.pythonpath),
     }
-    body = wrapper_body()
-    return (
+    text = (
         b"#!" + python + b" -IS\n"
         b"# -*- coding: latin-1 -*-\n"
         + header
-        + b"# FlowCron job wrapper: runs the script above (the prepared copy) and hands the\n"
+        + b"# FlowCron job wrapper: runs the job script (SCRIPT, at the end) and hands the\n"
         b"# Unit of Work back as soon as it ends (fast_handback; docs/agent.md).\n"
-        + body
+        + wrapper_body()
         + b"\n\nCONFIG = "
         + ascii(config).encode("ascii")
-        + b"\nmain(CONFIG)\n"
+        + b"\nCONFIG['script'] = SCRIPT = (\n"
+        + _bytes_literal(script)
+        + b"\n)\nmain(CONFIG)\n"
     )
+    return text if len(text) <= MAX_WRAPPER_BYTES else None
 
 
-def job_script(store: StateStore, uow: str, base_dir: Path) -> Path:
-    """The script to submit for ``uow``: its wrapper, or the prepared copy if it cannot be wrapped."""
-    text = wrapper_text(store, uow, base_dir)
+def _bytes_literal(data: bytes) -> bytes:
+    """``data`` as Python bytes literals, one per line of the script (readable in
+    ``scontrol write batch_script``)."""
+    lines = data.splitlines(keepends=True) or [b""]
+    return b"\n".join(b"    " + ascii(line).encode("ascii") for line in lines)
+
+
+def job_script(
+    store: StateStore, uow: str, base_dir: Path, script: bytes | None = None
+) -> Path | None:
+    """Write the wrapper of ``uow``'s job and return its path; None when the job script
+    cannot be wrapped (then the prepared copy itself is submitted)."""
+    text = wrapper_text(store, uow, base_dir, script)
     if text is None:
-        return store.script_path(uow)
+        return None
     path = wrapper_path(store, uow)
     # Not fsynced: sbatch reads it at once and Slurm keeps its own copy of the batch
     # script; after a crash the next submission writes it again.

@@ -1,13 +1,13 @@
-# ruff: noqa: PTH101, PTH104, PTH108, PTH116, PTH118, PTH119, PTH120
+# ruff: noqa: PTH101, PTH104, PTH108, PTH116, PTH118, PTH119
 # (bytes paths throughout: a UoW's name need not be valid UTF-8, and pathlib has no bytes paths)
 """The fast hand-back job wrapper: the code of the batch script the agent submits.
 
 With ``fast_handback`` (the default) the agent does not submit the prepared
-copy of the user's job script itself but a small Python script written beside
-it (:mod:`hpc_agent.loop.fast_handback` writes it: interpreter line, the
-copy's ``#SBATCH`` header, this module's source, its settings). It must run
-with nothing but the standard library and without ``hpc_agent`` importable,
-so it imports nothing from the package. In the job it:
+copy of the user's job script itself but a small Python script
+(:mod:`hpc_agent.loop.fast_handback` writes it: interpreter line, the
+script's ``#SBATCH`` header, this module's source, its settings, the script
+itself). It must run with nothing but the standard library and without
+``hpc_agent`` importable, so it imports nothing from the package. In the job it:
 
 1. puts the user's script where Slurm put the batch script
    (``<SlurmdSpoolDir>/job<id>/slurm_script``: ``$0`` is the same as without
@@ -84,30 +84,38 @@ def original_environ() -> dict[bytes, bytes] | None:
     return env
 
 
-def place_script(copy: bytes) -> bytes:
-    """Put the user's script at the path Slurm gave this wrapper, so its ``$0`` is unchanged.
+def place_script(script: bytes, fallback: bytes) -> bytes | None:
+    """Write the user's script where Slurm put the batch script, so its ``$0`` is unchanged.
 
     Only inside a Slurm batch step (``slurm_script`` in slurmd's spool); this
     file was compiled whole before it ran, so replacing it (rename) is safe.
-    Anywhere else, or if that fails, the prepared copy is run where it is.
+    Anywhere else, or if that fails, the script is written to ``fallback``
+    (the prepared copy's place) and run from there; None when neither works.
     """
     me = os.fsencode(sys.argv[0])
-    if os.path.basename(me) != b"slurm_script" or "SLURM_JOB_ID" not in os.environ:
-        return copy
-    tmp = os.path.join(os.path.dirname(me), b".slurm_script.flowcron.tmp")
+    if os.path.basename(me) == b"slurm_script" and "SLURM_JOB_ID" in os.environ:
+        placed = write_script(me, script, os.stat(me).st_mode & 0o7777)
+        if placed is not None:
+            return placed
+    return write_script(fallback, script, 0o700)
+
+
+def write_script(path: bytes, script: bytes, mode: int) -> bytes | None:
+    """Write ``script`` to ``path`` (temporary file, then rename); ``path``, or None."""
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, b"." + name + b".flowcron.%d.tmp" % os.getpid())
     try:
-        with open(copy, "rb") as source:
-            data = source.read()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o700)
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.chmod(tmp, os.stat(me).st_mode & 0o7777)
-        os.rename(tmp, me)
-    except OSError:
+            out.write(script)
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        return copy
-    return me
+        print(f"flowcron: cannot write the job script to {path!r}: {exc}", file=sys.stderr)
+        return None
+    return path
 
 
 class Forwarder:
@@ -136,8 +144,10 @@ class Forwarder:
         self.pending.clear()
 
 
-def run_script(target: bytes, env: dict[bytes, bytes] | None) -> int:
+def run_script(target: bytes | None, env: dict[bytes, bytes] | None) -> int:
     """Run the script with this wrapper's arguments; its status (``-N``: killed by signal N)."""
+    if target is None:
+        return 126  # as a shell reports a script it cannot run; why is on stderr
     forwarder = Forwarder()
     argv = [target, *(os.fsencode(a) for a in sys.argv[1:])]
     try:
@@ -251,7 +261,7 @@ def end_like(status: int) -> None:
 def main(config: dict[str, Any]) -> None:
     """The whole job: run the script, record its end, start the hand-back, end as it did."""
     env = original_environ()
-    status = run_script(place_script(config["copy"]), env)
+    status = run_script(place_script(config["script"], config["copy"]), env)
     crash_point("job-wrapper-before-record")
     # An array or heterogeneous job ends with its last task or component: the tick's to judge.
     several = any(

@@ -11,6 +11,7 @@ finalizes the UoW as soon as its job ends (``hpc-agent finalize``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import threading
@@ -25,10 +26,10 @@ from typing import Final
 from hpc_agent import protocol
 from hpc_agent.executors.base import JobSpec, SchedulerUnavailable, SubmitRejected
 from hpc_agent.faults import crash_point
-from hpc_agent.fs.atomicio import write_text_atomic
+from hpc_agent.fs.atomicio import write_bytes_atomic, write_text_atomic
 from hpc_agent.invocation import agent_command
 from hpc_agent.loop import fast_handback
-from hpc_agent.loop.admit_phase import readmit
+from hpc_agent.loop.admit_phase import Admitted, readmit
 from hpc_agent.loop.context import TickContext
 from hpc_agent.loop.state import ADMITTED, FAILED, SUBMITTING, JobRecord
 from hpc_agent.uow.record import (
@@ -153,34 +154,34 @@ class Submitter:
         """Whether work offered runs in the pool's threads (``submit_workers`` > 1)."""
         return self._pool is not None
 
-    def offer_admission(self, admit: Callable[[], JobRecord | None]) -> None:
+    def offer_admission(self, admit: Callable[[], Admitted | None]) -> None:
         """Run ``admit`` in a thread, then submit the record it returns in the same thread.
 
         Once an error has stopped the submissions, nothing more is admitted:
         the uploads not started wait in UploadedFiles/ for the next tick.
         """
         if self._pool is None:
-            record = admit()
-            if record is not None:
-                self.offer(record)
+            admitted = admit()
+            if admitted is not None:
+                self.offer(admitted.record, admitted)
             return
         self._futures.append(self._pool.submit(self._admit_work, admit))
 
-    def _admit_work(self, admit: Callable[[], JobRecord | None]) -> None:
+    def _admit_work(self, admit: Callable[[], Admitted | None]) -> None:
         if self._stop.is_set():
             return
         try:
             self.ctx.renew()  # admitting many large uploads can take long
-            record = admit()
-            if record is None or self._stop.is_set():
+            admitted = admit()
+            if admitted is None or self._stop.is_set():
                 return  # admitted, not submitted: submitted next tick, as after a crash
+            record = admitted.record
             # Admission may have taken long (a big tree): the lease must still be ours
             # before sbatch, as in the one-thread order (renewed before each submission).
             self.ctx.renew()
             with self.ctx.mutex:
                 self._admitted.append(record)
-            intent = record.phase == SUBMITTING  # admission saved the intent with the record
-            submit = partial(submit_one, self.ctx, record, intent_recorded=intent)
+            submit = partial(submit_one, self.ctx, record, admitted=admitted)
             self.ctx.guarded(record.uow, "submission", submit)
         except BaseException as exc:
             with self.ctx.mutex:
@@ -192,12 +193,14 @@ class Submitter:
         for future in list(self._futures):
             future.exception()
 
-    def offer(self, record: JobRecord) -> None:
-        """Submit ``record`` (now, or as soon as a thread is free)."""
+    def offer(self, record: JobRecord, admitted: Admitted | None = None) -> None:
+        """Submit ``record`` (now, or as soon as a thread is free); ``admitted`` when this
+        tick's admission has just prepared it."""
         self._records.append(record)
         if self._pool is None:
             self.ctx.renew()
-            self.ctx.guarded(record.uow, "submission", partial(submit_one, self.ctx, record))
+            submit = partial(submit_one, self.ctx, record, admitted=admitted)
+            self.ctx.guarded(record.uow, "submission", submit)
         else:
             self._futures.append(self._pool.submit(self._work, record))
 
@@ -255,23 +258,25 @@ def find_interrupted(ctx: TickContext, unsure: list[JobRecord]) -> dict[str, str
     return found
 
 
-def submit_one(ctx: TickContext, record: JobRecord, *, intent_recorded: bool = False) -> None:
+def submit_one(ctx: TickContext, record: JobRecord, *, admitted: Admitted | None = None) -> None:
     """sbatch one UoW: intent first, job id recorded before anything else.
 
-    ``intent_recorded``: admission, moments ago in this thread, saved the
-    record with the intent already (:func:`~hpc_agent.loop.admit_phase.admit_one`).
+    ``admitted``: admission, moments ago in this thread, saved the record
+    with the intent already and prepared the script
+    (:func:`~hpc_agent.loop.admit_phase.admit_one`); otherwise the script is
+    the prepared copy, or is prepared again from the folder (:func:`readmit`).
     """
     uow_dir = ctx.running_dir / record.uow
-    script = ctx.store.script_path(record.uow)
-    if not script.exists() and not readmit(ctx, record, uow_dir):
+    batch = batch_script(ctx, record, uow_dir, None if admitted is None else admitted.script)
+    if batch is None:
         return
-    if not intent_recorded:
+    if admitted is None:
         intend_to_submit(record, ctx.now)
         ctx.store.save(record)
     crash_point("after-submit-intent")
     spec = JobSpec(
         name=record.job_name or job_name(ctx.cfg.name, record.uow),
-        script=job_script(ctx, record.uow, script),
+        script=batch,
         workdir=uow_dir,
         stdout=protocol.SLURM_STDOUT,
         stderr=protocol.SLURM_STDERR,
@@ -316,11 +321,37 @@ def wraps_jobs(ctx: TickContext) -> bool:
     return ctx.cfg.fast_handback and isinstance(ctx.executor, SlurmExecutor)
 
 
-def job_script(ctx: TickContext, uow: str, script: Path) -> Path:
-    """What sbatch is given for ``uow``: its fast hand-back wrapper, or the prepared copy."""
+def batch_script(
+    ctx: TickContext, record: JobRecord, uow_dir: Path, prepared: str | None
+) -> Path | None:
+    """The file sbatch is given for ``record``: its fast hand-back wrapper, or the prepared copy.
+
+    ``prepared`` is the script admission just prepared; without it the
+    prepared copy is read, or the script prepared again from the folder
+    (None when that refuses it: the record is decided). The wrapper carries
+    the script, so the copy is written (durably: the job reads it) only for a
+    job that runs it unwrapped.
+    """
+    copy = ctx.store.script_path(record.uow)
+    if prepared is None:
+        with contextlib.suppress(FileNotFoundError):
+            return _wrapped(ctx, record.uow, copy.read_bytes()) or copy
+        prepared = readmit(ctx, record, uow_dir)
+        if prepared is None:
+            return None
+    data = prepared.encode("utf-8")
+    wrapper = _wrapped(ctx, record.uow, data)
+    if wrapper is not None:
+        return wrapper
+    write_bytes_atomic(copy, data, mode=0o700, crash_name="mid-script-write")
+    return copy
+
+
+def _wrapped(ctx: TickContext, uow: str, script: bytes) -> Path | None:
+    """The job wrapper written for ``script``, or None (not wrapped: submit the copy)."""
     if not wraps_jobs(ctx):
-        return script
-    return fast_handback.job_script(ctx.store, uow, ctx.cfg.base_dir)
+        return None
+    return fast_handback.job_script(ctx.store, uow, ctx.cfg.base_dir, script)
 
 
 def submit_finalize_job(ctx: TickContext, record: JobRecord, job_id: str) -> None:

@@ -34,7 +34,11 @@ def new_token() -> str:
 def write_marker(uow_dir: Path, *, instance: str, uow: str, token: str) -> None:
     """Put the marker into ``uow_dir`` (atomically; replaces a stale one)."""
     body = {"instance": instance, "uow": uow, "token": token}
-    write_bytes_atomic(uow_dir / protocol.UOW_MARKER, json_bytes(body) + b"\n", mode=0o640)
+    # Not fsynced: a marker a power loss takes (or leaves empty) reads as no marker,
+    # which costs only the move detection of that one UoW, never a job or a file.
+    write_bytes_atomic(
+        uow_dir / protocol.UOW_MARKER, json_bytes(body) + b"\n", mode=0o640, durable=False
+    )
 
 
 def read_token(uow_dir: Path, instance: str) -> str | None:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import itertools
 import json
 import os
 import stat
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hpc_agent import protocol
 from hpc_agent.config import InstanceConfig
-from hpc_agent.executors.base import ExecutorError, JobSpec
+from hpc_agent.executors.base import ExecutorError, JobInfo, JobSpec, SchedulerUnavailable
+from hpc_agent.executors.slurm import SlurmExecutor
 from hpc_agent.exitcodes import EXIT_FAILED, EXIT_SCHEDULER_DOWN
 from hpc_agent.loop.eventlog import read_events
 from hpc_agent.loop.lock import InstanceLock
@@ -513,7 +517,7 @@ def test_a_new_uow_costs_few_record_writes(
 ) -> None:
     # Each record write is a file creation and an fsync, a wait on the disk; a tick
     # of 500 new UoWs spends most of its time there. Admitted and submitted by one
-    # pool thread, the intent rides in the admission record.
+    # thread, the intent rides in the admission record.
     saves: list[tuple[str, str]] = []
     save = StateStore.save
 
@@ -528,7 +532,94 @@ def test_a_new_uow_costs_few_record_writes(
     result = tick(cfg, FakeExecutor())
     assert sorted(result.submitted) == ["uow-0", "uow-1", "uow-2"]
     per_uow = {name: [phase for uow, phase in saves if uow == name] for name in result.submitted}
-    expected = ["submitting", "submitted"]
-    if workers == 1:
-        expected.insert(0, "admitted")
-    assert all(phases == expected for phases in per_uow.values()), per_uow
+    assert all(phases == ["submitting", "submitted"] for phases in per_uow.values()), per_uow
+
+
+class WrappingSlurm(SlurmExecutor):
+    """The Slurm executor with sbatch replaced by a recorder: its jobs are wrapped."""
+
+    def __init__(self) -> None:
+        super().__init__(accounting=True)
+        self.scripts: dict[str, bytes] = {}
+        self._ids = itertools.count(100)  # next() is atomic: the pool's threads submit
+
+    def ping(self) -> None:
+        return None
+
+    def submit(self, spec: JobSpec) -> str:
+        job_id = str(next(self._ids))
+        self.scripts[job_id] = spec.script.read_bytes()  # what sbatch would read
+        return job_id
+
+    def query(self, job_ids: Sequence[str]) -> Mapping[str, JobInfo]:
+        return {}
+
+    def find_by_name(
+        self, names: Sequence[str], *, submitted_after: float | None = None
+    ) -> Mapping[str, str]:
+        return {}  # sbatch never created a job it did not return
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_a_wrapped_job_carries_its_script_and_costs_two_disk_waits(
+    inst: InstanceConfig, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    # A UoW submitted as soon as it is admitted needs no prepared copy on disk: the
+    # job wrapper carries the script to Slurm. What is synced is the admission
+    # record (with the intent) and the record with the job id; the marker is not.
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(str(Path(f"/proc/self/fd/{fd}").readlink()))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    cfg = dataclasses.replace(inst, submit_workers=workers)
+    scripts = {f"uow-{n}": f"#!/bin/bash\n#SBATCH --time=1\necho run {n}\n" for n in range(3)}
+    for name, script in scripts.items():
+        upload(cfg, name, script=script)
+    slurm = WrappingSlurm()
+    result = tick(cfg, slurm)
+    assert sorted(result.submitted) == sorted(scripts)
+    for name, job_id in result.submitted.items():
+        wrapper = slurm.scripts[job_id]
+        assert wrapper.startswith(b"#!" + os.fsencode(sys.executable) + b" -IS\n")
+        assert b"\n#SBATCH --time=1\n# FlowCron job wrapper" in wrapper, "the script's header"
+        namespace: dict[str, Any] = {}
+        exec(wrapper.replace(b"\nmain(CONFIG)\n", b"\n"), namespace)  # our own wrapper, not run
+        assert namespace["CONFIG"]["script"] == scripts[name].encode()
+        assert not StateStore(cfg.base_dir).script_path(name).exists(), "no prepared copy"
+    per_uow = [sum(1 for path in synced if f"/.{name}.json." in path) for name in scripts]
+    assert per_uow == [2, 2, 2], synced
+    assert not [path for path in synced if protocol.UOW_MARKER in path], synced
+
+
+def test_a_uow_left_unsubmitted_by_an_outage_is_submitted_next_tick_from_its_folder(
+    inst: InstanceConfig,
+) -> None:
+    # Admitted with the intent, no job, no prepared copy on disk: the next tick looks
+    # the job up by name, prepares the script again from the folder and submits it.
+    script = "#!/bin/bash\n#SBATCH --time=1\necho once\n"
+    upload(inst, "uow", script=script)
+    slurm = WrappingSlurm()
+    refused: list[str] = []
+
+    def down(spec: JobSpec) -> str:
+        refused.append(spec.name)
+        raise SchedulerUnavailable("sbatch: error: Unable to contact slurm controller")
+
+    slurm.submit = down  # type: ignore[method-assign]
+    first = tick(inst, slurm)
+    assert first.exit_code == EXIT_SCHEDULER_DOWN and refused == [job_name(inst.name, "uow")]
+    store = StateStore(inst.base_dir)
+    record = store.load("uow")
+    assert record is not None and record.phase == "submitting" and record.job_id is None
+    assert not store.script_path("uow").exists()
+    del slurm.submit
+    second = tick(inst, slurm)
+    job_id = second.submitted["uow"]
+    namespace: dict[str, Any] = {}
+    exec(slurm.scripts[job_id].replace(b"\nmain(CONFIG)\n", b"\n"), namespace)
+    assert namespace["CONFIG"]["script"] == script.encode()
+    assert list(slurm.scripts) == [job_id], "submitted once"

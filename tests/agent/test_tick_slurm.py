@@ -421,7 +421,8 @@ def test_a_job_that_renames_its_own_folder_is_failed_not_resubmitted(
     ("point", "settings"),
     [
         ("mid-record-write", {}),
-        ("mid-script-write", {}),
+        # A wrapped job carries its script: the copy is written only for an unwrapped one.
+        ("mid-script-write", {"fast_handback": False}),
         ("mid-finalize-script-write", {"finalize_by_dependency": True, "fast_handback": False}),
     ],
 )
