@@ -355,6 +355,11 @@ def prepare(
     if verdict.call is not None:
         write_rendered_script(path, verdict.script_text)
     if submit_next:
+        # What an earlier run of this name may have left (a kill while it was
+        # forgotten) must not pass for this run's script if it waits for a later tick.
+        for stale in ctx.store.job_files(record.uow):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
         intend_to_submit(record, ctx.now)
     else:
         write_script(ctx, record.uow, verdict.script_text)
@@ -475,12 +480,11 @@ def readmit(ctx: TickContext, record: JobRecord, uow_dir: Path) -> str | None:
         decide(record, outcome=FAILED, reason="the Unit of Work was not accepted")
         ctx.store.save(record)
         return None
-    # The folder is the one admitted (it has not moved since): its record's notes stay,
-    # such as the note on the earlier run archived at admission, which this check
-    # cannot see again.
+    # The record's notes stay (such as the one on the earlier run archived at
+    # admission, which this check cannot see again); what is submitted is this script.
     record.notes = record.notes or list(verdict.notes)
-    record.script_sha256 = record.script_sha256 or verdict.script_sha256
-    record.function = record.function or verdict.function
+    record.script_sha256 = verdict.script_sha256
+    record.function = verdict.function
     if verdict.call is not None:
         write_rendered_script(uow_dir, verdict.script_text)
     return verdict.script_text

@@ -12,6 +12,7 @@ came late) the tick still does: it never depends on the wrapper.
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import os
@@ -29,6 +30,9 @@ MAX_WRAPPER_BYTES: Final = 4 * 1024 * 1024
 
 MAX_SHEBANG: Final = 127
 """The longest interpreter line every Linux kernel honours (older ones cut at 127 bytes)."""
+
+_UNSAFE_IN_HEADER: Final = frozenset({*range(0x20), 0x7F} - {0x09})
+"""Bytes the header may not hold: it is copied into Python source (a tab is whitespace there)."""
 
 _SAFE_INTERPRETER: Final = frozenset(
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-"
@@ -112,6 +116,8 @@ def sbatch_header(script: bytes) -> bytes | None:
     for line in lines:
         if line.strip() and not line.startswith(b"#"):
             break
+        if _UNSAFE_IN_HEADER.intersection(line):
+            return None  # a lone CR or a control byte would break the wrapper's Python
         header.append(line + b"\n")
     return b"".join(header)
 
@@ -162,11 +168,37 @@ def wrapper_text(
         + wrapper_body()
         + b"\n\nCONFIG = "
         + ascii(config).encode("ascii")
-        + b"\nCONFIG['script'] = SCRIPT = (\n"
+        + _SCRIPT_START
         + _bytes_literal(script)
-        + b"\n)\nmain(CONFIG)\n"
+        + _SCRIPT_END
     )
     return text if len(text) <= MAX_WRAPPER_BYTES else None
+
+
+_SCRIPT_START: Final = b"\nCONFIG['script'] = SCRIPT = (\n"
+_SCRIPT_END: Final = b"\n)\nmain(CONFIG)\n"
+
+
+def wrapped_script(store: StateStore, uow: str) -> bytes | None:
+    """The job script the wrapper of ``uow``'s job carries, or None (no wrapper, damaged).
+
+    A UoW whose job Slurm lost is submitted again with the very script it was
+    first submitted with, not one prepared again from a folder its job has
+    already worked in.
+    """
+    try:
+        text = wrapper_path(store, uow).read_bytes()
+    except OSError:
+        return None
+    start, end = text.rfind(_SCRIPT_START), len(text) - len(_SCRIPT_END)
+    if start < 0 or not text.endswith(_SCRIPT_END) or start + len(_SCRIPT_START) > end:
+        return None
+    literal = text[start + len(_SCRIPT_START) : end].decode("ascii", "replace")
+    try:
+        script = ast.literal_eval("(\n" + literal + "\n)")
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return script if isinstance(script, bytes) else None
 
 
 def _bytes_literal(data: bytes) -> bytes:
@@ -198,6 +230,7 @@ __all__ = [
     "log_path",
     "read_ended",
     "sbatch_header",
+    "wrapped_script",
     "wrapper_path",
     "wrapper_text",
 ]

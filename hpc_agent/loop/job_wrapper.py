@@ -94,7 +94,11 @@ def place_script(script: bytes, fallback: bytes) -> bytes | None:
     """
     me = os.fsencode(sys.argv[0])
     if os.path.basename(me) == b"slurm_script" and "SLURM_JOB_ID" in os.environ:
-        placed = write_script(me, script, os.stat(me).st_mode & 0o7777)
+        try:
+            mode = os.stat(me).st_mode & 0o7777
+        except OSError:
+            mode = 0o700
+        placed = write_script(me, script, mode)
         if placed is not None:
             return placed
     return write_script(fallback, script, 0o700)
@@ -103,7 +107,9 @@ def place_script(script: bytes, fallback: bytes) -> bytes | None:
 def write_script(path: bytes, script: bytes, mode: int) -> bytes | None:
     """Write ``script`` to ``path`` (temporary file, then rename); ``path``, or None."""
     directory, name = os.path.split(path)
-    tmp = os.path.join(directory, b"." + name + b".flowcron.%d.tmp" % os.getpid())
+    # Not ".tmp": a tick sweeps the state directory's temporary files as a crash's
+    # leftovers, and this one is written from the job, without the instance lock.
+    tmp = os.path.join(directory, b"." + name + b".flowcron-job.%d.part" % os.getpid())
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o700)
         with os.fdopen(fd, "wb") as out:

@@ -183,17 +183,22 @@ class StateStore:
         )
 
     def delete(self, uow: str) -> None:
-        """Forget ``uow``: its record, its prepared script and what its job wrapper left."""
-        stem = self.scripts_dir / state_key(uow)
-        extra = [stem.with_name(stem.name + s) for s in (".wrap.py", ".ended.json", ".ended.log")]
-        for path in (
-            self.record_path(uow),
-            self.script_path(uow),
-            self.finalize_script_path(uow),
-            *extra,
-        ):
+        """Forget ``uow``: its record, its prepared script and what its job wrapper left.
+
+        The record goes last: a kill on the way leaves a record whose files
+        the next deletion removes, never files without a record that a later
+        run of the same name could take for its own.
+        """
+        for path in (*self.job_files(uow), self.record_path(uow)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+    def job_files(self, uow: str) -> tuple[Path, ...]:
+        """The files kept for ``uow``'s job besides its record: the prepared copy, the
+        finalize job's script, the job wrapper and what the wrapper writes."""
+        stem = self.scripts_dir / state_key(uow)
+        extra = [stem.with_name(stem.name + s) for s in (".wrap.py", ".ended.json", ".ended.log")]
+        return (self.script_path(uow), self.finalize_script_path(uow), *extra)
 
     def all_records(self, on_corrupt: Callable[[Path], None] | None = None) -> dict[str, JobRecord]:
         """Every record, keyed by UoW name (one directory scan).

@@ -310,7 +310,11 @@ def submit_one(ctx: TickContext, record: JobRecord, *, admitted: Admitted | None
     ctx.store.save(record)
     crash_point("after-record")
     ctx.result.submitted[record.uow] = job_id
-    if ctx.cfg.finalize_by_dependency and not wraps_jobs(ctx):
+    # A job whose script could not be wrapped hands nothing back itself: the finalize
+    # job (when asked for) still does it.
+    if ctx.cfg.finalize_by_dependency and batch != fast_handback.wrapper_path(
+        ctx.store, record.uow
+    ):
         submit_finalize_job(ctx, record, job_id)
 
 
@@ -336,11 +340,19 @@ def batch_script(
     if prepared is None:
         with contextlib.suppress(FileNotFoundError):
             return _wrapped(ctx, record.uow, copy.read_bytes()) or copy
+        carried = fast_handback.wrapped_script(ctx.store, record.uow)  # a lost job's
+        if carried is not None:
+            return _with_copy(ctx, record.uow, carried)
         prepared = readmit(ctx, record, uow_dir)
         if prepared is None:
             return None
-    data = prepared.encode("utf-8")
-    wrapper = _wrapped(ctx, record.uow, data)
+    return _with_copy(ctx, record.uow, prepared.encode("utf-8"))
+
+
+def _with_copy(ctx: TickContext, uow: str, data: bytes) -> Path:
+    """The wrapper for ``data``, or the prepared copy written for a job that runs it unwrapped."""
+    copy = ctx.store.script_path(uow)
+    wrapper = _wrapped(ctx, uow, data)
     if wrapper is not None:
         return wrapper
     write_bytes_atomic(copy, data, mode=0o700, crash_name="mid-script-write")

@@ -106,3 +106,48 @@ def test_a_crash_point_in_the_wrapper_kills_it(tmp_path: Path) -> None:
     crashed = _run(path, env={"FLOWCRON_CRASH_AT": "mid-ended-record-write"})
     assert crashed.wait(timeout=60) == -signal.SIGKILL
     assert not fast_handback.ended_path(store, "uow").exists()
+
+
+def test_the_wrapper_carries_the_script_and_runs_it_without_the_copy(tmp_path: Path) -> None:
+    # Outside a Slurm spool the script is written to the prepared copy's place
+    # (which a wrapped job never had) and run from there.
+    store, path = _wrapper(tmp_path, b'echo "$0" > ran.txt\n')
+    copy = store.script_path("uow")
+    copy.unlink()
+    assert _run(path).wait(timeout=60) == 0
+    assert (path.parent / "ran.txt").read_text() == f"{copy}\n"
+    assert copy.read_bytes() == b'#!/bin/bash\n#SBATCH --time=1\necho "$0" > ran.txt\n'
+    assert copy.stat().st_mode & 0o777 == 0o700
+    assert not [p.name for p in store.scripts_dir.iterdir() if p.name.endswith(".part")]
+    assert fast_handback.wrapped_script(store, "uow") == copy.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        b"#!/bin/bash\n#SBATCH --time=1 # \r echo not a comment\necho hi\n",
+        b"#!/bin/bash\n\x0b\n#SBATCH --time=1\necho hi\n",
+        b"#!/bin/bash\n# \x1b[31m red\necho hi\n",
+    ],
+)
+def test_a_header_python_cannot_hold_is_not_wrapped(tmp_path: Path, script: bytes) -> None:
+    # A lone CR ends a line for Python, a vertical tab is no whitespace for it: such a
+    # header would make the wrapper fail before the script ran. The copy is run instead.
+    store = _store(tmp_path, script)
+    assert fast_handback.job_script(store, "uow", tmp_path / "base") is None
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        b"#!/bin/bash\r\necho crlf\r\n",
+        b"#!/bin/sh\necho '\xc3\xa9t\xc3\xa9' \x7f\n\n\r\rlast",
+        b"#!/bin/bash\necho " + b"x" * 100_000 + b"\n",
+    ],
+)
+def test_the_carried_script_is_the_script_byte_for_byte(tmp_path: Path, script: bytes) -> None:
+    store = _store(tmp_path, b"#!/bin/bash\n")
+    path = fast_handback.job_script(store, "uow", tmp_path / "base", script)
+    assert path is not None
+    compile(path.read_bytes(), str(path), "exec")
+    assert fast_handback.wrapped_script(store, "uow") == script

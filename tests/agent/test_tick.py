@@ -20,6 +20,7 @@ from hpc_agent.config import InstanceConfig
 from hpc_agent.executors.base import ExecutorError, JobInfo, JobSpec, SchedulerUnavailable
 from hpc_agent.executors.slurm import SlurmExecutor
 from hpc_agent.exitcodes import EXIT_FAILED, EXIT_SCHEDULER_DOWN
+from hpc_agent.loop import fast_handback
 from hpc_agent.loop.eventlog import read_events
 from hpc_agent.loop.lock import InstanceLock
 from hpc_agent.loop.state import JobRecord, Ledger, StateStore
@@ -541,6 +542,7 @@ class WrappingSlurm(SlurmExecutor):
     def __init__(self) -> None:
         super().__init__(accounting=True)
         self.scripts: dict[str, bytes] = {}
+        self.names: dict[str, str] = {}
         self._ids = itertools.count(100)  # next() is atomic: the pool's threads submit
 
     def ping(self) -> None:
@@ -549,6 +551,7 @@ class WrappingSlurm(SlurmExecutor):
     def submit(self, spec: JobSpec) -> str:
         job_id = str(next(self._ids))
         self.scripts[job_id] = spec.script.read_bytes()  # what sbatch would read
+        self.names[job_id] = spec.name
         return job_id
 
     def query(self, job_ids: Sequence[str]) -> Mapping[str, JobInfo]:
@@ -602,6 +605,11 @@ def test_a_uow_left_unsubmitted_by_an_outage_is_submitted_next_tick_from_its_fol
     # the job up by name, prepares the script again from the folder and submits it.
     script = "#!/bin/bash\n#SBATCH --time=1\necho once\n"
     upload(inst, "uow", script=script)
+    store = StateStore(inst.base_dir)
+    store.ensure()
+    # What an earlier run of the same name left when a kill cut its clean-up short.
+    store.script_path("uow").write_text("#!/bin/bash\necho OLD\n")
+    fast_handback.job_script(store, "uow", inst.base_dir, b"#!/bin/bash\necho OLD too\n")
     slurm = WrappingSlurm()
     refused: list[str] = []
 
@@ -612,7 +620,6 @@ def test_a_uow_left_unsubmitted_by_an_outage_is_submitted_next_tick_from_its_fol
     slurm.submit = down  # type: ignore[method-assign]
     first = tick(inst, slurm)
     assert first.exit_code == EXIT_SCHEDULER_DOWN and refused == [job_name(inst.name, "uow")]
-    store = StateStore(inst.base_dir)
     record = store.load("uow")
     assert record is not None and record.phase == "submitting" and record.job_id is None
     assert not store.script_path("uow").exists()
@@ -623,3 +630,41 @@ def test_a_uow_left_unsubmitted_by_an_outage_is_submitted_next_tick_from_its_fol
     exec(slurm.scripts[job_id].replace(b"\nmain(CONFIG)\n", b"\n"), namespace)
     assert namespace["CONFIG"]["script"] == script.encode()
     assert list(slurm.scripts) == [job_id], "submitted once"
+
+
+def test_a_lost_job_is_submitted_again_with_the_script_it_was_first_given(
+    inst: InstanceConfig,
+) -> None:
+    # Its job may have changed the folder (and its script) before Slurm lost it: the
+    # second job runs what the first was given, carried by the first job's wrapper.
+    script = "#!/bin/bash\n#SBATCH --time=1\necho first\n"
+    upload(inst, "uow", script=script)
+    slurm = WrappingSlurm()
+    first = tick(inst, slurm).submitted["uow"]
+    running = inst.path(protocol.RUNNING) / "uow"
+    (running / "scripts" / "submission_script.sh").write_text("#!/bin/bash\necho changed\n")
+    (running / "data" / "escape").symlink_to("/etc")  # admission would refuse the folder now
+    store = StateStore(inst.base_dir)
+    record = store.load("uow")
+    assert record is not None
+    record.phase, record.job_id = "admitted", None  # as the tick leaves a job Slurm lost
+    store.save(record)
+    second = tick(inst, slurm).submitted["uow"]
+    assert second != first
+    namespace: dict[str, Any] = {}
+    exec(slurm.scripts[second].replace(b"\nmain(CONFIG)\n", b"\n"), namespace)
+    assert namespace["CONFIG"]["script"] == script.encode()
+
+
+def test_a_script_that_cannot_be_wrapped_still_gets_its_finalize_job(inst: InstanceConfig) -> None:
+    # A lone CR in the #SBATCH header would break the wrapper's Python: the script
+    # runs unwrapped, so it hands nothing back itself and the finalize job must.
+    cfg = dataclasses.replace(inst, finalize_by_dependency=True)
+    upload(cfg, "uow", script="#!/bin/bash\n#SBATCH --time=1 # odd\r end\necho hi\n")
+    slurm = WrappingSlurm()
+    job_id = tick(cfg, slurm).submitted["uow"]
+    assert slurm.scripts[job_id].startswith(b"#!/bin/bash\n#SBATCH --time=1 # odd\r")
+    assert sorted(slurm.names.values()) == [
+        job_name(cfg.name, "uow"),
+        job_name(cfg.name, "uow") + "-finalize",
+    ]
