@@ -480,6 +480,18 @@ def readmit(ctx: TickContext, record: JobRecord, uow_dir: Path) -> str | None:
         decide(record, outcome=FAILED, reason="the Unit of Work was not accepted")
         ctx.store.save(record)
         return None
+    if record.lost_jobs and record.script_sha256 not in (None, verdict.script_sha256):
+        # The lost job's wrapper, which carried its script, is gone too (a power loss):
+        # what the folder holds now is not what that job was given.
+        decide(
+            record,
+            outcome=FAILED,
+            reason="Slurm lost its job, and its job script has changed since that job "
+            "was submitted (the job may have changed it), so FlowCron did not run a "
+            "different script in its place",
+        )
+        ctx.store.save(record)
+        return None
     # The record's notes stay (such as the one on the earlier run archived at
     # admission, which this check cannot see again); what is submitted is this script.
     record.notes = record.notes or list(verdict.notes)

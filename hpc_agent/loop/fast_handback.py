@@ -152,7 +152,7 @@ def wrapper_text(
     if header is None:
         return None
     config = {
-        "copy": os.fsencode(copy),
+        "fallback": os.fsencode(copy.with_name(copy.name[: -len(".sh")] + ".job")),
         "ended": os.fsencode(ended_path(store, uow)),
         "log": os.fsencode(log_path(store, uow)),
         "uow": uow,

@@ -1,4 +1,4 @@
-# ruff: noqa: PTH101, PTH104, PTH108, PTH116, PTH118, PTH119
+# ruff: noqa: PTH104, PTH108, PTH116, PTH118, PTH119
 # (bytes paths throughout: a UoW's name need not be valid UTF-8, and pathlib has no bytes paths)
 """The fast hand-back job wrapper: the code of the batch script the agent submits.
 
@@ -89,8 +89,9 @@ def place_script(script: bytes, fallback: bytes) -> bytes | None:
 
     Only inside a Slurm batch step (``slurm_script`` in slurmd's spool); this
     file was compiled whole before it ran, so replacing it (rename) is safe.
-    Anywhere else, or if that fails, the script is written to ``fallback``
-    (the prepared copy's place) and run from there; None when neither works.
+    Anywhere else, or if that fails, the script is written to a file of this
+    job's own beside the agent's state (``<fallback><job id>.sh``: never a
+    file the agent reads) and run from there; None when neither works.
     """
     me = os.fsencode(sys.argv[0])
     if os.path.basename(me) == b"slurm_script" and "SLURM_JOB_ID" in os.environ:
@@ -98,30 +99,34 @@ def place_script(script: bytes, fallback: bytes) -> bytes | None:
             mode = os.stat(me).st_mode & 0o7777
         except OSError:
             mode = 0o700
-        placed = write_script(me, script, mode)
-        if placed is not None:
-            return placed
-    return write_script(fallback, script, 0o700)
-
-
-def write_script(path: bytes, script: bytes, mode: int) -> bytes | None:
-    """Write ``script`` to ``path`` (temporary file, then rename); ``path``, or None."""
-    directory, name = os.path.split(path)
-    # Not ".tmp": a tick sweeps the state directory's temporary files as a crash's
-    # leftovers, and this one is written from the job, without the instance lock.
-    tmp = os.path.join(directory, b"." + name + b".flowcron-job.%d.part" % os.getpid())
+        directory, name = os.path.split(me)
+        tmp = os.path.join(directory, b"." + name + b".flowcron.%d.part" % os.getpid())
+        try:
+            write_file(tmp, script, mode)
+            os.rename(tmp, me)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            print(f"flowcron: cannot replace {me!r}: {exc}", file=sys.stderr, flush=True)
+        else:
+            return me
+    own = fallback + os.fsencode(os.environ.get("SLURM_JOB_ID") or f"pid{os.getpid()}") + b".sh"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o700)
-        with os.fdopen(fd, "wb") as out:
-            out.write(script)
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
+        write_file(own, script, 0o700)  # this job's alone: nobody else writes or reads it
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        print(f"flowcron: cannot write the job script to {path!r}: {exc}", file=sys.stderr)
+        print(
+            f"flowcron: cannot write the job script to {own!r}: {exc}", file=sys.stderr, flush=True
+        )
         return None
-    return path
+    return own
+
+
+def write_file(path: bytes, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``path`` with ``mode`` (created, or emptied first; never through a link)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o700)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+        os.fchmod(out.fileno(), mode)
 
 
 class Forwarder:
@@ -176,7 +181,9 @@ def record_end(path: bytes, uow: str, status: int) -> None:
         "host": os.uname().nodename,
     }
     directory, name = os.path.split(path)
-    tmp = os.path.join(directory, b"." + name + b".%d.tmp" % os.getpid())
+    # ".part", not ".tmp": a tick sweeps its own temporary files from this directory
+    # at once, and this one is written from the job, without the instance lock.
+    tmp = os.path.join(directory, b"." + name + b".%d.part" % os.getpid())
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:
@@ -267,7 +274,11 @@ def end_like(status: int) -> None:
 def main(config: dict[str, Any]) -> None:
     """The whole job: run the script, record its end, start the hand-back, end as it did."""
     env = original_environ()
-    status = run_script(place_script(config["script"], config["copy"]), env)
+    target = place_script(config["script"], config["fallback"])
+    status = run_script(target, env)
+    if target is not None and target.startswith(config["fallback"]):
+        with contextlib.suppress(OSError):
+            os.unlink(target)
     crash_point("job-wrapper-before-record")
     # An array or heterogeneous job ends with its last task or component: the tick's to judge.
     several = any(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from functools import partial
 from pathlib import Path
 
@@ -164,7 +165,7 @@ def remove_stray_temporaries(ctx: TickContext) -> None:
     for directory in (ctx.store.jobs_dir, ctx.store.scripts_dir, ctx.store.root):
         try:
             with os.scandir(directory) as entries:
-                stray = [e.path for e in entries if _is_temporary(e.name) and e.is_file()]
+                stray = [e.path for e in entries if _is_stray(e, ctx.now)]
         except FileNotFoundError:
             continue
         for path in stray:
@@ -172,6 +173,24 @@ def remove_stray_temporaries(ctx: TickContext) -> None:
                 Path(path).unlink()
 
 
-def _is_temporary(name: str) -> bool:
-    """Whether ``name`` is one of :mod:`hpc_agent.fs.atomicio`'s temporary files."""
-    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+JOB_PART_SUFFIX = ".part"
+"""A job wrapper's temporary files (:mod:`hpc_agent.loop.job_wrapper`), written without the lock."""
+
+JOB_PART_MAX_AGE = 3600.0
+"""Seconds after which a job wrapper's temporary file is a killed job's (it writes in milliseconds)."""
+
+
+def _is_stray(entry: os.DirEntry[str], now: float) -> bool:
+    """A temporary file a crash left: the tick's own (:mod:`hpc_agent.fs.atomicio`) at once,
+    a job wrapper's once old."""
+    if not entry.name.startswith("."):
+        return False
+    try:
+        if entry.name.endswith(TEMP_SUFFIX):
+            return entry.is_file(follow_symlinks=False)
+        if entry.name.endswith(JOB_PART_SUFFIX):
+            info = entry.stat(follow_symlinks=False)
+            return stat.S_ISREG(info.st_mode) and now - info.st_mtime > JOB_PART_MAX_AGE
+    except FileNotFoundError:
+        return False
+    return False

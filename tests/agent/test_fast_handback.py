@@ -109,17 +109,24 @@ def test_a_crash_point_in_the_wrapper_kills_it(tmp_path: Path) -> None:
 
 
 def test_the_wrapper_carries_the_script_and_runs_it_without_the_copy(tmp_path: Path) -> None:
-    # Outside a Slurm spool the script is written to the prepared copy's place
-    # (which a wrapped job never had) and run from there.
-    store, path = _wrapper(tmp_path, b'echo "$0" > ran.txt\n')
+    # Outside a Slurm spool the script is written to a file of the job's own (never
+    # the prepared copy the agent may read), run from there, and removed after.
+    store, path = _wrapper(tmp_path, b'echo "$0" > ran.txt\nls -l "$0" > mode.txt\n')
     copy = store.script_path("uow")
     copy.unlink()
     assert _run(path).wait(timeout=60) == 0
-    assert (path.parent / "ran.txt").read_text() == f"{copy}\n"
-    assert copy.read_bytes() == b'#!/bin/bash\n#SBATCH --time=1\necho "$0" > ran.txt\n'
-    assert copy.stat().st_mode & 0o777 == 0o700
-    assert not [p.name for p in store.scripts_dir.iterdir() if p.name.endswith(".part")]
-    assert fast_handback.wrapped_script(store, "uow") == copy.read_bytes()
+    ran = Path((path.parent / "ran.txt").read_text().strip())
+    assert ran.parent == store.scripts_dir and ran.name.startswith("uow.jobpid"), ran
+    assert (path.parent / "mode.txt").read_text().startswith("-rwx------")
+    assert not ran.exists() and not copy.exists()
+    assert sorted(p.name for p in store.scripts_dir.glob("*uow*")) == [
+        "uow.ended.json",
+        "uow.ended.log",
+        "uow.wrap.py",
+    ]
+    assert fast_handback.wrapped_script(store, "uow") == (
+        b'#!/bin/bash\n#SBATCH --time=1\necho "$0" > ran.txt\nls -l "$0" > mode.txt\n'
+    )
 
 
 @pytest.mark.parametrize(

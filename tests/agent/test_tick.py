@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -668,3 +669,45 @@ def test_a_script_that_cannot_be_wrapped_still_gets_its_finalize_job(inst: Insta
         job_name(cfg.name, "uow"),
         job_name(cfg.name, "uow") + "-finalize",
     ]
+
+
+def test_a_lost_job_whose_script_is_gone_and_changed_is_not_run_again(
+    inst: InstanceConfig,
+) -> None:
+    # Without the first job's wrapper (a power loss) the script could only be prepared
+    # again from the folder, and the folder's script is no longer the one submitted.
+    upload(inst, "uow", script="#!/bin/bash\necho first\n")
+    slurm = WrappingSlurm()
+    first = tick(inst, slurm).submitted["uow"]
+    running = inst.path(protocol.RUNNING) / "uow"
+    (running / "scripts" / "submission_script.sh").write_text("#!/bin/bash\necho changed\n")
+    store = StateStore(inst.base_dir)
+    fast_handback.wrapper_path(store, "uow").unlink()
+    record = store.load("uow")
+    assert record is not None
+    record.phase, record.job_id = "admitted", None
+    record.lost_jobs = [{"job_id": first}]
+    store.save(record)
+    result = tick(inst, slurm)
+    assert "uow" not in result.submitted and list(slurm.scripts) == [first]
+    failed = json.loads((inst.path(protocol.FAILED) / "uow" / protocol.REPORT_JSON).read_text())
+    assert "did not run a different script" in failed["reason"], failed["reason"]
+
+
+def test_a_tick_sweeps_its_own_leftovers_at_once_and_a_jobs_only_once_old(
+    inst: InstanceConfig,
+) -> None:
+    # A tick's temporary files are a crash's (only the lock holder writes them); a job
+    # wrapper writes its ".part" files without the lock, so only old ones are a killed job's.
+    store = StateStore(inst.base_dir)
+    store.ensure()
+    tick_tmp = store.jobs_dir / ".uow.json.abcdefgh.tmp"
+    fresh = store.scripts_dir / ".uow.ended.json.123.part"
+    old = store.scripts_dir / ".other.ended.json.456.part"
+    for path in (tick_tmp, fresh, old):
+        path.write_text("{")
+    hours_ago = time.time() - 7200
+    os.utime(old, (hours_ago, hours_ago))
+    tick(inst, FakeExecutor())
+    assert not tick_tmp.exists() and not old.exists()
+    assert fresh.exists()
