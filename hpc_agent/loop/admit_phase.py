@@ -146,7 +146,7 @@ def admit_guarded(ctx: TickContext, path: Path, *, submit_next: bool = False) ->
 
     def action() -> None:
         done = admit_one(ctx, path, submit_next=submit_next)
-        if isinstance(done, Admitted):
+        if done is not None:
             admitted.append(done)
 
     ctx.guarded(path.name, "admission", action, refuse=partial(refuse_unadmittable, ctx, path))
@@ -244,10 +244,10 @@ def hold_back(ctx: TickContext, ready: list[Path]) -> tuple[list[Path], HeldList
 
 def admit_one(
     ctx: TickContext, path: Path, *, verdict: Admission | None = None, submit_next: bool = False
-) -> JobRecord | Admitted | None:
+) -> Admitted | None:
     """Admit (or reject) one upload, record it, then rename it into place.
 
-    Returns the record of an admitted UoW (to submit), None otherwise.
+    Returns what to submit (with ``submit_next``, an admitted UoW), None otherwise.
     ``verdict`` skips admission (a refusal decided by the caller). Safe in
     the submission threads: shared state is touched under ``ctx.mutex``.
     ``submit_next``: the caller submits it right after, so the intent to
@@ -337,11 +337,9 @@ def admit_one(
         clear_stuck(ctx.agent, f"{protocol.UPLOADED}/{path.name}")
         ctx.records[final] = record
         (ctx.result.admitted if verdict.ok else ctx.result.rejected).append(final)
-    if not verdict.ok:
-        return None
-    if submit_next and verdict.script_text is not None:
+    if submit_next and verdict.ok and verdict.script_text is not None:
         return Admitted(record, verdict.script_text)
-    return record
+    return None
 
 
 def prepare(
