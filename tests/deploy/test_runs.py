@@ -123,13 +123,18 @@ def test_status_shows_state_and_step(flowgen_app: typer.Typer, runner: CliRunner
     assert result.stdout.strip() == f"{RUN_ID} ACTIVE at Poll"
 
 
-def test_watch_follows_until_succeeded(
-    flowgen_app: typer.Typer, runner: CliRunner, no_waiting: list[float]
-) -> None:
+def _register_a_run_to_success() -> None:
+    """A run seen ACTIVE twice, then SUCCEEDED, its log at Upload, Poll, then Download."""
     for status in ("ACTIVE", "ACTIVE", "SUCCEEDED"):
         register("GET", f"/runs/{RUN_ID}", _run(status))
     for state in ("Upload", "Poll", "Download"):
         register("GET", f"/runs/{RUN_ID}/log", _log(state))
+
+
+def test_watch_follows_until_succeeded(
+    flowgen_app: typer.Typer, runner: CliRunner, no_waiting: list[float]
+) -> None:
+    _register_a_run_to_success()
     result = runner.invoke(flowgen_app, ["run", "status", RUN_ID, "--watch"])
     assert result.exit_code == 0, result.output
     assert f"{RUN_ID} ACTIVE at Upload" in result.stderr
@@ -148,10 +153,7 @@ def test_watch_on_a_terminal_rewrites_one_status_line(
     from hpc_agent import terminal
 
     monkeypatch.setattr(terminal, "live_updates", lambda stream=None: True)
-    for status in ("ACTIVE", "ACTIVE", "SUCCEEDED"):
-        register("GET", f"/runs/{RUN_ID}", _run(status))
-    for state in ("Upload", "Poll", "Download"):
-        register("GET", f"/runs/{RUN_ID}/log", _log(state))
+    _register_a_run_to_success()
     result = runner.invoke(flowgen_app, ["run", "status", RUN_ID, "--watch"])
     assert result.exit_code == 0, result.output
     clear = "\r\x1b[K"

@@ -79,8 +79,16 @@ def ok(done: subprocess.CompletedProcess[str]) -> str:
     return done.stdout
 
 
-def local_setup(base: Path, name: str, *, schedule: str = "none") -> tuple[str | Path, ...]:
-    """``hpc-agent setup`` arguments for an instance on the local executor, nothing asked."""
+def local_setup(
+    base: Path,
+    name: str,
+    *,
+    schedule: str = "none",
+    executor: str = "local",
+    account: str = "none",
+    qos: str = "none",
+) -> tuple[str | Path, ...]:
+    """``hpc-agent setup`` arguments, nothing asked: the local executor unless told otherwise."""
     return (
         "setup",
         "--base-dir",
@@ -88,12 +96,12 @@ def local_setup(base: Path, name: str, *, schedule: str = "none") -> tuple[str |
         "--name",
         name,
         "--executor",
-        "local",
+        executor,
         "--schedule",
         schedule,
         "--account",
-        "none",
+        account,
         "--qos",
-        "none",
+        qos,
         "--yes",
     )

@@ -254,20 +254,9 @@ def test_setup_tick_and_status_on_the_slurm_test_bed(pyz: Pyz, slurm_env: Any) -
         return ok(run([*pyz.python, pyz.path, *args], cwd=pyz.cwd, env=env))
 
     out = agent(
-        "setup",
-        "--base-dir",
-        base,
-        "--name",
-        name,
-        "--executor",
-        "slurm",
-        "--account",
-        cluster.account,
-        "--qos",
-        cluster.qos,
-        "--schedule",
-        "cron",
-        "--yes",
+        *local_setup(
+            base, name, schedule="cron", executor="slurm", account=cluster.account, qos=cluster.qos
+        )
     )
     assert f"FlowCron instance '{name}' is ready." in out
     line = schedule_line(pyz, name)
